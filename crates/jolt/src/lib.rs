@@ -1,0 +1,1 @@
+//! The Jolt engine (filled in by the Jolt issue).

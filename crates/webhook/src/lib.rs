@@ -1,0 +1,1 @@
+//! Webhook delivery (filled in by the webhook issue).

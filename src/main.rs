@@ -1,0 +1,30 @@
+//! The `switchboard` binary: a thin shell over the library crates.
+//!
+//! `main` parses the command line, runs one subcommand and maps its outcome to an exit code here
+//! and nowhere else: 0 success, 1 a failure was found (lint errors, failed tests), 2 a usage or
+//! load error.
+use std::process::ExitCode;
+
+mod cli;
+mod cmd;
+
+/// What a subcommand found. Errors (`Err`) are usage or load errors and exit 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked: exit 0.
+    Success,
+    /// The command ran and found a failure (lint errors, failed tests, a transform error): exit 1.
+    FailureFound,
+}
+
+fn main() -> ExitCode {
+    let cli = <cli::Cli as clap::Parser>::parse();
+    match cmd::run(cli) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::FailureFound) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
