@@ -3,6 +3,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cmd;
+
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about = "A declarative event routing gateway")]
 pub struct Cli {
@@ -50,69 +52,22 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
-    Serve(ServeArgs),
+    Serve(cmd::serve::ServeArgs),
     /// Check rule files like a compiler.
-    Lint(LintArgs),
+    Lint(cmd::lang::LintArgs),
     /// Show why each rule did or did not match an event.
-    Explain(ExplainArgs),
+    Explain(cmd::lang::ExplainArgs),
     /// Match JSON lines from stdin, one JSON result line each.
-    Match(MatchArgs),
+    Match(cmd::lang::MatchArgs),
     /// Run the *.test.yaml rule tests of each rule directory.
-    Test(TestArgs),
+    Test(cmd::lang::TestArgs),
     /// Apply a Jolt chain spec to a JSON document.
-    Jolt(JoltArgs),
+    Jolt(cmd::jolt::JoltArgs),
+    /// Move old events to cold storage, list and restore archives.
+    Archive(cmd::archive::ArchiveArgs),
 }
 
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on for HTTP (default 127.0.0.1:8080).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct LintArgs {
-    /// Rule files or directories (default: the rules directory).
-    pub paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// Exit 1 on warnings too.
-    #[arg(long)]
-    pub deny_warnings: bool,
-    /// Do not check that `${VAR}` references are set.
-    #[arg(long)]
-    pub no_env: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ExplainArgs {
-    /// The event (a JSON file).
-    #[arg(long, value_name = "FILE")]
-    pub event: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-}
-
-#[derive(Debug, Args)]
-pub struct MatchArgs {}
-
-#[derive(Debug, Args)]
-pub struct TestArgs {
-    /// Rule directories (default: the rules directory).
-    pub dirs: Vec<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct JoltArgs {
-    /// The chain spec (a JSON array of {"operation", "spec"}, or one such object).
-    pub spec: PathBuf,
-    /// The input document (default: stdin).
-    pub input: Option<PathBuf>,
-    /// The context document that modify's `^` lookups read.
-    #[arg(long, value_name = "FILE")]
-    pub context: Option<PathBuf>,
-}
-
+/// Output format of the commands that have a machine-readable one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Text,

@@ -1,24 +1,26 @@
-//! One module per subcommand; `run` dispatches.
-use anyhow::bail;
-
+//! One module per subcommand (each owns its clap arguments); `run` dispatches.
 use crate::cli::{Cli, Command};
 use crate::Outcome;
+
+pub mod archive;
+pub mod jolt;
+pub mod lang;
+pub mod serve;
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let global = cli.global;
     match cli.command {
-        Command::Serve(_args) => not_implemented("serve", 6),
-        Command::Lint(_args) => not_implemented("lint", 3),
-        Command::Explain(_args) => not_implemented("explain", 3),
-        Command::Match(_args) => not_implemented("match", 3),
-        Command::Test(_args) => not_implemented("test", 3),
-        Command::Jolt(_args) => {
-            let _ = &global;
-            not_implemented("jolt", 5)
-        }
+        Command::Serve(args) => serve::run(&global, args),
+        Command::Lint(args) => lang::lint(&global, args),
+        Command::Explain(args) => lang::explain(&global, args),
+        Command::Match(args) => lang::match_lines(&global, args),
+        Command::Test(args) => lang::test(&global, args),
+        Command::Jolt(args) => jolt::run(&global, args),
+        Command::Archive(args) => archive::run(&global, args),
     }
 }
 
-fn not_implemented(what: &str, issue: u32) -> anyhow::Result<Outcome> {
-    bail!("`switchboard {what}` is not implemented yet (issue {issue})")
+/// The message of a subcommand whose issue has not landed: exits 2, never a fake result.
+pub fn not_implemented(what: &str, issue: u32) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`switchboard {what}` is not implemented yet (issue {issue})")
 }

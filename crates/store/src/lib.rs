@@ -1,1 +1,115 @@
-//! The event store and the archiver (filled in by their issues).
+//! The event store: an [`EventStore`] trait with an embedded SQLite default and a
+//! ScyllaDB/Cassandra backend, plus the archive index the archiver keeps with the store.
+//!
+//! The trait is object safe (`Arc<dyn EventStore>`) so the gateway picks a backend from config.
+//! (This file is the seam both the store and the archiver code against; backends live in their
+//! own modules.)
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One event as stored: its place in its aggregate plus the full envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub aggregate_id: String,
+    /// 1-based position in the aggregate.
+    pub sequence: u64,
+    pub event_id: String,
+    pub event_type: String,
+    pub event_time: DateTime<Utc>,
+    /// The whole envelope, exactly as appended.
+    pub payload: Value,
+}
+
+/// An event to append (the store assigns the sequence number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub event_time: DateTime<Utc>,
+    pub payload: Value,
+}
+
+/// What an append expects the aggregate's current version (its last sequence, 0 when empty) to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    /// Append whatever the current version is.
+    Any,
+    /// The aggregate must not exist yet.
+    NoStream,
+    /// The aggregate's last sequence number must be exactly this.
+    Exact(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendResult {
+    /// The aggregate's version after the append.
+    pub version: u64,
+    /// Events actually written (events whose eventId was already stored are skipped).
+    pub appended: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub aggregate_id: String,
+    pub version: u64,
+    pub data: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A position in the global ordered feed (for projections).
+pub type FeedPosition = u64;
+
+/// An entry of the archive index: one verified object in cold storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveEntry {
+    pub object_key: String,
+    pub checksum: String,
+    pub size_bytes: u64,
+    pub count: u64,
+    pub first_time: DateTime<Utc>,
+    pub last_time: DateTime<Utc>,
+    /// (aggregate, first sequence, last sequence) for each aggregate in the object.
+    pub aggregates: Vec<(String, u64, u64)>,
+    pub archived_at: DateTime<Utc>,
+}
+
+/// Identifies one stored event for deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventKey {
+    pub aggregate_id: String,
+    pub sequence: u64,
+}
+
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("version conflict on aggregate {aggregate_id}: expected {expected:?}, current version is {current}")]
+    Conflict { aggregate_id: String, expected: ExpectedVersion, current: u64 },
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("store backend error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait::async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends in order with optimistic concurrency; events whose eventId is already stored in
+    /// this aggregate are skipped (idempotent re-append, never a duplicate).
+    async fn append(&self, aggregate_id: &str, events: Vec<NewEvent>, expected: ExpectedVersion) -> Result<AppendResult>;
+    /// Events with sequence >= `from_version`, in sequence order, at most `limit`.
+    async fn read(&self, aggregate_id: &str, from_version: u64, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// Events with `from <= eventTime < to`, in time order (ties by aggregate, sequence), optionally
+    /// of one event type, at most `limit`.
+    async fn read_by_time(&self, from: DateTime<Utc>, to: DateTime<Utc>, event_type: Option<&str>, limit: usize) -> Result<Vec<StoredEvent>>;
+    async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()>;
+    async fn load_snapshot(&self, aggregate_id: &str) -> Result<Option<Snapshot>>;
+    /// The ordered feed: events after `after`, with their feed positions, at most `limit`.
+    async fn feed(&self, after: FeedPosition, limit: usize) -> Result<Vec<(FeedPosition, StoredEvent)>>;
+    /// Deletes archived events from the hot store.
+    async fn delete(&self, keys: &[EventKey]) -> Result<()>;
+    async fn record_archive(&self, entry: ArchiveEntry) -> Result<()>;
+    async fn list_archives(&self) -> Result<Vec<ArchiveEntry>>;
+}
