@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod cmd;
+mod loader;
 
 /// What a subcommand found. Errors (`Err`) are usage or load errors and exit 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,1 @@
+//! The archiver (filled in by the archiver issue).
