@@ -65,6 +65,8 @@ pub enum Command {
     Jolt(cmd::jolt::JoltArgs),
     /// Move old events to cold storage, list and restore archives.
     Archive(cmd::archive::ArchiveArgs),
+    /// List and read the local bus topics.
+    Topics(cmd::topics::TopicsArgs),
 }
 
 /// Output format of the commands that have a machine-readable one.

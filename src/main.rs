@@ -5,9 +5,22 @@
 //! load error.
 use std::process::ExitCode;
 
+mod bus;
 mod cli;
+mod cloudevents;
 mod cmd;
+mod config;
+mod dedup;
+mod dlq;
+mod http;
 mod loader;
+mod logging;
+mod metrics;
+mod pipeline;
+mod reload;
+mod sinks;
+mod sources;
+mod webhooks;
 
 /// What a subcommand found. Errors (`Err`) are usage or load errors and exit 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

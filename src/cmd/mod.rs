@@ -6,6 +6,7 @@ pub mod archive;
 pub mod jolt;
 pub mod lang;
 pub mod serve;
+pub mod topics;
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let global = cli.global;
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Test(args) => lang::test(&global, args),
         Command::Jolt(args) => jolt::run(&global, args),
         Command::Archive(args) => archive::run(&global, args),
+        Command::Topics(args) => topics::run(&global, args),
     }
 }
 

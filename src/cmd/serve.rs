@@ -1,8 +1,25 @@
-//! `switchboard serve`: the gateway.
-use clap::Args;
+//! `switchboard serve`: the gateway. Config builds the runtime; the runtime runs until SIGTERM or
+//! SIGINT, then stops intake, drains in-flight deliveries, commits offsets and exits 0 within the
+//! grace period.
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::LocalBus;
 use crate::cli::GlobalArgs;
-use crate::Outcome;
+use crate::config::{Config, Overrides};
+use crate::dedup::Dedup;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::reload::{build_snapshot, Reloader};
+use crate::sinks::TopicSink;
+use crate::webhooks::Webhooks;
+use crate::{sources, Outcome};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -11,6 +28,140 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 }
 
-pub fn run(_global: &GlobalArgs, _args: ServeArgs) -> anyhow::Result<Outcome> {
-    super::not_implemented("serve", 6)
+pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<Outcome> {
+    let config = Config::load(global, &Overrides { listen: args.listen })?;
+    crate::logging::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(config))?;
+    Ok(Outcome::Success)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+            }
+        }
+        _ => {
+            // Without signal handlers the process still stops on the default action.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new()?);
+    let (rules_dir, transforms_dir) = (config.rules.clone(), config.transforms.clone());
+    let snapshot = tokio::task::spawn_blocking(move || build_snapshot(&rules_dir, &transforms_dir))
+        .await?
+        .map_err(|diagnostics| anyhow::anyhow!("the rule set does not load:\n{diagnostics}"))?;
+    std::fs::create_dir_all(&config.data).with_context(|| format!("creating the data directory {}", config.data.display()))?;
+    let dedup = Dedup::open(
+        &config.data.join("dedup.log"),
+        config.pipeline.dedup_window,
+        config.pipeline.dedup_capacity,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .context("opening the dedup log")?;
+
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+
+    let (sink, ingest_topic, mode, dlq_topic) = match &config.kafka {
+        Some(k) => {
+            let sink = TopicSink::kafka(&k.brokers, &k.producer)?;
+            let ingest = k.ingest_topic.clone().or_else(|| k.topics.first().cloned()).unwrap_or_else(|| "events.in".into());
+            (sink, ingest, "kafka", k.dlq_topic.clone())
+        }
+        None => {
+            let bus = LocalBus::open(&config.data).context("opening the local bus")?;
+            (TopicSink::Local(bus), config.pipeline.ingest_topic.clone(), "embedded", crate::dlq::DLQ_TOPIC.to_string())
+        }
+    };
+    let version = snapshot.version().to_string();
+    let rule_count = snapshot.rules.rule_count();
+    let pipeline = Arc::new(Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, Webhooks::default(), None));
+    let reloader = Arc::new(Reloader::new(pipeline.clone(), config.rules.clone(), config.transforms.clone()));
+
+    match (&config.kafka, &sink) {
+        (Some(k), _) => {
+            let consumer = sources::consumer(k, metrics.clone())?;
+            let (p, s, c, batch, inflight) = (pipeline.clone(), sink.clone(), cancel.clone(), config.pipeline.batch_size, k.max_in_flight);
+            tasks.spawn(async move {
+                if let Err(e) = sources::run_kafka(p, consumer, s, batch, inflight, c.clone()).await {
+                    tracing::error!(error = %e, "the Kafka router stopped");
+                    c.cancel();
+                }
+            });
+        }
+        (None, TopicSink::Local(bus)) => {
+            let (p, b, s, c) = (pipeline.clone(), bus.clone(), sink.clone(), cancel.clone());
+            let (topic, group, batch) = (config.pipeline.ingest_topic.clone(), config.pipeline.group.clone(), config.pipeline.batch_size);
+            tasks.spawn(async move {
+                if let Err(e) = sources::run_local(p, b, s, topic, group, batch, c.clone()).await {
+                    tracing::error!(error = %e, "the local bus router stopped");
+                    c.cancel();
+                }
+            });
+        }
+        (None, TopicSink::Kafka(_)) => unreachable!("the Kafka sink exists only with a Kafka config"),
+    }
+    if config.reload.watch {
+        let (r, c, d) = (reloader.clone(), cancel.clone(), config.reload.debounce);
+        tasks.spawn(async move {
+            if let Err(e) = r.watch(d, c).await {
+                tracing::error!(error = %e, "the rules watcher stopped; SIGHUP and POST /-/reload still work");
+            }
+        });
+    }
+    {
+        let (r, c) = (reloader.clone(), cancel.clone());
+        tasks.spawn(async move {
+            if let Err(e) = r.on_sighup(c).await {
+                tracing::error!(error = %e, "no SIGHUP handler");
+            }
+        });
+    }
+
+    let state = Arc::new(AppState {
+        reloader: reloader.clone(),
+        ingest: sink.clone(),
+        ingest_topic: ingest_topic.clone(),
+        mode,
+        auth_token: config.auth_token(),
+        ready: false.into(),
+        extra: None,
+    });
+    let app = http::router(state.clone(), config.http.max_body_bytes);
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let local_addr = listener.local_addr()?;
+    {
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(c.clone().cancelled_owned()).await {
+                tracing::error!(error = %e, "the HTTP server stopped");
+                c.cancel();
+            }
+        });
+    }
+    tasks.close();
+    state.ready.store(true, Ordering::Relaxed);
+    tracing::info!(listen = %local_addr, mode, ingest_topic = %ingest_topic, rules = rule_count, version = %version,
+        data = %config.data.display(), "switchboard serving");
+
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = cancel.cancelled() => {}
+    }
+    state.ready.store(false, Ordering::Relaxed);
+    cancel.cancel();
+    if tokio::time::timeout(config.shutdown_grace, tasks.wait()).await.is_err() {
+        tracing::warn!(grace = ?config.shutdown_grace, "grace period over with work in flight; it will be redelivered");
+    }
+    sink.flush(std::time::Duration::from_secs(5));
+    tracing::info!("switchboard stopped");
+    Ok(())
 }

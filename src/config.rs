@@ -1,0 +1,377 @@
+//! The gateway's configuration: one YAML file, environment overrides, command-line overrides.
+//!
+//! Precedence, strongest first: command-line flags, `SWITCHBOARD_*` environment variables, the
+//! file, the defaults. With no file at all, `serve` runs the embedded mode on 127.0.0.1:8080 with
+//! ./rules, ./transforms and ./data. Validation collects every error and reports them at once.
+//! The YAML crate is `serde_yaml_ng`, a maintained fork of the deprecated `serde_yaml` with the same
+//! API and located error messages (line and column).
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::GlobalArgs;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen: String,
+    pub rules: PathBuf,
+    pub transforms: PathBuf,
+    /// Local state: the local bus, dedup state, webhook outbox, embedded store, local archive.
+    pub data: PathBuf,
+    /// Kafka: when absent, the local bus is used (embedded mode).
+    pub kafka: Option<KafkaConfig>,
+    pub http: HttpConfig,
+    pub pipeline: PipelineConfig,
+    pub reload: ReloadConfig,
+    /// How long SIGTERM waits for in-flight deliveries before exiting.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            rules: "rules".into(),
+            transforms: "transforms".into(),
+            data: "data".into(),
+            kafka: None,
+            http: HttpConfig::default(),
+            pipeline: PipelineConfig::default(),
+            reload: ReloadConfig::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// The consumer group.
+    pub group_id: String,
+    /// Input topics by name.
+    pub topics: Vec<String>,
+    /// Input topics by regex (librdkafka `^` subscription), in addition to `topics`.
+    pub topic_pattern: Option<String>,
+    /// Where `POST /events` produces in Kafka mode (default: the first input topic).
+    pub ingest_topic: Option<String>,
+    /// The dead-letter topic.
+    pub dlq_topic: String,
+    /// Extra librdkafka producer properties (override the defaults).
+    pub producer: BTreeMap<String, String>,
+    /// Extra librdkafka consumer properties (override the defaults).
+    pub consumer: BTreeMap<String, String>,
+    /// Messages in flight (consumed, not yet committed) before the consumer pauses.
+    pub max_in_flight: usize,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "switchboard".into(),
+            topics: vec!["events.in".into()],
+            topic_pattern: None,
+            ingest_topic: None,
+            dlq_topic: "events.dlq".into(),
+            producer: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+            max_in_flight: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// When set, `POST /events` and `POST /-/reload` need `Authorization: Bearer <token>`.
+    /// `${VAR}` reads the environment at start.
+    pub auth_token: Option<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 1 << 20, auth_token: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Events with an eventId seen within this window are dropped as duplicates.
+    #[serde(with = "humantime_serde")]
+    pub dedup_window: Duration,
+    /// At most this many eventIds are remembered (oldest forgotten first): bounded memory.
+    pub dedup_capacity: usize,
+    /// Events taken from the source per batch.
+    pub batch_size: usize,
+    /// The local bus topic HTTP ingestion appends to in embedded mode.
+    pub ingest_topic: String,
+    /// The local bus consumer group of the router in embedded mode.
+    pub group: String,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            dedup_window: Duration::from_secs(600),
+            dedup_capacity: 1_000_000,
+            batch_size: 500,
+            ingest_topic: "events.ingest".into(),
+            group: "switchboard".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadConfig {
+    /// Watch the rules and transforms directories.
+    pub watch: bool,
+    #[serde(with = "humantime_serde")]
+    pub debounce: Duration,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        ReloadConfig { watch: true, debounce: Duration::from_millis(250) }
+    }
+}
+
+/// Every problem found in a configuration, reported at once.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration{}:\n{}", .file.as_ref().map(|f| format!(" in {}", f.display())).unwrap_or_default(), .errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub errors: Vec<String>,
+}
+
+/// Overrides from the command line of `serve`.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+}
+
+impl Config {
+    /// File (if any) → environment → flags, then validation.
+    pub fn load(global: &GlobalArgs, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let file = global.config_file();
+        let mut config = match &file {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD_")).collect();
+        config.apply_env(&env).map_err(|errors| ConfigError { file: file.clone(), errors })?;
+        if let Some(v) = &global.rules {
+            config.rules = v.clone();
+        }
+        if let Some(v) = &global.transforms {
+            config.transforms = v.clone();
+        }
+        if let Some(v) = &global.data {
+            config.data = v.clone();
+        }
+        if let Some(v) = &overrides.listen {
+            config.listen = v.clone();
+        }
+        config.validate().map_err(|errors| ConfigError { file, errors })?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let fail = |e: String| ConfigError { file: Some(path.to_path_buf()), errors: vec![e] };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        Self::from_yaml(&text).map_err(fail)
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Config, String> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// `SWITCHBOARD_LISTEN`, `_RULES`, `_TRANSFORMS`, `_DATA`, `_KAFKA_BROKERS` (enables Kafka),
+    /// `_KAFKA_GROUP`, `_KAFKA_TOPICS` (comma-separated), `_HTTP_AUTH_TOKEN`, `_SHUTDOWN_GRACE`.
+    pub fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        for (key, value) in env {
+            match key.as_str() {
+                "SWITCHBOARD_LISTEN" => self.listen = value.clone(),
+                "SWITCHBOARD_RULES" => self.rules = value.into(),
+                "SWITCHBOARD_TRANSFORMS" => self.transforms = value.into(),
+                "SWITCHBOARD_DATA" => self.data = value.into(),
+                "SWITCHBOARD_KAFKA_BROKERS" => self.kafka.get_or_insert_with(KafkaConfig::default).brokers = value.clone(),
+                "SWITCHBOARD_KAFKA_GROUP" => self.kafka.get_or_insert_with(KafkaConfig::default).group_id = value.clone(),
+                "SWITCHBOARD_KAFKA_TOPICS" => {
+                    self.kafka.get_or_insert_with(KafkaConfig::default).topics =
+                        value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+                }
+                "SWITCHBOARD_HTTP_AUTH_TOKEN" => self.http.auth_token = Some(value.clone()),
+                "SWITCHBOARD_SHUTDOWN_GRACE" => match humantime::parse_duration(value) {
+                    Ok(d) => self.shutdown_grace = d,
+                    Err(e) => errors.push(format!("SWITCHBOARD_SHUTDOWN_GRACE: {e}")),
+                },
+                // Variables read elsewhere (logging, tests) are not configuration.
+                _ => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            errors.push(format!("listen: {:?} is not an address like 127.0.0.1:8080", self.listen));
+        }
+        if self.http.max_body_bytes == 0 {
+            errors.push("http.max_body_bytes: must be positive".into());
+        }
+        if self.pipeline.batch_size == 0 {
+            errors.push("pipeline.batch_size: must be positive".into());
+        }
+        if self.pipeline.dedup_capacity == 0 {
+            errors.push("pipeline.dedup_capacity: must be positive (use dedup_window: 0s to disable dedup)".into());
+        }
+        for (name, topic) in [("pipeline.ingest_topic", &self.pipeline.ingest_topic), ("pipeline.group", &self.pipeline.group)] {
+            if !crate::bus::valid_topic_name(topic) {
+                errors.push(format!("{name}: {topic:?} is not a valid topic name"));
+            }
+        }
+        if let Some(k) = &self.kafka {
+            if k.brokers.trim().is_empty() {
+                errors.push("kafka.brokers: must not be empty".into());
+            }
+            if k.topics.is_empty() && k.topic_pattern.is_none() {
+                errors.push("kafka: give `topics` or `topic_pattern`".into());
+            }
+            if let Some(p) = &k.topic_pattern {
+                if let Err(e) = regex::Regex::new(p) {
+                    errors.push(format!("kafka.topic_pattern: {e}"));
+                }
+            }
+            if k.max_in_flight == 0 {
+                errors.push("kafka.max_in_flight: must be positive".into());
+            }
+        }
+        if let Some(token) = &self.http.auth_token {
+            if let Err(e) = resolve_env_string(token) {
+                errors.push(format!("http.auth_token: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn auth_token(&self) -> Option<String> {
+        self.http.auth_token.as_deref().and_then(|t| resolve_env_string(t).ok())
+    }
+}
+
+/// Replaces `${NAME}` and `${NAME:-fallback}` with the environment's value; an unset or empty
+/// variable without a fallback is an error (the value itself is never in the message).
+pub fn resolve_env_string(s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(format!("unterminated ${{ in {s:?}"));
+        };
+        let inner = &after[..end];
+        let (name, fallback) = match inner.split_once(":-") {
+            Some((n, f)) => (n, Some(f)),
+            None => (inner, None),
+        };
+        match (std::env::var(name).ok().filter(|v| !v.is_empty()), fallback) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(f)) => out.push_str(f),
+            (None, None) => return Err(format!("environment variable {name} is not set")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_embedded_default() {
+        let c = Config::from_yaml("").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert!(c.kafka.is_none());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn file_values_and_durations() {
+        let c = Config::from_yaml(
+            "listen: 0.0.0.0:9000\nshutdown_grace: 5s\nkafka:\n  brokers: k:9092\n  topics: [a, b]\npipeline:\n  dedup_window: 1h\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(c.pipeline.dedup_window, Duration::from_secs(3600));
+        assert_eq!(c.kafka.unwrap().topics, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_location() {
+        let err = Config::from_yaml("listen: 1.2.3.4:1\nlisten_addr: x\n").unwrap_err();
+        assert!(err.contains("listen_addr"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let mut c = Config::from_yaml("listen: nowhere\npipeline:\n  batch_size: 0\n").unwrap();
+        c.kafka = Some(KafkaConfig { topics: vec![], topic_pattern: Some("(".into()), ..KafkaConfig::default() });
+        let errs = c.validate().unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let mut c = Config::default();
+        let env: BTreeMap<String, String> = [
+            ("SWITCHBOARD_KAFKA_BROKERS", "b1:9092"),
+            ("SWITCHBOARD_KAFKA_TOPICS", "x, y"),
+            ("SWITCHBOARD_LISTEN", "127.0.0.1:1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        c.apply_env(&env).unwrap();
+        let k = c.kafka.as_ref().unwrap();
+        assert_eq!((k.brokers.as_str(), k.topics.clone()), ("b1:9092", vec!["x".to_string(), "y".to_string()]));
+        assert_eq!(c.listen, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn env_strings_resolve_with_fallbacks() {
+        std::env::set_var("SB_TEST_CFG_TOKEN", "s3cret");
+        assert_eq!(resolve_env_string("Bearer ${SB_TEST_CFG_TOKEN}").unwrap(), "Bearer s3cret");
+        assert_eq!(resolve_env_string("${SB_TEST_CFG_UNSET:-dev}").unwrap(), "dev");
+        let err = resolve_env_string("${SB_TEST_CFG_UNSET}").unwrap_err();
+        assert!(err.contains("SB_TEST_CFG_UNSET"));
+    }
+}

@@ -1,0 +1,247 @@
+//! Sources: the loops that take events from the local bus or a Kafka consumer group, run them
+//! through the pipeline, and acknowledge them only once every planned delivery is durable.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::LocalBus;
+use crate::config::KafkaConfig;
+use crate::metrics::Metrics;
+use crate::pipeline::{Input, Pipeline};
+use crate::sinks::TopicSink;
+
+/// Retries delivering a batch until it is durable or shutdown is requested. Returns false when
+/// shutdown interrupted it (the batch stays unacknowledged and is redelivered on restart).
+async fn deliver_until_durable(pipeline: &Pipeline, inputs: &[Input], sink: &TopicSink, cancel: &CancellationToken) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let plan = pipeline.plan(inputs);
+        match pipeline.deliver(plan, sink).await {
+            Ok(()) => return true,
+            Err(e) => {
+                pipeline.metrics.processing_errors.with_label_values(&["sink"]).inc();
+                tracing::error!(error = %e, events = inputs.len(), retry_in_ms = backoff.as_millis() as u64, "deliveries not durable; retrying the batch");
+                tokio::select! {
+                    _ = cancel.cancelled() => return false,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// The embedded mode's router: reads the local bus ingest topic as consumer `group`.
+pub async fn run_local(
+    pipeline: Arc<Pipeline>,
+    bus: LocalBus,
+    sink: TopicSink,
+    topic: String,
+    group: String,
+    batch_size: usize,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut next = bus.committed(&group, &topic)?;
+    tracing::info!(topic = %topic, group = %group, from_offset = next, "local bus router started");
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let records = {
+            let bus = bus.clone();
+            let topic = topic.clone();
+            tokio::task::spawn_blocking(move || bus.read(&topic, next, batch_size)).await??
+        };
+        if records.is_empty() {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                r = bus.wait_beyond(&topic, next) => r?,
+            }
+            continue;
+        }
+        let last = records.last().map(|(o, _)| *o).unwrap_or(next);
+        let inputs: Vec<Input> = records.into_iter().map(|(_, r)| Input { value: r.value, headers: r.headers }).collect();
+        if !deliver_until_durable(&pipeline, &inputs, &sink, &cancel).await {
+            break;
+        }
+        next = last + 1;
+        let (b, t, g) = (bus.clone(), topic.clone(), group.clone());
+        tokio::task::spawn_blocking(move || b.commit(&g, &t, next)).await??;
+    }
+    tracing::info!(topic = %topic, committed = next, "local bus router stopped");
+    Ok(())
+}
+
+/// Commits stored offsets when partitions are revoked (cooperative-sticky: only the revoked ones
+/// move), and publishes consumer lag from librdkafka's statistics.
+pub struct GatewayContext {
+    metrics: Arc<Metrics>,
+}
+
+impl ClientContext for GatewayContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    self.metrics.consumer_lag.with_label_values(&[topic.as_str(), &partition.to_string()]).set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for GatewayContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            // Offsets are stored only for events whose deliveries are durable, so committing them
+            // now is safe, and it spares the next owner a redelivery.
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) => tracing::info!(partitions = tpl.count(), "committed offsets on revoke"),
+                Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => tracing::warn!(error = %e, "commit on revoke failed"),
+            }
+        }
+    }
+}
+
+pub type GatewayConsumer = StreamConsumer<GatewayContext>;
+
+pub fn consumer(config: &KafkaConfig, metrics: Arc<Metrics>) -> anyhow::Result<GatewayConsumer> {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.brokers)
+        .set("group.id", &config.group_id)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        // Offsets are stored by hand, only after the deliveries are durable.
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.min.bytes", "1024")
+        .set("fetch.wait.max.ms", "100")
+        .set("max.partition.fetch.bytes", "1048576")
+        .set("max.poll.interval.ms", "300000")
+        .set("session.timeout.ms", "30000")
+        .set("heartbeat.interval.ms", "3000")
+        .set("statistics.interval.ms", "5000");
+    for (k, v) in &config.consumer {
+        c.set(k, v);
+    }
+    let consumer: GatewayConsumer = c.create_with_context(GatewayContext { metrics })?;
+    let mut subs: Vec<String> = config.topics.clone();
+    if let Some(p) = &config.topic_pattern {
+        subs.push(if p.starts_with('^') { p.clone() } else { format!("^{p}") });
+    }
+    let refs: Vec<&str> = subs.iter().map(String::as_str).collect();
+    consumer.subscribe(&refs)?;
+    Ok(consumer)
+}
+
+fn to_input(m: &BorrowedMessage<'_>) -> Input {
+    let mut headers = Vec::new();
+    if let Some(hs) = m.headers() {
+        for h in hs.iter() {
+            headers.push((h.key.to_string(), h.value.map(<[u8]>::to_vec).unwrap_or_default()));
+        }
+    }
+    Input { value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(), headers }
+}
+
+/// The Kafka router: batches of up to `batch_size`, each made durable before its offsets are
+/// stored. While a batch is being delivered the consumer keeps polling (so the group does not
+/// evict it) into a bounded buffer, and pauses its assignment when the buffer is full.
+pub async fn run_kafka(
+    pipeline: Arc<Pipeline>,
+    consumer: GatewayConsumer,
+    sink: TopicSink,
+    batch_size: usize,
+    max_in_flight: usize,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut pending: Vec<(String, i32, i64, Input)> = Vec::new();
+    tracing::info!("Kafka router started");
+    'outer: loop {
+        // Fill a batch: wait for the first message, then take what is ready (up to 5 ms).
+        while pending.is_empty() {
+            tokio::select! {
+                _ = cancel.cancelled() => break 'outer,
+                m = consumer.recv() => match m {
+                    Ok(m) => pending.push((m.topic().to_string(), m.partition(), m.offset(), to_input(&m))),
+                    Err(e) => { tracing::warn!(error = %e, "Kafka consume error"); tokio::time::sleep(Duration::from_millis(200)).await; }
+                },
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(5);
+        while pending.len() < batch_size {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(m)) => pending.push((m.topic().to_string(), m.partition(), m.offset(), to_input(&m))),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "Kafka consume error");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let take = pending.len().min(batch_size);
+        let batch: Vec<_> = pending.drain(..take).collect();
+        let inputs: Vec<Input> = batch.iter().map(|(_, _, _, i)| i.clone()).collect();
+
+        let delivery = deliver_until_durable(&pipeline, &inputs, &sink, &cancel);
+        tokio::pin!(delivery);
+        let mut paused: Option<TopicPartitionList> = None;
+        let durable = loop {
+            tokio::select! {
+                ok = &mut delivery => break ok,
+                m = consumer.recv(), if paused.is_none() => match m {
+                    Ok(m) => {
+                        pending.push((m.topic().to_string(), m.partition(), m.offset(), to_input(&m)));
+                        if pending.len() >= max_in_flight {
+                            if let Ok(assignment) = consumer.assignment() {
+                                if consumer.pause(&assignment).is_ok() {
+                                    tracing::debug!(buffered = pending.len(), "back-pressure: consumer paused");
+                                    paused = Some(assignment);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "Kafka consume error"),
+                },
+            }
+        };
+        if let Some(assignment) = paused.take() {
+            if let Err(e) = consumer.resume(&assignment) {
+                tracing::warn!(error = %e, "resuming the consumer failed");
+            }
+        }
+        if !durable {
+            break;
+        }
+        let mut next: HashMap<(String, i32), i64> = HashMap::new();
+        for (topic, partition, offset, _) in &batch {
+            let e = next.entry((topic.clone(), *partition)).or_insert(*offset + 1);
+            *e = (*e).max(*offset + 1);
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offset) in next {
+            if let Err(e) = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset)) {
+                tracing::warn!(error = %e, "offset list");
+            }
+        }
+        if let Err(e) = consumer.store_offsets(&tpl) {
+            // A partition revoked meanwhile: its new owner redelivers (at least once).
+            tracing::warn!(error = %e, "storing offsets failed");
+        }
+    }
+    // Shutdown: commit what is durable, synchronously.
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => tracing::warn!(error = %e, "final commit failed"),
+    }
+    tracing::info!(buffered_uncommitted = pending.len(), "Kafka router stopped");
+    Ok(())
+}
