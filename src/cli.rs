@@ -67,6 +67,8 @@ pub enum Command {
     Archive(cmd::archive::ArchiveArgs),
     /// List and read the local bus topics.
     Topics(cmd::topics::TopicsArgs),
+    /// List, show and replay dead letters.
+    Dlq(cmd::dlq::DlqArgs),
 }
 
 /// Output format of the commands that have a machine-readable one.

@@ -33,6 +33,10 @@ impl Snapshot {
     }
 }
 
+/// A header marking an event re-injected by `switchboard dlq replay`: it skips dedup (its eventId
+/// may have been seen when it was dead-lettered).
+pub const REPLAY_HEADER: &str = "x-switchboard-replay";
+
 /// One event as a source delivers it.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -161,8 +165,9 @@ impl Pipeline {
             // validate() guarantees eventId and eventType are present.
             let event_id = envelope.event_id.clone().unwrap_or_default();
             let event_type = envelope.event_type.clone().unwrap_or_default();
+            let replayed = input.header(REPLAY_HEADER).is_some();
             let duplicate = batch_ids.contains(&event_id)
-                || self.dedup.lock().unwrap_or_else(|p| p.into_inner()).is_duplicate(&event_id, now);
+                || (!replayed && self.dedup.lock().unwrap_or_else(|p| p.into_inner()).is_duplicate(&event_id, now));
             if duplicate {
                 self.metrics.events_duplicate.inc();
                 continue;

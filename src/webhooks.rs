@@ -1,11 +1,24 @@
-//! The gateway side of webhook delivery: turns planned webhook deliveries into durable outbox
-//! rows of switchboard-webhook, whose workers deliver them.
-use std::sync::Arc;
+//! The gateway side of webhook delivery: turns planned webhook deliveries into durable outbox rows
+//! of switchboard-webhook (whose workers deliver them), and implements its dead-letter sink on the
+//! gateway's DLQ topic.
+//!
+//! Endpoint identity: one outbox endpoint per distinct `to webhook` target (URL, method, headers,
+//! timeout, retry, signing — as written, with `${VAR}` placeholders, so the key is stable across
+//! restarts and never derived from a secret's value). A reload that changes a target's headers
+//! makes it a new endpoint; deliveries already in the outbox keep the endpoint they were planned
+//! for, which stays registered for the life of the process.
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use switchboard_core::lang::WebhookTarget;
+use switchboard_core::lang::{WebhookMethod, WebhookTarget};
+use switchboard_webhook::{
+    Backoff, DeadLetterError, DeadLetterRecord, DeadLetterSink, Dispatcher, Endpoint, EndpointConfig, Method, Secret,
+    WebhookDelivery,
+};
 
-use crate::sinks::SinkError;
+use crate::metrics::Metrics;
+use crate::sinks::{OutMessage, SinkError, TopicSink};
 
 /// One planned webhook delivery.
 pub struct WebhookJob {
@@ -19,14 +32,101 @@ pub struct WebhookJob {
     pub rules_version: String,
 }
 
-#[derive(Clone, Default)]
-pub struct Webhooks {}
+/// The outbox endpoint key of a target: FNV-1a 64 of its shown form (placeholders, not values).
+pub fn endpoint_key(target: &WebhookTarget) -> String {
+    let shown = format!("{target:?}");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in shown.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("wh-{h:016x}")
+}
+
+fn endpoint_config(key: &str, t: &WebhookTarget) -> EndpointConfig {
+    let mut c = EndpointConfig::new(key, Secret::new(t.url.expose()));
+    c.method = match t.method {
+        WebhookMethod::Post => Method::Post,
+        WebhookMethod::Put => Method::Put,
+        WebhookMethod::Patch => Method::Patch,
+    };
+    c.headers = t.headers.iter().map(|(k, v)| (k.clone(), Secret::new(v.expose()))).collect();
+    c.timeout = t.timeout;
+    c.attempts = t.attempts;
+    c.backoff = Backoff { min: t.backoff_min, max: t.backoff_max };
+    c.signing_secret = t.sign.as_ref().map(|s| Secret::new(s.expose()));
+    c
+}
+
+/// Hands planned webhook deliveries to the dispatcher's outbox.
+#[derive(Clone)]
+pub struct Webhooks {
+    dispatcher: Option<Dispatcher>,
+    registered: Arc<Mutex<HashSet<String>>>,
+}
 
 impl Webhooks {
+    /// No outbox: a webhook delivery is then an error (the batch is retried, never acknowledged).
+    pub fn disabled() -> Webhooks {
+        Webhooks { dispatcher: None, registered: Arc::default() }
+    }
+
+    pub fn new(dispatcher: Dispatcher) -> Webhooks {
+        Webhooks { dispatcher: Some(dispatcher), registered: Arc::default() }
+    }
+
+    /// Writes the jobs to the outbox durably (one transaction); returns once they are durable.
     pub async fn enqueue(&self, jobs: Vec<WebhookJob>) -> Result<(), SinkError> {
         if jobs.is_empty() {
             return Ok(());
         }
-        Err(SinkError::Outbox("webhook delivery is not wired into serve yet".into()))
+        let Some(dispatcher) = &self.dispatcher else {
+            return Err(SinkError::Outbox("no webhook outbox is open".into()));
+        };
+        let mut deliveries = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let key = endpoint_key(&job.target);
+            let fresh = self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
+            if fresh {
+                let endpoint = Endpoint::new(endpoint_config(&key, &job.target))
+                    .map_err(|e| SinkError::Outbox(format!("webhook target of rule {}: {e}", job.rule)))?;
+                dispatcher.register(endpoint);
+            }
+            let event_id = job.event.get("eventId").and_then(Value::as_str).unwrap_or_default().to_string();
+            let correlation = job.event.pointer("/metadata/correlationId").and_then(Value::as_str).map(String::from);
+            let mut d = WebhookDelivery::new(event_id, key, job.body, job.event)
+                .with_header("traceparent", job.traceparent)
+                .with_header("x-switchboard-rule", job.rule)
+                .with_header("x-switchboard-rules-version", job.rules_version);
+            if let Some(c) = correlation {
+                d = d.with_correlation_id(c);
+            }
+            deliveries.push(d);
+        }
+        dispatcher.enqueue_batch(deliveries).await.map_err(|e| SinkError::Outbox(e.to_string()))
+    }
+}
+
+/// Dead letters of the webhook dispatcher go to the gateway's DLQ topic (local bus or Kafka).
+pub struct DlqTopic {
+    pub sink: TopicSink,
+    pub topic: String,
+    pub metrics: Arc<Metrics>,
+}
+
+#[async_trait::async_trait]
+impl DeadLetterSink for DlqTopic {
+    async fn dead_letter(&self, record: DeadLetterRecord) -> Result<(), DeadLetterError> {
+        let kind = record.error.kind.clone();
+        let value = serde_json::to_vec(&record).map_err(|e| DeadLetterError(e.to_string()))?;
+        let message = OutMessage {
+            topic: self.topic.clone(),
+            key: Some(record.key().as_bytes().to_vec()),
+            headers: vec![("error-type".into(), kind.as_bytes().to_vec())],
+            value,
+        };
+        self.sink.publish(vec![message]).await.map_err(|e| DeadLetterError(e.to_string()))?;
+        self.metrics.events_dlq.with_label_values(&[kind.as_str()]).inc();
+        Ok(())
     }
 }

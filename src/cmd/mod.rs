@@ -3,6 +3,7 @@ use crate::cli::{Cli, Command};
 use crate::Outcome;
 
 pub mod archive;
+pub mod dlq;
 pub mod jolt;
 pub mod lang;
 pub mod serve;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Jolt(args) => jolt::run(&global, args),
         Command::Archive(args) => archive::run(&global, args),
         Command::Topics(args) => topics::run(&global, args),
+        Command::Dlq(args) => dlq::run(&global, args),
     }
 }
 

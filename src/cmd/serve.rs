@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::reload::{build_snapshot, Reloader};
 use crate::sinks::TopicSink;
-use crate::webhooks::Webhooks;
+use crate::webhooks::{DlqTopic, Webhooks};
 use crate::{sources, Outcome};
 
 #[derive(Debug, Args)]
@@ -83,7 +83,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let version = snapshot.version().to_string();
     let rule_count = snapshot.rules.rule_count();
-    let pipeline = Arc::new(Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, Webhooks::default(), None));
+
+    let outbox = switchboard_webhook::Outbox::open(config.data.join("outbox")).context("opening the webhook outbox")?;
+    let dead_letters = Arc::new(DlqTopic { sink: sink.clone(), topic: dlq_topic.clone(), metrics: metrics.clone() });
+    let dispatcher = switchboard_webhook::Dispatcher::start(
+        outbox,
+        Vec::new(),
+        dead_letters,
+        &metrics.registry,
+        switchboard_webhook::DispatcherConfig::default(),
+        cancel.clone(),
+    )
+    .await
+    .context("starting webhook delivery")?;
+    {
+        let d = dispatcher.clone();
+        tasks.spawn(async move { d.drained().await });
+    }
+    let pipeline =
+        Arc::new(Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, Webhooks::new(dispatcher), None));
     let reloader = Arc::new(Reloader::new(pipeline.clone(), config.rules.clone(), config.transforms.clone()));
 
     match (&config.kafka, &sink) {

@@ -153,3 +153,164 @@ pub fn envelope(id: &str, event_type: &str, data: serde_json::Value, tags: &[&st
         "dataVersion": "1.0", "dataContentType": "application/json"
     })
 }
+
+/// Kafka helpers for the end-to-end tests (a real broker; they panic when it is unreachable).
+pub mod kafka {
+    use std::time::Duration;
+
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+    use serde_json::Value;
+
+    pub fn producer() -> FutureProducer {
+        ClientConfig::new()
+            .set("bootstrap.servers", super::kafka_bootstrap())
+            .set("message.timeout.ms", "30000")
+            .set("linger.ms", "5")
+            .create()
+            .expect("producer")
+    }
+
+    /// Produces values (with optional headers) and waits for every ack.
+    pub async fn produce(topic: &str, values: &[Vec<u8>], headers: &[(&str, &str)]) {
+        let p = producer();
+        let futs: Vec<_> = values
+            .iter()
+            .map(|v| {
+                let mut hs = OwnedHeaders::new();
+                for (k, val) in headers {
+                    hs = hs.insert(Header { key: k, value: Some(*val) });
+                }
+                p.send(FutureRecord::<(), _>::to(topic).payload(v).headers(hs), Duration::from_secs(30))
+            })
+            .collect();
+        for f in futures::future::join_all(futs).await {
+            f.unwrap_or_else(|(e, _)| panic!("produce to {topic} failed (is Kafka up?): {e}"));
+        }
+        p.flush(Duration::from_secs(10)).unwrap();
+    }
+
+    /// One consumed message: value as JSON, headers as strings, key.
+    #[derive(Debug, Clone)]
+    pub struct Msg {
+        pub key: Option<String>,
+        pub value: Value,
+        pub headers: Vec<(String, String)>,
+    }
+
+    impl Msg {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// Reads a topic from the beginning until `min` messages arrived and `quiet` passed without
+    /// more, or `timeout` ran out.
+    pub fn read_topic(topic: &str, min: usize, timeout: Duration) -> Vec<Msg> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", super::kafka_bootstrap())
+            .set("group.id", super::unique("reader"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let start = std::time::Instant::now();
+        let mut out = Vec::new();
+        let mut last_msg = std::time::Instant::now();
+        loop {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let headers = m
+                        .headers()
+                        .map(|hs| {
+                            hs.iter()
+                                .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.push(Msg {
+                        key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                        value: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap_or(Value::Null),
+                        headers,
+                    });
+                    last_msg = std::time::Instant::now();
+                }
+                Some(Err(_)) | None => {}
+            }
+            if out.len() >= min && last_msg.elapsed() > Duration::from_millis(500) {
+                break;
+            }
+            if start.elapsed() > timeout {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// A real HTTP server on loopback standing in for a partner's webhook endpoint: it records every
+/// request and answers 200 (after `fail_first` failures with 503).
+pub mod receiver {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::any;
+
+    #[derive(Clone, Debug)]
+    pub struct Request {
+        pub headers: Vec<(String, String)>,
+        pub body: serde_json::Value,
+    }
+
+    impl Request {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+    }
+
+    pub struct Receiver {
+        pub url: String,
+        pub requests: Arc<Mutex<Vec<Request>>>,
+    }
+
+    pub fn start(fail_first: usize) -> Receiver {
+        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reqs = requests.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let app = axum::Router::new().route(
+                    "/{*path}",
+                    any(move |headers: HeaderMap, body: Bytes| {
+                        let reqs = reqs.clone();
+                        let seen = seen.clone();
+                        async move {
+                            if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
+                                return StatusCode::SERVICE_UNAVAILABLE;
+                            }
+                            let headers = headers
+                                .iter()
+                                .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+                                .collect();
+                            let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                            reqs.lock().unwrap().push(Request { headers, body });
+                            StatusCode::OK
+                        }
+                    }),
+                );
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        Receiver { url: format!("http://{addr}/webhook"), requests }
+    }
+}

@@ -1,0 +1,192 @@
+//! `switchboard serve` in its embedded mode (no external service): the seed's three rules over
+//! HTTP ingestion and the local bus, the CloudEvents binding, validation errors, the webhook to a
+//! real loopback server, `topics list|tail`, and a clean SIGTERM.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{envelope, tail_topic, Gateway};
+use serde_json::{json, Value};
+
+fn rules_with_webhook(dir: &Path, webhook: &str) -> PathBuf {
+    let rules = dir.join("rules");
+    common::copy_dir(&common::repo().join("rules"), &rules);
+    for entry in std::fs::read_dir(&rules).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rules") {
+            let text = std::fs::read_to_string(&path).unwrap().replace("https://cert-body.org/webhook", webhook);
+            std::fs::write(&path, text).unwrap();
+        }
+    }
+    rules
+}
+
+fn start(dir: &Path, rules: &Path, envs: &[(&str, &str)]) -> Gateway {
+    let transforms = common::repo().join("transforms");
+    let data = dir.join("data");
+    Gateway::start(
+        &["--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", data.to_str().unwrap()],
+        envs,
+    )
+}
+
+fn wait_topic(data: &Path, topic: &str, n: usize) -> Vec<Value> {
+    common::eventually(Duration::from_secs(30), || {
+        let got = tail_topic(data, topic);
+        (got.len() >= n).then_some(got)
+    })
+    .unwrap_or_else(|| panic!("topic {topic} did not reach {n} messages: {:?}", tail_topic(data, topic)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_rules_over_http_and_the_local_bus() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = common::receiver::start(1);
+    let rules = rules_with_webhook(dir.path(), &receiver.url);
+    let gw = start(dir.path(), &rules, &[("CERT_BODY_TOKEN", "embedded-secret")]);
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+
+    let member = envelope("m1", "member.created", json!({"firstName": "Ada", "lastName": "L", "email": "A@B.ORG"}), &["sync_to_crm"]);
+    let payment = envelope("p1", "payment.captured", json!({"amount": 1000}), &[]);
+    let cert = envelope("c1", "certification.renewed", json!({}), &[]);
+    let r = client.post(gw.url("/events")).json(&json!([member, payment, cert])).send().await.unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+
+    // CloudEvents, binary mode.
+    let r = client
+        .post(gw.url("/events"))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "ce-1")
+        .header("ce-type", "payment.authorized")
+        .header("ce-source", "urn:payments")
+        .header("ce-time", "2024-01-20T15:30:45Z")
+        .header("content-type", "application/json")
+        .body(r#"{"amount": 2500}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    // CloudEvents, structured mode.
+    let ce = json!({"specversion": "1.0", "id": "ce-2", "type": "payment.refunded", "source": "urn:payments",
+                    "time": "2024-01-20T15:30:45Z", "data": {"amount": 3000}});
+    let r = client
+        .post(gw.url("/events"))
+        .header("content-type", "application/cloudevents+json")
+        .body(ce.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+
+    // Invalid envelopes are refused with the field named; nothing of the request is accepted.
+    let mut bad = envelope("x1", "member.created", json!({}), &[]);
+    bad["eventTime"] = json!("yesterday");
+    let r = client.post(gw.url("/events")).json(&json!([envelope("ok1", "member.created", json!({}), &[]), bad])).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "eventTime", "{body}");
+    assert_eq!(body["error"]["index"], 1, "{body}");
+    let r = client.post(gw.url("/events")).body("{nope").header("content-type", "application/json").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    let crm = wait_topic(&data, "crm.sync.queue", 1);
+    assert_eq!(crm.len(), 1);
+    assert_eq!(crm[0]["value"]["externalId"], "mem_m1");
+    assert_eq!(crm[0]["value"]["contact"]["email"], "a@b.org");
+    assert_eq!(crm[0]["key"], "mem_m1");
+    assert_eq!(crm[0]["headers"]["eventType"], "member.created");
+    let finance = wait_topic(&data, "finance.high_value_transactions", 3);
+    let ids: Vec<&str> = finance.iter().map(|m| m["value"]["eventId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["p1", "ce-1", "ce-2"]);
+    assert_eq!(wait_topic(&data, "audit.financial_events", 3).len(), 3);
+    assert_eq!(wait_topic(&data, "certification.updates", 1)[0]["value"]["eventId"], "c1");
+
+    // The webhook: the receiver fails the first attempt, the retry lands.
+    let hooks = common::eventually(Duration::from_secs(30), || {
+        let r = receiver.requests.lock().unwrap();
+        (!r.is_empty()).then(|| r.clone())
+    })
+    .expect("no webhook delivered");
+    assert_eq!(hooks[0].body["eventId"], "c1");
+    assert_eq!(hooks[0].header("authorization"), Some("Bearer embedded-secret"));
+    assert_eq!(hooks[0].header("webhook-id"), Some("c1"), "webhook-id is the eventId, for the partner's dedup");
+    assert_eq!(hooks[0].header("webhook-signature"), None, "unsigned target: no signature");
+
+    let out = Command::new(common::binary()).arg("--data").arg(&data).args(["topics", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(list.contains("finance.high_value_transactions\t3"), "{list}");
+    assert!(list.contains("events.ingest\t5"), "{list}");
+
+    let rules_info: Value = client.get(gw.url("/rules")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(rules_info["rule_count"], 3);
+    assert_eq!(client.get(gw.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(gw.url("/readyz")).send().await.unwrap().status(), 200);
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for name in ["events_processed_total", "event_processing_duration_seconds_bucket", "rule_matches_total", "webhook_deliveries_total", "rules_version_info"] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    let logs = gw.logs();
+    assert!(!logs.contains("embedded-secret"), "the secret leaked into a log line");
+    assert_eq!(gw.terminate(Duration::from_secs(30)), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_auth_and_body_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), "rule everything {\n  when exists eventId\n  to topic \"all\"\n}\n").unwrap();
+    let config = dir.path().join("switchboard.yaml");
+    std::fs::write(&config, "http:\n  auth_token: \"${SB_TEST_INGEST_TOKEN}\"\n  max_body_bytes: 4096\n").unwrap();
+    let transforms = common::repo().join("transforms");
+    let data = dir.path().join("data");
+    let gw = Gateway::start(
+        &["--config", config.to_str().unwrap(), "--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", data.to_str().unwrap()],
+        &[("SB_TEST_INGEST_TOKEN", "t0k3n")],
+    );
+    let client = reqwest::Client::new();
+    let event = envelope("a1", "member.created", json!({}), &[]);
+    let r = client.post(gw.url("/events")).json(&event).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client.post(gw.url("/events")).bearer_auth("wrong").json(&event).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client.post(gw.url("/events")).bearer_auth("t0k3n").json(&event).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let big = envelope("a2", "member.created", json!({"blob": "x".repeat(10_000)}), &[]);
+    let r = client.post(gw.url("/events")).bearer_auth("t0k3n").json(&big).send().await.unwrap();
+    assert_eq!(r.status(), 413, "the body limit applies");
+    assert_eq!(wait_topic(&data, "all", 1).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_resumes_from_the_committed_offset_and_dedups() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), "rule everything {\n  when exists eventId\n  to topic \"all\"\n}\n").unwrap();
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let events: Vec<Value> = (0..50).map(|i| envelope(&format!("r{i}"), "member.created", json!({}), &[])).collect();
+    {
+        let gw = start(dir.path(), &rules, &[]);
+        let r = client.post(gw.url("/events")).json(&events).send().await.unwrap();
+        assert_eq!(r.status(), 202);
+        wait_topic(&data, "all", 50);
+        assert_eq!(gw.terminate(Duration::from_secs(30)), Some(0));
+    }
+    let gw = start(dir.path(), &rules, &[]);
+    // The same events again: within the dedup window, after a restart, they are duplicates.
+    let r = client.post(gw.url("/events")).json(&events[..10]).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let fresh = envelope("fresh", "member.created", json!({}), &[]);
+    client.post(gw.url("/events")).json(&fresh).send().await.unwrap();
+    let all = wait_topic(&data, "all", 51);
+    std::thread::sleep(Duration::from_millis(500));
+    let all_again = tail_topic(&data, "all");
+    assert_eq!(all_again.len(), 51, "nothing re-routed after the restart, duplicates dropped: {}", all.len());
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("events_duplicate_total 10"), "{metrics}");
+}
