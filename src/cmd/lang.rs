@@ -1,9 +1,18 @@
 //! The rule-language commands: `lint`, `explain`, `match`, `test`.
-use std::path::PathBuf;
+//!
+//! Each loads through [`crate::loader`] and prints what the core returns; the output formats
+//! marked stable in the spec (`match` lines, `explain --format json`, `lint --format json`) are
+//! built here from the core's data and nowhere else.
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
 use clap::Args;
+use serde_json::{json, Value};
+use switchboard_core::lang::{self, ruletest, Delivery, DeliveryKind, RuleSet, Severity, SourceFile};
 
 use crate::cli::{Format, GlobalArgs};
+use crate::loader::{self, LoadOptions};
 use crate::Outcome;
 
 #[derive(Debug, Args)]
@@ -38,18 +47,193 @@ pub struct TestArgs {
     pub dirs: Vec<PathBuf>,
 }
 
-pub fn lint(_global: &GlobalArgs, _args: LintArgs) -> anyhow::Result<Outcome> {
-    super::not_implemented("lint", 3)
+pub fn lint(global: &GlobalArgs, args: LintArgs) -> anyhow::Result<Outcome> {
+    let paths = if args.paths.is_empty() { vec![global.rules_dir()] } else { args.paths };
+    let checked = loader::check(&paths, &global.transforms_dir(), &LoadOptions { resolve_env: !args.no_env })?;
+    let diagnostics = &checked.compiled.diagnostics;
+    let errors = diagnostics.iter().filter(|d| d.severity() == Severity::Error).count();
+    let warnings = diagnostics.len() - errors;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => writeln!(out, "{}", lang::render_json(&checked.files, diagnostics))?,
+        Format::Text if diagnostics.is_empty() => {
+            writeln!(out, "ok: {} file(s), no problems found", checked.files.len())?;
+        }
+        Format::Text => write!(out, "{}", lang::render_text(&checked.files, diagnostics))?,
+    }
+    if errors > 0 || (args.deny_warnings && warnings > 0) {
+        Ok(Outcome::FailureFound)
+    } else {
+        Ok(Outcome::Success)
+    }
 }
 
-pub fn explain(_global: &GlobalArgs, _args: ExplainArgs) -> anyhow::Result<Outcome> {
-    super::not_implemented("explain", 3)
+/// Loads the rule set of `dir` for `match`, `explain`, `test` (variables unresolved); a set
+/// that does not load is an error (exit 2) showing the diagnostics.
+fn load_set(dir: &Path, global: &GlobalArgs) -> anyhow::Result<RuleSet> {
+    loader::load(dir, &global.transforms_dir(), &LoadOptions { resolve_env: false })
+        .map_err(|f| {
+            anyhow::anyhow!("the rule set in {} did not load ({} error(s)):\n{}", dir.display(), f.diagnostics.len(), f.rendered.trim_end())
+        })
 }
 
-pub fn match_lines(_global: &GlobalArgs, _args: MatchArgs) -> anyhow::Result<Outcome> {
-    super::not_implemented("match", 3)
+pub fn explain(global: &GlobalArgs, args: ExplainArgs) -> anyhow::Result<Outcome> {
+    let set = load_set(&global.rules_dir(), global)?;
+    let text = std::fs::read_to_string(&args.event).with_context(|| format!("reading {}", args.event.display()))?;
+    let event: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", args.event.display()))?;
+    let explanation = set.explain(&event);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let rules: Vec<Value> = explanation
+                .rules
+                .iter()
+                .map(|r| {
+                    let mut v = json!({ "name": r.name, "matched": r.matched });
+                    if let (Some(reason), Some(map)) = (&r.reason, v.as_object_mut()) {
+                        map.insert("reason".into(), reason.clone().into());
+                    }
+                    v
+                })
+                .collect();
+            let doc = json!({
+                "matched": explanation.evaluation.matched,
+                "deliveries": explanation.evaluation.deliveries.iter().map(delivery_json).collect::<Vec<_>>(),
+                "rules": rules,
+            });
+            writeln!(out, "{doc}")?;
+        }
+        Format::Text => {
+            let id = event.get("eventId").map_or_else(|| "-".to_string(), plain);
+            let ty = event.get("eventType").map_or_else(|| "-".to_string(), plain);
+            writeln!(out, "event {id} ({ty}) against {} rule(s)", set.rule_count())?;
+            let matched = &explanation.evaluation.matched;
+            writeln!(out, "matched: {}", if matched.is_empty() { "nothing".to_string() } else { matched.join(", ") })?;
+            writeln!(out)?;
+            let width = explanation.rules.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
+            for r in &explanation.rules {
+                match &r.reason {
+                    None => writeln!(out, "  ✓ {}", r.name)?,
+                    Some(reason) => writeln!(out, "  ✗ {:width$}  {reason}", r.name)?,
+                }
+            }
+            writeln!(out)?;
+            let deliveries = &explanation.evaluation.deliveries;
+            if deliveries.is_empty() {
+                writeln!(out, "no deliveries")?;
+            } else {
+                writeln!(out, "deliveries:")?;
+                for d in deliveries {
+                    writeln!(out, "  {}", delivery_text(d))?;
+                }
+            }
+        }
+    }
+    Ok(Outcome::Success)
 }
 
-pub fn test(_global: &GlobalArgs, _args: TestArgs) -> anyhow::Result<Outcome> {
-    super::not_implemented("test", 3)
+/// A JSON value as plain text: strings without quotes.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn delivery_json(d: &Delivery) -> Value {
+    let (kind, target, key, reason) = match &d.kind {
+        DeliveryKind::Topic { topic, key, .. } => ("topic", Some(topic.clone()), key.clone(), None),
+        DeliveryKind::Webhook { target } => ("webhook", Some(target.url.shown().to_string()), None, None),
+        DeliveryKind::Store { aggregate_id } => ("store", Some("store".to_string()), Some(aggregate_id.clone()), None),
+        DeliveryKind::Dlq { reason } => ("dlq", None, None, Some(reason.clone())),
+    };
+    let mut v = json!({ "rule": d.rule, "kind": kind, "target": target, "key": key, "payload": *d.payload });
+    if let (Some(reason), Some(map)) = (reason, v.as_object_mut()) {
+        map.insert("reason".into(), reason.into());
+    }
+    v
+}
+
+fn delivery_text(d: &Delivery) -> String {
+    let what = match &d.kind {
+        DeliveryKind::Topic { topic, key, .. } => match key {
+            Some(k) => format!("topic {topic} (key {k})"),
+            None => format!("topic {topic} (no key)"),
+        },
+        DeliveryKind::Webhook { target } => format!("webhook {} {}", target.method.as_str(), target.url),
+        DeliveryKind::Store { aggregate_id } => format!("store (aggregate {aggregate_id})"),
+        DeliveryKind::Dlq { reason } => format!("DLQ: {reason}"),
+    };
+    format!("{what}  <- {}", d.rule)
+}
+
+pub fn match_lines(global: &GlobalArgs, _args: MatchArgs) -> anyhow::Result<Outcome> {
+    let set = load_set(&global.rules_dir(), global)?;
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    for (i, line) in stdin.split(b'\n').enumerate() {
+        let line = line.context("reading stdin")?;
+        let n = i + 1;
+        let result = match std::str::from_utf8(&line) {
+            Err(e) => Err(format!("not UTF-8: {e}")),
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => match serde_json::from_str::<Value>(text) {
+                Err(e) => Err(format!("not JSON: {e}")),
+                Ok(v) if !v.is_object() => Err("not a JSON object".to_string()),
+                Ok(v) => Ok(set.evaluate(&v).matched),
+            },
+        };
+        let doc = match result {
+            Ok(matched) => json!({ "line": n, "matched": matched }),
+            Err(error) => json!({ "line": n, "error": error }),
+        };
+        writeln!(out, "{doc}")?;
+        out.flush()?;
+    }
+    Ok(Outcome::Success)
+}
+
+pub fn test(global: &GlobalArgs, args: TestArgs) -> anyhow::Result<Outcome> {
+    let dirs = if args.dirs.is_empty() { vec![global.rules_dir()] } else { args.dirs };
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut out = std::io::stdout().lock();
+    for dir in &dirs {
+        let set = load_set(dir, global)?;
+        let files = loader::test_files(dir)?;
+        if files.is_empty() {
+            writeln!(out, "{}: no *.test.yaml files", dir.display())?;
+        }
+        for path in files {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let source = [SourceFile { path: path.display().to_string(), text }];
+            let cases = ruletest::parse_tests(0, &source[0].text).map_err(|ds| {
+                anyhow::anyhow!("invalid test file:\n{}", lang::render_text(&source, &ds).trim_end())
+            })?;
+            for case in cases {
+                let event = match &case.event {
+                    ruletest::TestEvent::Inline(v) => v.clone(),
+                    ruletest::TestEvent::File(f) => {
+                        let p = path.parent().unwrap_or(Path::new(".")).join(f);
+                        let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+                        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", p.display()))?
+                    }
+                };
+                let mismatches = ruletest::compare(&case.expect, &set.evaluate(&event));
+                if mismatches.is_empty() {
+                    passed += 1;
+                    writeln!(out, "ok   {}: {}", path.display(), case.name)?;
+                } else {
+                    failed += 1;
+                    writeln!(out, "FAIL {}: {}", path.display(), case.name)?;
+                    for m in mismatches {
+                        writeln!(out, "     {}: (- expected, + actual)", m.field)?;
+                        writeln!(out, "       - [{}]", m.expected.join(", "))?;
+                        writeln!(out, "       + [{}]", m.actual.join(", "))?;
+                    }
+                }
+            }
+        }
+    }
+    writeln!(out, "\ntest result: {passed} passed; {failed} failed")?;
+    Ok(if failed > 0 { Outcome::FailureFound } else { Outcome::Success })
 }

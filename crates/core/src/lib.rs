@@ -4,3 +4,4 @@
 //! no globals. The binary crate drives it; the conformance suites, fuzzers and benches hit it
 //! directly.
 pub mod event;
+pub mod lang;

@@ -1,13 +1,30 @@
 //! A Jolt (JSON-to-JSON transformation) engine with the semantics of the reference Java
 //! implementation (bazaarvoice/jolt).
 //!
-//! The API the rest of switchboard codes against (the Jolt issue fills in the engine):
+//! The API the rest of switchboard codes against:
 //! - [`Chain::from_json`] compiles a chain spec (a JSON array of `{"operation", "spec"}`, or one
 //!   such object) once; an invalid spec fails here, naming the JSON path inside the spec.
 //! - [`Chain::apply`] / [`Chain::apply_with_context`] run it; a compiled chain is immutable and
 //!   `Send + Sync`, shared read-only across threads.
 //! - [`parse_spec_text`] reads spec file text, accepting `//` and `/* */` comments as the reference does.
+//!
+//! One module per operation (`shift`, `default`, `remove`, `sort`, `cardinality`, `modify`), the
+//! modify function library in `functions`; `keys` parses the key syntax they share, `walked` is the
+//! walk's stack of matches and `output` writes into the result tree.
 use serde_json::Value;
+
+mod cardinality;
+mod default;
+mod functions;
+mod keys;
+mod modify;
+mod number;
+mod output;
+mod remove;
+mod shift;
+mod sort;
+mod spec_text;
+mod walked;
 
 /// A spec that does not compile. `path` is the JSON path inside the spec (`$[1].spec.rating.*`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -17,34 +34,191 @@ pub struct SpecError {
     pub message: String,
 }
 
+impl SpecError {
+    pub(crate) fn new(path: &str, message: impl Into<String>) -> SpecError {
+        SpecError { path: path.to_owned(), message: message.into() }
+    }
+}
+
 /// A failure while applying a compiled spec to an input.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
 pub struct TransformError(pub String);
 
+/// The JSON path of a child key, as spec errors name it: `$.a.b`, or `$["a.b"]` when the key
+/// would not read back as one segment.
+pub(crate) fn child_path(parent: &str, key: &str) -> String {
+    let plain = !key.is_empty() && key.chars().all(|c| !matches!(c, '.' | '[' | ']' | '"' | ' ' | '\\'));
+    if plain {
+        format!("{parent}.{key}")
+    } else {
+        format!("{parent}[{}]", Value::String(key.to_owned()))
+    }
+}
+
+/// The operations a chain entry can name (short names, and the reference's class names).
+#[derive(Debug)]
+enum Operation {
+    Shift(shift::Shift),
+    Default(default::Default),
+    Remove(remove::Remove),
+    Sort,
+    Cardinality(cardinality::Cardinality),
+    Modify(modify::Modify),
+}
+
+impl Operation {
+    fn compile(name: &str, spec: Option<&Value>, path: &str) -> Result<Operation, SpecError> {
+        let spec_path = format!("{path}.spec");
+        let need_spec = || {
+            spec.ok_or_else(|| SpecError::new(path, format!("operation `{name}` needs a \"spec\"")))
+        };
+        Ok(match name {
+            "shift" | "com.bazaarvoice.jolt.Shiftr" => Operation::Shift(shift::Shift::compile(need_spec()?, &spec_path)?),
+            "default" | "com.bazaarvoice.jolt.Defaultr" => {
+                Operation::Default(default::Default::compile(need_spec()?, &spec_path)?)
+            }
+            "remove" | "com.bazaarvoice.jolt.Removr" => Operation::Remove(remove::Remove::compile(need_spec()?, &spec_path)?),
+            "sort" | "com.bazaarvoice.jolt.Sortr" => Operation::Sort,
+            "cardinality" | "com.bazaarvoice.jolt.CardinalityTransform" => {
+                Operation::Cardinality(cardinality::Cardinality::compile(need_spec()?, &spec_path)?)
+            }
+            "modify-overwrite-beta" | "com.bazaarvoice.jolt.Modifier$Overwritr" => {
+                Operation::Modify(modify::Modify::compile(need_spec()?, modify::Mode::Overwrite, &spec_path)?)
+            }
+            "modify-default-beta" | "com.bazaarvoice.jolt.Modifier$Defaultr" => {
+                Operation::Modify(modify::Modify::compile(need_spec()?, modify::Mode::Default, &spec_path)?)
+            }
+            "modify-define-beta" | "com.bazaarvoice.jolt.Modifier$Definr" => {
+                Operation::Modify(modify::Modify::compile(need_spec()?, modify::Mode::Define, &spec_path)?)
+            }
+            other => {
+                return Err(SpecError::new(
+                    &format!("{path}.operation"),
+                    format!(
+                        "unknown operation `{other}`; expected shift, default, remove, sort, cardinality, \
+                         modify-overwrite-beta, modify-default-beta or modify-define-beta"
+                    ),
+                ))
+            }
+        })
+    }
+
+    fn apply(&self, input: Value, context: &Value) -> Result<Value, TransformError> {
+        Ok(match self {
+            Operation::Shift(s) => s.apply(&input)?,
+            Operation::Default(d) => d.apply(input),
+            Operation::Remove(r) => r.apply(input),
+            Operation::Sort => sort::apply(input),
+            Operation::Cardinality(c) => c.apply(input)?,
+            Operation::Modify(m) => m.apply(input, context)?,
+        })
+    }
+}
+
 /// A compiled chain of operations.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Chain {
-    _private: (),
+    operations: Vec<Operation>,
 }
 
 impl Chain {
+    /// Compiles a chain spec: a JSON array of `{"operation": NAME, "spec": SPEC}`, or one such object.
     pub fn from_json(spec: &Value) -> Result<Chain, SpecError> {
-        let _ = spec;
-        Err(SpecError { path: "$".into(), message: "the Jolt engine is not implemented yet (issue 5)".into() })
+        let entries: Vec<(&Value, String)> = match spec {
+            Value::Array(list) => list.iter().enumerate().map(|(i, e)| (e, format!("$[{i}]"))).collect(),
+            Value::Object(_) => vec![(spec, "$".to_owned())],
+            _ => return Err(SpecError::new("$", "a chain spec must be a list of {\"operation\", \"spec\"} objects")),
+        };
+        if entries.is_empty() {
+            return Err(SpecError::new("$", "a chain spec must hold at least one operation"));
+        }
+        let mut operations = Vec::with_capacity(entries.len());
+        for (entry, path) in entries {
+            let Value::Object(map) = entry else {
+                return Err(SpecError::new(&path, "a chain entry must be an object with \"operation\" and \"spec\""));
+            };
+            let name = match map.get("operation") {
+                Some(Value::String(name)) => name,
+                Some(_) => return Err(SpecError::new(&format!("{path}.operation"), "\"operation\" must be a string")),
+                None => return Err(SpecError::new(&path, "a chain entry needs an \"operation\"")),
+            };
+            operations.push(Operation::compile(name, map.get("spec"), &path)?);
+        }
+        Ok(Chain { operations })
     }
 
     pub fn apply(&self, input: &Value) -> Result<Value, TransformError> {
         self.apply_with_context(input, &Value::Null)
     }
 
+    /// Runs the chain; `context` is the document modify's `^` lookups read.
     pub fn apply_with_context(&self, input: &Value, context: &Value) -> Result<Value, TransformError> {
-        let _ = (input, context);
-        Err(TransformError("the Jolt engine is not implemented yet (issue 5)".into()))
+        let mut data = input.clone();
+        for op in &self.operations {
+            data = op.apply(data, context)?;
+        }
+        Ok(data)
+    }
+
+    /// Like [`Chain::apply_with_context`], taking the input by value (saves a copy).
+    pub fn apply_owned(&self, input: Value, context: &Value) -> Result<Value, TransformError> {
+        let mut data = input;
+        for op in &self.operations {
+            data = op.apply(data, context)?;
+        }
+        Ok(data)
     }
 }
 
 /// Parses spec file text (JSON with `//` and `/* */` comments).
 pub fn parse_spec_text(text: &str) -> Result<Value, SpecError> {
-    serde_json::from_str(text).map_err(|e| SpecError { path: "$".into(), message: e.to_string() })
+    spec_text::parse(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn a_chain_is_send_and_sync() {
+        assert_send_sync::<Chain>();
+        let chain = Chain::from_json(&json!([{"operation": "shift", "spec": {"a": "b"}}])).unwrap();
+        assert_eq!(chain.apply(&json!({"a": 1})).unwrap(), json!({"b": 1}));
+    }
+
+    #[test]
+    fn unknown_operations_name_their_path() {
+        let err = Chain::from_json(&json!([{"operation": "shift", "spec": {"a": "b"}}, {"operation": "nope"}])).unwrap_err();
+        assert_eq!(err.path, "$[1].operation");
+        assert!(Chain::from_json(&json!([])).is_err());
+    }
+
+    #[test]
+    fn the_member_to_crm_transform_compiles_and_maps_a_member_event() {
+        let text = include_str!("../../../transforms/member_to_crm.json");
+        let chain = Chain::from_json(&parse_spec_text(text).unwrap()).unwrap();
+        let event = json!({
+            "eventId": "evt_1", "eventType": "member.profile.updated", "eventTime": "2024-01-20T15:30:45.123Z",
+            "subject": {"type": "member", "id": "mem_12345", "alternateIds": {"legacyId": "L98765", "crmId": "C54321"}},
+            "data": {"firstName": "Ada", "lastName": "Lovelace", "email": "Ada@Example.ORG",
+                     "changes": {"email": {"old": "a@x", "new": "Ada@Example.ORG"}}},
+            "metadata": {"correlationId": "corr_1", "tags": ["sync_to_crm"]}
+        });
+        let out = chain.apply(&event).unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "sourceEvent": {"id": "evt_1", "type": "member.profile.updated", "time": "2024-01-20T15:30:45.123Z",
+                                "correlationId": "corr_1"},
+                "externalId": "mem_12345", "recordType": "member", "crmId": "C54321", "legacyId": "L98765",
+                "contact": {"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org"},
+                "changedFields": ["email"], "tags": ["sync_to_crm"],
+                "source": "switchboard", "fullName": "Ada Lovelace"
+            })
+        );
+    }
 }

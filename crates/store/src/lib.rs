@@ -4,6 +4,11 @@
 //! The trait is object safe (`Arc<dyn EventStore>`) so the gateway picks a backend from config.
 //! (This file is the seam both the store and the archiver code against; backends live in their
 //! own modules.)
+pub mod config;
+pub mod scylla;
+pub mod sqlite;
+mod rules;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,0 +1,96 @@
+package switchboard.bench;
+
+import com.bazaarvoice.jolt.Chainr;
+import com.bazaarvoice.jolt.Diffy;
+import com.bazaarvoice.jolt.JsonUtils;
+
+import java.io.File;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Single-thread transforms per second of the reference Jolt for each benchmarked spec, printed
+ * as "spec<TAB>rate" lines: the same specs and inputs, and the same method, as switchboard's
+ * jolt_throughput example. Each spec is JIT-warmed for 3 s, then timed in several 1 s runs and
+ * the median printed. Every transform gets its own deep copy of the input, because Jolt's
+ * default/remove/modify change the input in place (switchboard's Chain::apply copies too).
+ *
+ * Arguments: SHARED_DIR MEMBER_TO_CRM_SPEC MEMBER_EVENT_INPUT
+ */
+public final class JoltThroughput {
+
+    private static volatile Object sink;
+
+    @SuppressWarnings("unchecked")
+    static Object deepCopy(Object o) {
+        if (o instanceof Map) {
+            Map<String, Object> m = (Map<String, Object>) o;
+            Map<String, Object> copy = new LinkedHashMap<>(m.size() * 2);
+            for (Map.Entry<String, Object> e : m.entrySet()) {
+                copy.put(e.getKey(), deepCopy(e.getValue()));
+            }
+            return copy;
+        }
+        if (o instanceof List) {
+            List<Object> l = (List<Object>) o;
+            List<Object> copy = new ArrayList<>(l.size());
+            for (Object x : l) {
+                copy.add(deepCopy(x));
+            }
+            return copy;
+        }
+        return o;
+    }
+
+    static double rate(Chainr chainr, Object input, long windowNanos) {
+        long start = System.nanoTime();
+        long n = 0;
+        while (System.nanoTime() - start < windowNanos) {
+            for (int i = 0; i < 64; i++) {
+                sink = chainr.transform(deepCopy(input));
+            }
+            n += 64;
+        }
+        return n / ((System.nanoTime() - start) / 1e9);
+    }
+
+    public static void main(String[] args) {
+        if (args.length != 3) {
+            System.err.println("usage: JoltThroughput SHARED_DIR MEMBER_TO_CRM_SPEC MEMBER_EVENT_INPUT");
+            System.exit(2);
+        }
+        File integration = new File(args[0], "conformance/jolt/chainr/integration");
+        File[] files = integration.listFiles((dir, name) -> name.endsWith(".json"));
+        if (files == null) {
+            throw new IllegalStateException("no fixtures in " + integration);
+        }
+        Arrays.sort(files);
+        List<Object[]> cases = new ArrayList<>();
+        for (File f : files) {
+            Map<String, Object> doc = JsonUtils.filepathToMap(f.getPath());
+            String name = "integration/" + f.getName().replace(".json", "");
+            cases.add(new Object[] {name, doc.get("spec"), doc.get("input"), doc.get("expected")});
+        }
+        cases.add(new Object[] {"member_to_crm", JsonUtils.filepathToObject(args[1]), JsonUtils.filepathToObject(args[2]), null});
+
+        int runs = Integer.parseInt(System.getenv().getOrDefault("RUNS", "5"));
+        for (Object[] c : cases) {
+            String name = (String) c[0];
+            Chainr chainr = Chainr.fromSpec(c[1]);
+            Object out = chainr.transform(deepCopy(c[2]));
+            if (c[3] != null && !new Diffy().diff(c[3], out).isEmpty()) {
+                System.err.println("warning: " + name + ": the reference's output differs from the fixture");
+            }
+            rate(chainr, c[2], 3_000_000_000L);
+            double[] rates = new double[runs];
+            for (int i = 0; i < runs; i++) {
+                rates[i] = rate(chainr, c[2], 1_000_000_000L);
+            }
+            Arrays.sort(rates);
+            System.out.printf("%s\t%.0f%n", name, rates[runs / 2]);
+        }
+    }
+}

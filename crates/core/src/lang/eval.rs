@@ -1,0 +1,342 @@
+//! The reference evaluator: conditions over a JSON event, straight from the spec's semantics
+//! (path sets, ANY over values, missing paths false). Simple and correct rather than fast: every
+//! rule is tried in order. With `explain` it also says why a condition failed.
+use std::cmp::Ordering;
+
+use serde_json::{Number, Value};
+
+use super::ast::{OrdOp, Segment};
+use super::ir::{Cond, Pred, Test};
+
+/// `Ok` when the condition holds; `Err(reason)` otherwise (the reason is empty unless explaining).
+pub(crate) type Verdict = Result<(), String>;
+
+pub(crate) struct Ctx<'a> {
+    pub root: &'a Value,
+    pub explain: bool,
+}
+
+pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
+    match cond {
+        Cond::And(parts) => {
+            for p in parts {
+                eval(p, ctx, cur)?;
+            }
+            Ok(())
+        }
+        Cond::Or(parts) => {
+            let mut reasons = Vec::new();
+            for p in parts {
+                match eval(p, ctx, cur) {
+                    Ok(()) => return Ok(()),
+                    Err(r) => reasons.push(r),
+                }
+            }
+            Err(if ctx.explain { format!("none of the alternatives holds: {}", reasons.join("; ")) } else { String::new() })
+        }
+        Cond::Not { cond, text } => match eval(cond, ctx, cur) {
+            Ok(()) => Err(if ctx.explain { format!("not ({text}): the inner condition holds") } else { String::new() }),
+            Err(_) => Ok(()),
+        },
+        Cond::Let { name, cond } => {
+            eval(cond, ctx, ctx.root).map_err(|r| if ctx.explain { format!("{name}: {r}") } else { r })
+        }
+        Cond::Pred(p) => eval_pred(p, cur, ctx.explain),
+        Cond::Quant { all, path, path_text, cond, text } => {
+            let reached = reach(cur, path);
+            let arrays: Vec<&Vec<Value>> = reached.iter().filter_map(|v| v.as_array()).collect();
+            if arrays.is_empty() {
+                return Err(if !ctx.explain {
+                    String::new()
+                } else if let Some(v) = reached.first() {
+                    format!("{path_text}: found {}, not an array", describe(v))
+                } else {
+                    format!("{path_text}: missing")
+                });
+            }
+            let mut elements = Vec::new();
+            for a in arrays {
+                flatten_into(a, &mut elements);
+            }
+            let quantifier = if *all { "all" } else { "any" };
+            for (i, e) in elements.iter().enumerate() {
+                match (eval(cond, ctx, e), *all) {
+                    (Ok(()), false) => return Ok(()),
+                    (Err(r), true) => {
+                        return Err(if ctx.explain { format!("{quantifier} {path_text}: element {i}: {r}") } else { r })
+                    }
+                    _ => {}
+                }
+            }
+            if *all {
+                Ok(())
+            } else {
+                Err(if ctx.explain {
+                    format!("{quantifier} {path_text}: no element satisfies ({text})")
+                } else {
+                    String::new()
+                })
+            }
+        }
+    }
+}
+
+/// The values a path reaches, without expanding a final array (the `contains` family and the
+/// quantifiers look at arrays themselves). Passing through an array fans out over its elements,
+/// nested arrays included.
+pub(crate) fn reach<'a>(cur: &'a Value, path: &[Segment]) -> Vec<&'a Value> {
+    let mut set = vec![cur];
+    for seg in path {
+        let mut next = Vec::new();
+        for v in set {
+            step(v, seg, &mut next);
+        }
+        if next.is_empty() {
+            return next;
+        }
+        set = next;
+    }
+    set
+}
+
+fn step<'a>(v: &'a Value, seg: &Segment, out: &mut Vec<&'a Value>) {
+    match (v, seg) {
+        (Value::Object(map), Segment::Field(name)) => out.extend(map.get(name)),
+        (Value::Array(items), Segment::Field(_)) => {
+            for e in items {
+                step(e, seg, out);
+            }
+        }
+        (Value::Array(items), Segment::Index(i)) => out.extend(items.get(*i)),
+        _ => {}
+    }
+}
+
+fn flatten_into<'a>(items: &'a [Value], out: &mut Vec<&'a Value>) {
+    for e in items {
+        match e {
+            Value::Array(inner) => flatten_into(inner, out),
+            other => out.push(other),
+        }
+    }
+}
+
+/// The scalar values of a reached set: arrays replaced by their (flattened) elements.
+fn scalars<'a>(reached: &[&'a Value]) -> Vec<&'a Value> {
+    let mut out = Vec::new();
+    for v in reached {
+        match v {
+            Value::Array(items) => flatten_into(items, &mut out),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Equality of an event value and a literal: numbers by value, no string/number coercion.
+pub(crate) fn json_eq(value: &Value, lit: &Value) -> bool {
+    match (value, lit) {
+        (Value::Number(a), Value::Number(b)) => num_cmp(a, b) == Some(Ordering::Equal),
+        (Value::Array(_) | Value::Object(_), _) => false,
+        _ => value == lit,
+    }
+}
+
+/// Compares numbers by value: exactly when both fit i64 or both fit u64, else as f64.
+pub(crate) fn num_cmp(a: &Number, b: &Number) -> Option<Ordering> {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        return Some(x.cmp(&y));
+    }
+    if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
+        return Some(x.cmp(&y));
+    }
+    match (a.as_i64(), b.as_u64(), a.as_u64(), b.as_i64()) {
+        (Some(x), Some(_), _, _) if x < 0 => return Some(Ordering::Less),
+        (_, _, Some(_), Some(y)) if y < 0 => return Some(Ordering::Greater),
+        _ => {}
+    }
+    a.as_f64()?.partial_cmp(&b.as_f64()?)
+}
+
+fn ord_holds(op: OrdOp, value: &Number, lit: &Number) -> bool {
+    match num_cmp(value, lit) {
+        Some(o) => match op {
+            OrdOp::Lt => o == Ordering::Less,
+            OrdOp::Le => o != Ordering::Greater,
+            OrdOp::Gt => o == Ordering::Greater,
+            OrdOp::Ge => o != Ordering::Less,
+        },
+        None => false,
+    }
+}
+
+/// The type name `explain` uses for a value it found.
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A found value as `explain` shows it: scalars as JSON, containers by type.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Array(a) => format!("an array of {}", a.len()),
+        Value::Object(_) => "an object".to_string(),
+        other => format!("{} {}", type_name(other), short(other)),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() > 60 {
+        let cut: String = text.chars().take(57).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+/// Whether a predicate's test holds for one scalar value, and whether the value had the type
+/// the test needs (a wrong type is a failure `explain` names).
+fn scalar_test(test: &Test, v: &Value) -> (bool, bool) {
+    match test {
+        Test::Eq(lit) => (json_eq(v, lit), true),
+        Test::In(lits) => (lits.iter().any(|l| json_eq(v, l)), true),
+        Test::Ord(op, n) => match v {
+            Value::Number(x) => (ord_holds(*op, x, n), true),
+            _ => (false, false),
+        },
+        Test::Between(a, b) => match v {
+            Value::Number(x) => (ord_holds(OrdOp::Ge, x, a) && ord_holds(OrdOp::Le, x, b), true),
+            _ => (false, false),
+        },
+        Test::Regex(re) => match v {
+            Value::String(s) => (re.is_match(s), true),
+            _ => (false, false),
+        },
+        Test::StartsWith(p) => match v {
+            Value::String(s) => (s.starts_with(p.as_str()), true),
+            _ => (false, false),
+        },
+        Test::EndsWith(p) => match v {
+            Value::String(s) => (s.ends_with(p.as_str()), true),
+            _ => (false, false),
+        },
+        Test::Cidr(block) => match v {
+            Value::String(s) => match s.parse::<std::net::IpAddr>() {
+                Ok(ip) => (block.contains(ip), true),
+                Err(_) => (false, false),
+            },
+            _ => (false, false),
+        },
+        _ => (false, true),
+    }
+}
+
+fn eval_pred(p: &Pred, cur: &Value, explain: bool) -> Verdict {
+    let reached = reach(cur, &p.path);
+    let fail = |why: String| Err(if explain { format!("{}: {why}", p.path_text) } else { String::new() });
+    if reached.is_empty() {
+        return fail("missing".to_string());
+    }
+    match &p.test {
+        Test::Exists => Ok(()),
+        Test::Ne(lit) => match scalars(&reached).into_iter().find(|v| json_eq(v, lit)) {
+            Some(v) => fail(format!("{} is {}", short(v), p.op_text.trim_start_matches("!= "))),
+            None => Ok(()),
+        },
+        Test::NotIn(lits) => match scalars(&reached).into_iter().find(|v| lits.iter().any(|l| json_eq(v, l))) {
+            Some(v) => fail(format!("{} is in the list", short(v))),
+            None => Ok(()),
+        },
+        Test::Contains(_) | Test::ContainsAny(_) | Test::ContainsAll(_) => {
+            if reached.iter().any(|v| contains_test(&p.test, v)) {
+                return Ok(());
+            }
+            let found: Vec<String> = reached.iter().map(|v| describe(v)).collect();
+            fail(format!("{} does not {}", found.join(", "), p.op_text))
+        }
+        test => {
+            let values = scalars(&reached);
+            let mut wrong_type = None;
+            for v in &values {
+                let (holds, typed) = scalar_test(test, v);
+                if holds {
+                    return Ok(());
+                }
+                if !typed && wrong_type.is_none() {
+                    wrong_type = Some(*v);
+                }
+            }
+            if values.is_empty() {
+                return fail("an empty array".to_string());
+            }
+            match (values.len(), wrong_type) {
+                (1, Some(v)) => fail(format!("found {}, which `{}` does not apply to", describe(v), p.op_text)),
+                (1, None) => fail(format!("{} {}", short(values[0]), negated(&p.op_text))),
+                _ => {
+                    let shown: Vec<String> = values.iter().take(5).map(|v| short(v)).collect();
+                    let more = if values.len() > 5 { ", ..." } else { "" };
+                    fail(format!("no value of [{}{more}] satisfies `{}`", shown.join(", "), p.op_text))
+                }
+            }
+        }
+    }
+}
+
+/// "is not >= 1000", "does not match /a.*/": the failed operator as a phrase.
+fn negated(op_text: &str) -> String {
+    let phrases = [
+        ("matches ", "does not match "),
+        ("starts_with ", "does not start with "),
+        ("ends_with ", "does not end with "),
+        ("equals_ignore_case ", "does not equal (ignoring case) "),
+        ("in_cidr ", "is not in "),
+    ];
+    for (op, phrase) in phrases {
+        if let Some(rest) = op_text.strip_prefix(op) {
+            return format!("{phrase}{rest}");
+        }
+    }
+    format!("is not {op_text}")
+}
+
+/// `contains` and friends on one reached value: an array (flattened) or, for `contains`, a string.
+fn contains_test(test: &Test, v: &Value) -> bool {
+    match v {
+        Value::Array(items) => {
+            let mut elements = Vec::new();
+            flatten_into(items, &mut elements);
+            let has = |lit: &Value| elements.iter().any(|e| json_eq(e, lit));
+            match test {
+                Test::Contains(lit) => has(lit),
+                Test::ContainsAny(lits) => lits.iter().any(has),
+                Test::ContainsAll(lits) => lits.iter().all(has),
+                _ => false,
+            }
+        }
+        Value::String(s) => match test {
+            Test::Contains(Value::String(needle)) => s.contains(needle.as_str()),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The text a topic template field or a key takes from the event: one string as is, or one
+/// integer as decimal text.
+pub(crate) fn field_text(cur: &Value, path: &[Segment], path_text: &str) -> Result<Option<String>, String> {
+    let values = reach(cur, path);
+    match values.as_slice() {
+        [] => Ok(None),
+        [Value::String(s)] => Ok(Some(s.clone())),
+        [Value::Number(n)] if n.as_i64().is_some() || n.as_u64().is_some() => Ok(Some(n.to_string())),
+        [v] => Err(format!("{path_text} is {}, not a string or an integer", describe(v))),
+        many => Err(format!("{path_text} has {} values, not one", many.len())),
+    }
+}

@@ -1,0 +1,229 @@
+//! The compiled form of conditions and actions: what the evaluator runs. Built only by
+//! `compile.rs` from a checked AST, so every regex compiled, every let resolved, every CIDR block
+//! valid; immutable afterwards.
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Number, Value};
+
+use super::ast::{OrdOp, Segment};
+
+/// A condition. `text` fields hold the DSL text of a part, for `explain`.
+#[derive(Debug)]
+pub(crate) enum Cond {
+    Or(Vec<Cond>),
+    And(Vec<Cond>),
+    Not { cond: Box<Cond>, text: String },
+    Pred(Pred),
+    /// A `let` reference: its paths are evaluated from the envelope root.
+    Let { name: String, cond: Arc<Cond> },
+    Quant { all: bool, path: Vec<Segment>, path_text: String, cond: Box<Cond>, text: String },
+}
+
+#[derive(Debug)]
+pub(crate) struct Pred {
+    pub path: Vec<Segment>,
+    pub path_text: String,
+    /// The operator as written (`>= 1000`), for `explain`.
+    pub op_text: String,
+    pub test: Test,
+}
+
+#[derive(Debug)]
+pub(crate) enum Test {
+    Eq(Value),
+    Ne(Value),
+    Ord(OrdOp, Number),
+    Between(Number, Number),
+    In(Vec<Value>),
+    NotIn(Vec<Value>),
+    /// `matches`, `like` and `equals_ignore_case`, each compiled to an anchored regex.
+    Regex(regex::Regex),
+    StartsWith(String),
+    EndsWith(String),
+    Contains(Value),
+    ContainsAny(Vec<Value>),
+    ContainsAll(Vec<Value>),
+    Cidr(IpBlock),
+    Exists,
+}
+
+/// An IP block with its host bits clear (the checker refuses others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IpBlock {
+    V4 { network: u32, prefix: u8 },
+    V6 { network: u128, prefix: u8 },
+}
+
+impl IpBlock {
+    /// Parses `10.0.0.0/8` or `2001:db8::/32`; an address without `/len` is a single host.
+    pub(crate) fn parse(text: &str) -> Result<IpBlock, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let ip: std::net::IpAddr = addr.parse().map_err(|_| format!("`{addr}` is not an IP address"))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = match prefix {
+            Some(p) => p.parse().ok().filter(|n| *n <= max).ok_or_else(|| format!("prefix length `{p}` is not 0..={max}"))?,
+            None => max,
+        };
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                let network = u32::from(v4);
+                let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+                if network & !mask != 0 {
+                    return Err(format!(
+                        "host bits are set (did you mean {}/{prefix}?)",
+                        std::net::Ipv4Addr::from(network & mask)
+                    ));
+                }
+                Ok(IpBlock::V4 { network, prefix })
+            }
+            std::net::IpAddr::V6(v6) => {
+                let network = u128::from(v6);
+                let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+                if network & !mask != 0 {
+                    return Err(format!(
+                        "host bits are set (did you mean {}/{prefix}?)",
+                        std::net::Ipv6Addr::from(network & mask)
+                    ));
+                }
+                Ok(IpBlock::V6 { network, prefix })
+            }
+        }
+    }
+
+    pub(crate) fn contains(&self, ip: std::net::IpAddr) -> bool {
+        match (self, ip) {
+            (IpBlock::V4 { network, prefix }, std::net::IpAddr::V4(a)) => {
+                let mask = if *prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(*prefix)) };
+                u32::from(a) & mask == *network
+            }
+            (IpBlock::V6 { network, prefix }, std::net::IpAddr::V6(a)) => {
+                let mask = if *prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(*prefix)) };
+                u128::from(a) & mask == *network
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A string of an action after `${VAR}` resolution. It prints (Debug and Display) as written,
+/// with `${NAME}` in place of every variable, so a secret never reaches a log, lint output,
+/// metrics or `explain`; [`Secret::expose`] gives the resolved value to the one sender that
+/// needs it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret {
+    shown: String,
+    value: String,
+}
+
+impl Secret {
+    pub(crate) fn new(shown: String, value: String) -> Secret {
+        Secret { shown, value }
+    }
+
+    /// A string without variables (shown as is).
+    pub fn plain(text: impl Into<String>) -> Secret {
+        let text = text.into();
+        Secret { shown: text.clone(), value: text }
+    }
+
+    /// The resolved value. Without an environment (`match`, `explain`, `test`), variables without
+    /// a fallback resolve to their `${NAME}` placeholder.
+    pub fn expose(&self) -> &str {
+        &self.value
+    }
+
+    /// The text with `${NAME}` placeholders: safe to show.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.shown, f)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+/// HTTP method of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WebhookMethod {
+    Post,
+    Put,
+    Patch,
+}
+
+impl WebhookMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookMethod::Post => "POST",
+            WebhookMethod::Put => "PUT",
+            WebhookMethod::Patch => "PATCH",
+        }
+    }
+}
+
+/// Everything the webhook sender needs to deliver to one `to webhook` target.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WebhookTarget {
+    pub url: Secret,
+    pub method: WebhookMethod,
+    pub headers: Vec<(String, Secret)>,
+    pub timeout: std::time::Duration,
+    /// Attempts in total, the first one included.
+    pub attempts: u32,
+    pub backoff_min: std::time::Duration,
+    pub backoff_max: std::time::Duration,
+    /// Standard Webhooks v1 signing secret (`whsec_<base64>` or raw).
+    pub sign: Option<Secret>,
+}
+
+/// A compiled Jolt transform, shared by every rule that names it.
+#[derive(Debug)]
+pub struct Transform {
+    /// The file name in the transforms directory (`member_to_crm.json`).
+    pub name: String,
+    pub chain: switchboard_jolt::Chain,
+}
+
+/// One piece of a topic name: literal text or a `{path}` field of the event.
+#[derive(Debug)]
+pub(crate) enum TopicPiece {
+    Text(String),
+    Field { path: Vec<Segment>, text: String },
+}
+
+#[derive(Debug)]
+pub(crate) enum KeySource {
+    /// No `key`: `subject.id`, and no key when it is missing.
+    Default,
+    /// `key P`: an unusable or missing value sends the event to the DLQ.
+    Path { path: Vec<Segment>, text: String },
+}
+
+#[derive(Debug)]
+pub(crate) enum CompiledAction {
+    Topic { pieces: Vec<TopicPiece>, key: KeySource, transform: Option<Arc<Transform>>, headers: Vec<(String, Secret)> },
+    Webhook { target: Arc<WebhookTarget>, transform: Option<Arc<Transform>> },
+    Store,
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledRule {
+    pub name: String,
+    pub cond: Cond,
+    pub actions: Vec<CompiledAction>,
+    /// `drop`: fires, delivers nothing, ends evaluation.
+    pub drop: bool,
+    /// `stop`: ends evaluation after this rule's own deliveries.
+    pub stop: bool,
+}

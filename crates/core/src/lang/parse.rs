@@ -1,0 +1,557 @@
+//! DSL text -> AST, with the pest grammar in `grammar/routing.pest`.
+//!
+//! pest stops at the first syntax error of a file; the error names what was expected there in
+//! words a rule author knows ("a condition", "`}`"), not grammar rule names. Everything else
+//! (unknown lets, bad regexes, ...) is left to the checker so one run reports all of it.
+use pest::iterators::Pair;
+use pest::Parser as _;
+use serde_json::Number;
+
+use super::ast::*;
+use super::diag::{Code, Diagnostic};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../../grammar/routing.pest"]
+struct RoutingParser;
+
+/// Parses one DSL file. `file` is its index in the compiler's file list (it goes into every span).
+pub fn parse_file(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
+    let mut pairs = RoutingParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, text, &e)])?;
+    let mut builder = Builder { file, diagnostics: Vec::new() };
+    let mut items = Vec::new();
+    if let Some(file_pair) = pairs.next() {
+        for pair in kids(file_pair) {
+            match pair.as_rule() {
+                Rule::let_def => items.push(Item::Let(builder.let_def(pair))),
+                Rule::rule_def => items.push(Item::Rule(builder.rule_def(pair))),
+                Rule::default_def => {
+                    let span = builder.span(&pair);
+                    let actions = kids(pair).map(|p| builder.action(p)).collect();
+                    items.push(Item::Default(DefaultBlock { actions, span }));
+                }
+                _ => {}
+            }
+        }
+    }
+    if builder.diagnostics.is_empty() {
+        Ok(File { items })
+    } else {
+        Err(builder.diagnostics)
+    }
+}
+
+/// Parses a path written on its own (the YAML form's `key:`), e.g. `subject.id` or `data."a b"[0]`.
+pub fn parse_path(file: usize, offset: usize, text: &str) -> Option<Path> {
+    let mut pairs = RoutingParser::parse(Rule::path, text).ok()?;
+    let pair = pairs.next()?;
+    if pair.as_str().len() != text.len() {
+        return None;
+    }
+    let mut builder = Builder { file, diagnostics: Vec::new() };
+    let mut path = builder.path(pair);
+    path.span = Span::new(file, offset, offset + text.len());
+    builder.diagnostics.is_empty().then_some(path)
+}
+
+fn syntax_error(file: usize, text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let end = text[pos..].chars().next().map_or(pos, |c| pos + c.len_utf8());
+    let found = match text[pos..].chars().next() {
+        None => "end of file".to_string(),
+        Some(_) => {
+            let word: String = text[pos..].chars().take_while(|c| !c.is_whitespace()).take(20).collect();
+            format!("`{word}`")
+        }
+    };
+    let message = match &error.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().filter_map(|r| expected_name(*r)).collect();
+            names.sort_unstable();
+            names.dedup();
+            match names.len() {
+                0 => format!("unexpected {found}"),
+                1 => format!("expected {}, found {found}", names[0]),
+                _ => {
+                    let (last, rest) = names.split_last().map_or(("", &[][..]), |(l, r)| (*l, r));
+                    format!("expected {} or {last}, found {found}", rest.join(", "))
+                }
+            }
+        }
+        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let hint = if found.trim_matches('`').chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && super::print::is_keyword(found.trim_matches('`'))
+    {
+        Some(format!("{found} is a keyword; quote it (`\"{}\"`) to use it as a path segment", found.trim_matches('`')))
+    } else {
+        Some("see docs/routing-language.md for the syntax".to_string())
+    };
+    Diagnostic::new(Code::E001, message, Span::new(file, pos, end)).with_hint_opt(hint)
+}
+
+/// The words a syntax error uses for a grammar rule (`None`: not worth naming).
+fn expected_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of file",
+        Rule::kw_rule => "`rule`",
+        Rule::kw_let => "`let`",
+        Rule::kw_when => "`when`",
+        Rule::kw_to => "`to`",
+        Rule::kw_topic => "`topic`",
+        Rule::kw_webhook => "`webhook`",
+        Rule::kw_store => "`store`",
+        Rule::kw_default => "`default`",
+        Rule::kw_priority => "`priority`",
+        Rule::kw_description => "`description`",
+        Rule::kw_key => "`key`",
+        Rule::kw_transform => "`transform`",
+        Rule::kw_header => "`header`",
+        Rule::kw_and => "`and`",
+        Rule::kw_or => "`or`",
+        Rule::kw_not => "`not`",
+        Rule::kw_in => "`in`",
+        Rule::kw_matches => "`matches`",
+        Rule::kw_like => "`like`",
+        Rule::kw_starts_with => "`starts_with`",
+        Rule::kw_ends_with => "`ends_with`",
+        Rule::kw_eq_ic => "`equals_ignore_case`",
+        Rule::kw_contains => "`contains`",
+        Rule::kw_any => "`any`",
+        Rule::kw_all => "`all`",
+        Rule::kw_exists => "`exists`",
+        Rule::kw_between => "`between`",
+        Rule::kw_in_cidr => "`in_cidr`",
+        Rule::kw_method => "`method`",
+        Rule::kw_timeout => "`timeout`",
+        Rule::kw_retry => "`retry`",
+        Rule::kw_backoff => "`backoff`",
+        Rule::kw_sign => "`sign`",
+        Rule::let_def => "`let`",
+        Rule::rule_def => "`rule`",
+        Rule::default_def => "`default`",
+        Rule::rule_name => "a rule name",
+        Rule::let_name => "a let name",
+        Rule::description => "`description`",
+        Rule::priority => "`priority`",
+        Rule::condition | Rule::conjunction | Rule::negation | Rule::group => "a condition",
+        Rule::not_op => "`not`",
+        Rule::quantifier | Rule::quant_kind => "`any`/`all`",
+        Rule::exists_pred => "`exists`",
+        Rule::let_ref => "a let name",
+        Rule::predicate | Rule::path | Rule::bare_segment => "a path",
+        Rule::op_eq | Rule::op_ne | Rule::op_ord | Rule::ord_symbol | Rule::op_between | Rule::op_not_in
+        | Rule::op_in | Rule::op_matches | Rule::op_like | Rule::op_starts_with | Rule::op_ends_with
+        | Rule::op_eq_ic | Rule::op_contains_any | Rule::op_contains_all | Rule::op_contains
+        | Rule::op_in_cidr => "an operator (==, !=, <, in, matches, like, contains, ...)",
+        Rule::index => "`[`",
+        Rule::topic_action | Rule::webhook_action | Rule::store_action => "an action (`to topic`, `to webhook`, `to store`)",
+        Rule::drop_action => "`drop`",
+        Rule::stop_action => "`stop`",
+        Rule::key_option => "`key`",
+        Rule::transform_option => "`transform`",
+        Rule::header_option => "`header`",
+        Rule::webhook_block => "`{`",
+        Rule::method_option | Rule::timeout_option | Rule::retry_option | Rule::sign_option => {
+            "a webhook option (method, header, timeout, retry, sign)"
+        }
+        Rule::http_method => "POST, PUT or PATCH",
+        Rule::list => "a list `[...]`",
+        Rule::string => "a string",
+        Rule::number | Rule::integer | Rule::uint => "a number",
+        Rule::true_lit | Rule::false_lit | Rule::null_lit => "a literal",
+        Rule::duration => "a duration (250ms, 10s, 5m, 1h)",
+        Rule::regex => "a regex `/.../`",
+        _ => return None,
+    })
+}
+
+/// Keywords are atomic tokens (so that `rule` followed by a space is not `rule` followed by a
+/// name character); the builder reads past them.
+fn is_keyword_rule(rule: Rule) -> bool {
+    matches!(rule, Rule::kw_rule | Rule::kw_let | Rule::kw_when | Rule::kw_to | Rule::kw_topic | Rule::kw_webhook | Rule::kw_store | Rule::kw_default | Rule::kw_priority | Rule::kw_description | Rule::kw_key | Rule::kw_transform | Rule::kw_header | Rule::kw_and | Rule::kw_or | Rule::kw_not | Rule::kw_in | Rule::kw_matches | Rule::kw_like | Rule::kw_starts_with | Rule::kw_ends_with | Rule::kw_eq_ic | Rule::kw_contains | Rule::kw_any | Rule::kw_all | Rule::kw_exists | Rule::kw_between | Rule::kw_in_cidr | Rule::kw_method | Rule::kw_timeout | Rule::kw_retry | Rule::kw_backoff | Rule::kw_sign)
+}
+
+fn kids(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pair.into_inner().filter(|p| !is_keyword_rule(p.as_rule()))
+}
+
+struct Builder {
+    file: usize,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn let_def(&mut self, pair: Pair<Rule>) -> LetDef {
+        let span = self.span(&pair);
+        let mut inner = kids(pair);
+        let name = inner.next().map(|p| Spanned::new(p.as_str().to_string(), self.span(&p)));
+        let condition = inner.next().map(|p| self.condition(p));
+        LetDef {
+            name: name.unwrap_or_else(|| Spanned::new(String::new(), span)),
+            condition: condition.unwrap_or_else(|| empty_condition(span)),
+            span,
+        }
+    }
+
+    fn rule_def(&mut self, pair: Pair<Rule>) -> Rule_ {
+        let span = self.span(&pair);
+        let mut name = Spanned::new(String::new(), span);
+        let mut descriptions = Vec::new();
+        let mut priorities = Vec::new();
+        let mut condition = empty_condition(span);
+        let mut actions = Vec::new();
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::rule_name => name = Spanned::new(p.as_str().to_string(), self.span(&p)),
+                Rule::description => {
+                    if let Some(s) = kids(p).next() {
+                        descriptions.push(self.string(s));
+                    }
+                }
+                Rule::priority => {
+                    if let Some(n) = kids(p).next() {
+                        let nspan = self.span(&n);
+                        match n.as_str().parse::<i64>() {
+                            Ok(v) => priorities.push(Spanned::new(v, nspan)),
+                            Err(_) => self.diagnostics.push(Diagnostic::new(
+                                Code::E019,
+                                format!("priority {} does not fit a 64-bit integer", n.as_str()),
+                                nspan,
+                            )),
+                        }
+                    }
+                }
+                Rule::condition => condition = self.condition(p),
+                _ => actions.push(self.action(p)),
+            }
+        }
+        Rule_ { name, descriptions, priorities, condition, actions, span }
+    }
+
+    fn condition(&mut self, pair: Pair<Rule>) -> Condition {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::condition | Rule::conjunction => {
+                let or = pair.as_rule() == Rule::condition;
+                let mut parts: Vec<Condition> = kids(pair).map(|p| self.condition(p)).collect();
+                if parts.len() == 1 {
+                    parts.pop().unwrap_or_else(|| empty_condition(span))
+                } else if or {
+                    Condition { kind: ConditionKind::Or(parts), span }
+                } else {
+                    Condition { kind: ConditionKind::And(parts), span }
+                }
+            }
+            Rule::negation => {
+                let mut inner = kids(pair);
+                match inner.next() {
+                    Some(first) if first.as_rule() == Rule::not_op => {
+                        let rest = inner.next().map(|p| self.condition(p)).unwrap_or_else(|| empty_condition(span));
+                        Condition { kind: ConditionKind::Not(Box::new(rest)), span }
+                    }
+                    Some(first) => self.condition(first),
+                    None => empty_condition(span),
+                }
+            }
+            Rule::group => {
+                let inner = kids(pair).next().map(|p| self.condition(p)).unwrap_or_else(|| empty_condition(span));
+                Condition { kind: ConditionKind::Group(Box::new(inner)), span }
+            }
+            Rule::quantifier => {
+                let mut inner = kids(pair);
+                let all = inner.next().is_some_and(|k| k.as_str() == "all");
+                let path = inner.next().map(|p| self.path(p)).unwrap_or_else(|| empty_path(span));
+                let cond = inner.next().map(|p| self.condition(p)).unwrap_or_else(|| empty_condition(span));
+                Condition { kind: ConditionKind::Quantifier { all, path, condition: Box::new(cond) }, span }
+            }
+            Rule::exists_pred => {
+                let path = kids(pair).next().map(|p| self.path(p)).unwrap_or_else(|| empty_path(span));
+                Condition { kind: ConditionKind::Predicate(Predicate { path, op: Operator::Exists }), span }
+            }
+            Rule::let_ref => Condition { kind: ConditionKind::LetRef(pair.as_str().to_string()), span },
+            Rule::predicate => {
+                let mut inner = kids(pair);
+                let path = inner.next().map(|p| self.path(p)).unwrap_or_else(|| empty_path(span));
+                let op = inner.next().map(|p| self.operator(p)).unwrap_or(Operator::Exists);
+                Condition { kind: ConditionKind::Predicate(Predicate { path, op }), span }
+            }
+            _ => empty_condition(span),
+        }
+    }
+
+    fn operator(&mut self, pair: Pair<Rule>) -> Operator {
+        let rule = pair.as_rule();
+        let mut inner = kids(pair);
+        let mut next_lit = |b: &mut Builder| inner.next().map(|p| b.literal(p));
+        match rule {
+            Rule::op_eq => Operator::Eq(next_lit(self).unwrap_or_else(null_lit)),
+            Rule::op_ne => Operator::Ne(next_lit(self).unwrap_or_else(null_lit)),
+            Rule::op_ord => {
+                let sym = inner.next().map(|p| p.as_str().to_string()).unwrap_or_default();
+                let op = match sym.as_str() {
+                    "<" => OrdOp::Lt,
+                    "<=" => OrdOp::Le,
+                    ">" => OrdOp::Gt,
+                    _ => OrdOp::Ge,
+                };
+                let lit = inner.next().map(|p| self.literal(p)).unwrap_or_else(null_lit);
+                Operator::Ord(op, lit)
+            }
+            Rule::op_between => {
+                let a = next_lit(self).unwrap_or_else(null_lit);
+                let b = next_lit(self).unwrap_or_else(null_lit);
+                Operator::Between(a, b)
+            }
+            Rule::op_in | Rule::op_not_in | Rule::op_contains_any | Rule::op_contains_all => {
+                let items = inner.next().map(|l| kids(l).map(|p| self.literal(p)).collect()).unwrap_or_default();
+                match rule {
+                    Rule::op_in => Operator::In(items),
+                    Rule::op_not_in => Operator::NotIn(items),
+                    Rule::op_contains_any => Operator::ContainsAny(items),
+                    _ => Operator::ContainsAll(items),
+                }
+            }
+            Rule::op_matches => {
+                let mut pattern = Spanned::new(String::new(), Span::default());
+                let mut flags = String::new();
+                if let Some(re) = inner.next() {
+                    for part in kids(re) {
+                        match part.as_rule() {
+                            Rule::regex_body => {
+                                pattern = Spanned::new(unescape_regex(part.as_str()), self.span(&part));
+                            }
+                            Rule::regex_flags => flags = part.as_str().to_string(),
+                            _ => {}
+                        }
+                    }
+                }
+                Operator::Matches { pattern, flags }
+            }
+            Rule::op_contains => Operator::Contains(next_lit(self).unwrap_or_else(null_lit)),
+            _ => {
+                let s = inner.next().map(|p| self.string(p)).unwrap_or_else(|| Spanned::new(String::new(), Span::default()));
+                match rule {
+                    Rule::op_like => Operator::Like(s),
+                    Rule::op_starts_with => Operator::StartsWith(s),
+                    Rule::op_ends_with => Operator::EndsWith(s),
+                    Rule::op_eq_ic => Operator::EqualsIgnoreCase(s),
+                    _ => Operator::InCidr(s),
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self, pair: Pair<Rule>) -> Spanned<Literal> {
+        let span = self.span(&pair);
+        let lit = match pair.as_rule() {
+            Rule::string => Literal::String(self.string(pair).value),
+            Rule::number => match serde_json::from_str::<Number>(pair.as_str()) {
+                Ok(n) => Literal::Number(n),
+                Err(e) => {
+                    self.diagnostics.push(Diagnostic::new(Code::E019, format!("invalid number: {e}"), span));
+                    Literal::Null
+                }
+            },
+            Rule::true_lit => Literal::Bool(true),
+            Rule::false_lit => Literal::Bool(false),
+            _ => Literal::Null,
+        };
+        Spanned::new(lit, span)
+    }
+
+    /// Decodes a string literal's JSON escapes (serde_json is the reference for them).
+    fn string(&mut self, pair: Pair<Rule>) -> Spanned<String> {
+        let span = self.span(&pair);
+        match serde_json::from_str::<String>(pair.as_str()) {
+            Ok(s) => Spanned::new(s, span),
+            Err(e) => {
+                self.diagnostics.push(Diagnostic::new(Code::E019, format!("invalid string literal: {e}"), span));
+                Spanned::new(String::new(), span)
+            }
+        }
+    }
+
+    fn path(&mut self, pair: Pair<Rule>) -> Path {
+        let span = self.span(&pair);
+        let mut segments = Vec::new();
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::bare_segment => segments.push(Segment::Field(p.as_str().to_string())),
+                Rule::string => segments.push(Segment::Field(self.string(p).value)),
+                Rule::index => {
+                    let text = kids(p).next().map(|d| d.as_str().to_string()).unwrap_or_default();
+                    match text.parse::<usize>() {
+                        Ok(i) => segments.push(Segment::Index(i)),
+                        Err(_) => self.diagnostics.push(Diagnostic::new(
+                            Code::E019,
+                            format!("index {text} is too large"),
+                            span,
+                        )),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Path { segments, span }
+    }
+
+    fn action(&mut self, pair: Pair<Rule>) -> Action {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::topic_action => {
+                let mut inner = kids(pair);
+                let name = inner.next().map(|p| self.string(p)).unwrap_or_else(|| Spanned::new(String::new(), span));
+                let (mut keys, mut transforms, mut headers) = (Vec::new(), Vec::new(), Vec::new());
+                for opt in inner {
+                    match opt.as_rule() {
+                        Rule::key_option => {
+                            if let Some(p) = kids(opt).next() {
+                                keys.push(self.path(p));
+                            }
+                        }
+                        Rule::transform_option => {
+                            if let Some(p) = kids(opt).next() {
+                                transforms.push(self.string(p));
+                            }
+                        }
+                        Rule::header_option => headers.push(self.header(opt)),
+                        _ => {}
+                    }
+                }
+                ActionKind::Topic { name, keys, transforms, headers }
+            }
+            Rule::webhook_action => {
+                let mut inner = kids(pair);
+                let url = inner.next().map(|p| self.string(p)).unwrap_or_else(|| Spanned::new(String::new(), span));
+                let mut transform = None;
+                let mut options = None;
+                for part in inner {
+                    match part.as_rule() {
+                        Rule::transform_option => transform = kids(part).next().map(|p| self.string(p)),
+                        Rule::webhook_block => {
+                            options = Some(kids(part).map(|o| self.webhook_option(o)).collect());
+                        }
+                        _ => {}
+                    }
+                }
+                ActionKind::Webhook { url, transform, options }
+            }
+            Rule::store_action => ActionKind::Store,
+            Rule::drop_action => ActionKind::Drop,
+            _ => ActionKind::Stop,
+        };
+        Action { kind, span }
+    }
+
+    fn header(&mut self, pair: Pair<Rule>) -> Header {
+        let span = self.span(&pair);
+        let mut inner = kids(pair);
+        let name = inner.next().map(|p| self.string(p)).unwrap_or_else(|| Spanned::new(String::new(), span));
+        let value = inner.next().map(|p| self.string(p)).unwrap_or_else(|| Spanned::new(String::new(), span));
+        Header { name, value }
+    }
+
+    fn webhook_option(&mut self, pair: Pair<Rule>) -> WebhookOption {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::method_option => {
+                let text = kids(pair).next().map(|p| p.as_str().to_string()).unwrap_or_default();
+                let method = match text.as_str() {
+                    "PUT" => HttpMethod::Put,
+                    "PATCH" => HttpMethod::Patch,
+                    _ => HttpMethod::Post,
+                };
+                WebhookOption::Method(Spanned::new(method, span))
+            }
+            Rule::header_option => WebhookOption::Header(self.header(pair)),
+            Rule::timeout_option => {
+                let d = kids(pair).next().map(|p| self.duration(p));
+                WebhookOption::Timeout(d.unwrap_or_else(|| Spanned::new(zero_duration(), span)))
+            }
+            Rule::retry_option => {
+                let mut inner = kids(pair);
+                let attempts = inner.next().map(|p| {
+                    let s = self.span(&p);
+                    match p.as_str().parse::<u64>() {
+                        Ok(v) => Spanned::new(v, s),
+                        Err(_) => {
+                            self.diagnostics.push(Diagnostic::new(Code::E019, "retry count is too large", s));
+                            Spanned::new(0, s)
+                        }
+                    }
+                });
+                let min = inner.next().map(|p| self.duration(p));
+                let max = inner.next().map(|p| self.duration(p));
+                WebhookOption::Retry {
+                    attempts: attempts.unwrap_or_else(|| Spanned::new(0, span)),
+                    backoff: min.zip(max),
+                }
+            }
+            _ => {
+                let s = kids(pair).next().map(|p| self.string(p));
+                WebhookOption::Sign(s.unwrap_or_else(|| Spanned::new(String::new(), span)))
+            }
+        }
+    }
+
+    fn duration(&mut self, pair: Pair<Rule>) -> Spanned<Duration> {
+        let span = self.span(&pair);
+        match Duration::parse(pair.as_str()) {
+            Some(d) => Spanned::new(d, span),
+            None => {
+                self.diagnostics.push(Diagnostic::new(Code::E019, format!("invalid duration {}", pair.as_str()), span));
+                Spanned::new(zero_duration(), span)
+            }
+        }
+    }
+}
+
+/// The AST's rule type, renamed here because pest's derive names its enum `Rule` too.
+type Rule_ = super::ast::Rule;
+
+/// `/.../` bodies: `\/` stands for `/`; every other backslash pair is kept for the regex engine.
+fn unescape_regex(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('/') => out.push('/'),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+// Placeholders for parts the grammar guarantees (a `let_def` always has a name and a condition);
+// they keep the builder total without unwrap, and never reach a successfully parsed AST.
+fn empty_condition(span: Span) -> Condition {
+    Condition { kind: ConditionKind::And(Vec::new()), span }
+}
+
+fn empty_path(span: Span) -> Path {
+    Path { segments: Vec::new(), span }
+}
+
+fn null_lit() -> Spanned<Literal> {
+    Spanned::new(Literal::Null, Span::default())
+}
+
+fn zero_duration() -> Duration {
+    Duration { amount: 0, unit: DurationUnit::Seconds }
+}

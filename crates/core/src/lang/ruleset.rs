@@ -1,0 +1,267 @@
+//! The compiled rule set and the API the rest of the gateway uses: [`RuleSet::evaluate`] gives
+//! the fired rules and the planned deliveries of one event; [`RuleSet::explain`] adds, for every
+//! rule, why it did or did not fire. The matcher behind them may change; these types stay.
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
+
+use serde_json::Value;
+
+use super::ast::Segment;
+use super::eval::{self, Ctx};
+use super::ir::{CompiledAction, CompiledRule, KeySource, Secret, TopicPiece, Transform, WebhookTarget};
+
+/// An immutable, compiled rule set: `Send + Sync`, shared by reference across workers and
+/// replaced whole on reload. It can only be built by [`super::compile`] from a set that passed
+/// every check.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) default: Option<Vec<CompiledAction>>,
+    pub(crate) version: String,
+}
+
+/// What one event does against a rule set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Fired rules in evaluation order; `["default"]` when only the default block applied.
+    pub matched: Vec<String>,
+    /// Planned deliveries in order, identical ones (same target, transform, key, headers) once.
+    pub deliveries: Vec<Delivery>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The rule that planned it (`default` for the default block).
+    pub rule: String,
+    pub kind: DeliveryKind,
+    /// The event, or its transform's output.
+    pub payload: Arc<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryKind {
+    /// Publish to a topic. `headers` include `eventType` and `eventVersion` of the event.
+    Topic { topic: String, key: Option<String>, headers: Vec<(String, Secret)> },
+    Webhook { target: Arc<WebhookTarget> },
+    /// Append to the event store under the aggregate `subject.id`.
+    Store { aggregate_id: String },
+    /// The delivery cannot be made (unusable topic template or key, failed transform).
+    Dlq { reason: String },
+}
+
+/// [`RuleSet::explain`]'s answer: the evaluation, and every rule with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    pub evaluation: Evaluation,
+    pub rules: Vec<RuleExplanation>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleExplanation {
+    pub name: String,
+    /// The rule fired.
+    pub matched: bool,
+    /// Why it did not fire: the first predicate that failed and the value found, or the rule
+    /// that ended evaluation before it.
+    pub reason: Option<String>,
+}
+
+impl RuleSet {
+    /// Evaluates one event (any JSON value; a non-object simply matches nothing but `not` rules).
+    pub fn evaluate(&self, event: &Value) -> Evaluation {
+        self.run(event, false).evaluation
+    }
+
+    /// Evaluates one event and says, for every rule, why it fired or not.
+    pub fn explain(&self, event: &Value) -> Explanation {
+        self.run(event, true)
+    }
+
+    /// A content hash of every rule and transform file the set was built from (hex SHA-256).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Rule names in evaluation order (priority, then file order).
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// Whether the set has a `default` block.
+    pub fn has_default(&self) -> bool {
+        self.default.is_some()
+    }
+
+    fn run(&self, event: &Value, explain: bool) -> Explanation {
+        let ctx = Ctx { root: event, explain };
+        let mut fired: Vec<&CompiledRule> = Vec::new();
+        let mut ended_by: Option<&CompiledRule> = None;
+        let mut rules = Vec::new();
+        for rule in &self.rules {
+            if !explain && ended_by.is_some() {
+                break;
+            }
+            let verdict = eval::eval(&rule.cond, &ctx, event);
+            let (matched, reason) = match (ended_by, verdict) {
+                (Some(by), Ok(())) => (
+                    false,
+                    Some(format!(
+                        "the condition holds, but `{}` fired first and ended evaluation ({})",
+                        by.name,
+                        if by.drop { "drop" } else { "stop" }
+                    )),
+                ),
+                (_, Err(reason)) => (false, Some(reason)),
+                (None, Ok(())) => {
+                    fired.push(rule);
+                    if rule.drop || rule.stop {
+                        ended_by = Some(rule);
+                    }
+                    (true, None)
+                }
+            };
+            if explain {
+                rules.push(RuleExplanation { name: rule.name.clone(), matched, reason });
+            }
+        }
+        let mut planner = Planner { event, shared: None, seen: HashSet::new(), deliveries: Vec::new() };
+        let matched = if fired.is_empty() {
+            match &self.default {
+                Some(actions) => {
+                    planner.plan("default", actions);
+                    vec!["default".to_string()]
+                }
+                None => Vec::new(),
+            }
+        } else {
+            for rule in &fired {
+                if !rule.drop {
+                    planner.plan(&rule.name, &rule.actions);
+                }
+            }
+            fired.iter().map(|r| r.name.clone()).collect()
+        };
+        Explanation { evaluation: Evaluation { matched, deliveries: planner.deliveries }, rules }
+    }
+}
+
+/// Turns the actions of fired rules into deliveries, once each.
+struct Planner<'a> {
+    event: &'a Value,
+    /// The event as a payload, cloned at most once per evaluation.
+    shared: Option<Arc<Value>>,
+    seen: HashSet<String>,
+    deliveries: Vec<Delivery>,
+}
+
+impl Planner<'_> {
+    fn event_payload(&mut self) -> Arc<Value> {
+        self.shared.get_or_insert_with(|| Arc::new(self.event.clone())).clone()
+    }
+
+    fn push(&mut self, rule: &str, identity: String, kind: DeliveryKind, transform: Option<&Arc<Transform>>) {
+        let identity = format!("{identity}|transform={:?}", transform.map(|t| &t.name));
+        if !self.seen.insert(identity) {
+            return;
+        }
+        let (kind, payload) = match (transform, kind) {
+            (_, dlq @ DeliveryKind::Dlq { .. }) => (dlq, self.event_payload()),
+            (None, kind) => (kind, self.event_payload()),
+            (Some(t), kind) => match t.chain.apply(self.event) {
+                Ok(out) => (kind, Arc::new(out)),
+                Err(e) => (DeliveryKind::Dlq { reason: format!("transform {} failed: {e}", t.name) }, self.event_payload()),
+            },
+        };
+        self.deliveries.push(Delivery { rule: rule.to_string(), kind, payload });
+    }
+
+    fn plan(&mut self, rule: &str, actions: &[CompiledAction]) {
+        for action in actions {
+            match action {
+                CompiledAction::Topic { pieces, key, transform, headers } => {
+                    let planned = self.topic(pieces, key, headers);
+                    match planned {
+                        Ok((topic, key, headers)) => {
+                            let identity = format!("topic|{topic}|{key:?}|{headers:?}");
+                            self.push(rule, identity, DeliveryKind::Topic { topic, key, headers }, transform.as_ref());
+                        }
+                        Err(reason) => {
+                            self.push(rule, format!("dlq|{reason}"), DeliveryKind::Dlq { reason }, None);
+                        }
+                    }
+                }
+                CompiledAction::Webhook { target, transform } => {
+                    let identity = format!("webhook|{target:?}");
+                    self.push(rule, identity, DeliveryKind::Webhook { target: target.clone() }, transform.as_ref());
+                }
+                CompiledAction::Store => {
+                    match eval::field_text(self.event, &*SUBJECT_ID, "subject.id") {
+                        Ok(Some(id)) => {
+                            self.push(rule, format!("store|{id}"), DeliveryKind::Store { aggregate_id: id }, None)
+                        }
+                        Ok(None) => {
+                            let reason = "store: subject.id (the aggregate id) is missing".to_string();
+                            self.push(rule, format!("dlq|{reason}"), DeliveryKind::Dlq { reason }, None);
+                        }
+                        Err(e) => {
+                            let reason = format!("store: {e}");
+                            self.push(rule, format!("dlq|{reason}"), DeliveryKind::Dlq { reason }, None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn topic(
+        &self,
+        pieces: &[TopicPiece],
+        key: &KeySource,
+        headers: &[(String, Secret)],
+    ) -> Result<(String, Option<String>, Vec<(String, Secret)>), String> {
+        let mut topic = String::new();
+        for piece in pieces {
+            match piece {
+                TopicPiece::Text(t) => topic.push_str(t),
+                TopicPiece::Field { path, text } => {
+                    let value = eval::field_text(self.event, path, text)
+                        .map_err(|e| format!("topic template {{{text}}}: {e}"))?
+                        .ok_or_else(|| format!("topic template {{{text}}}: {text} is missing"))?;
+                    if let Some(bad) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c))) {
+                        return Err(format!(
+                            "topic template {{{text}}}: the value {value:?} has {bad:?}, outside [A-Za-z0-9._-]"
+                        ));
+                    }
+                    topic.push_str(&value);
+                }
+            }
+        }
+        let key = match key {
+            KeySource::Default => eval::field_text(self.event, &*SUBJECT_ID, "subject.id")
+                .map_err(|e| format!("key: {e}"))?,
+            KeySource::Path { path, text } => Some(
+                eval::field_text(self.event, path, text)
+                    .map_err(|e| format!("key: {e}"))?
+                    .ok_or_else(|| format!("key: {text} is missing"))?,
+            ),
+        };
+        let mut all_headers = headers.to_vec();
+        for (name, field) in [("eventType", "eventType"), ("eventVersion", "eventVersion")] {
+            match self.event.get(field) {
+                Some(Value::String(s)) => all_headers.push((name.to_string(), Secret::plain(s.clone()))),
+                Some(other) => all_headers.push((name.to_string(), Secret::plain(other.to_string()))),
+                None => {}
+            }
+        }
+        Ok((topic, key, all_headers))
+    }
+}
+
+/// `subject.id`: the default key and the store's aggregate id.
+static SUBJECT_ID: LazyLock<[Segment; 2]> =
+    LazyLock::new(|| [Segment::Field("subject".to_string()), Segment::Field("id".to_string())]);

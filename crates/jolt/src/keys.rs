@@ -1,0 +1,724 @@
+//! Spec keys: the parsed form of every left-hand-side key and every right-hand-side output path
+//! element of the reference's syntax (`*`, `tag-*-*`, `&(n,m)`, `$n`, `#literal`, `@(n,path)`,
+//! `[&n]`, `[#n]`, `[]`, escapes). Shift, cardinality, remove, default and modify all share it, as
+//! the reference's `PathElementBuilder` is shared, so one key means the same thing everywhere.
+//!
+//! Parsing happens once when a spec compiles; evaluation against a [`WalkedPath`] happens per input.
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::walked::{Matched, WalkedPath};
+use crate::TransformError;
+
+/// `&(up, group)` / `$(up, group)`: how many levels up the walked path, and which capture of the
+/// key matched there (0 = the whole key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ref {
+    pub up: usize,
+    pub group: usize,
+}
+
+impl Ref {
+    /// Parses `&`, `&2`, `&(2)`, `&(2,1)` (and the same with `$` or `#`) as the reference does.
+    pub fn parse(text: &str, token: char) -> Result<Ref, String> {
+        if !text.starts_with(token) {
+            return Err(format!("invalid reference `{text}`: it must start with `{token}`"));
+        }
+        let meat = &text[token.len_utf8()..];
+        let bad = || format!("unable to parse `{token}` reference `{text}`");
+        let (mut up, mut group) = (0, 0);
+        if meat.len() >= 3 && meat.starts_with('(') && meat.ends_with(')') {
+            let inner = &meat[1..meat.len() - 1];
+            let mut parts: Vec<&str> = inner.split(',').collect();
+            // Java's String.split drops trailing empty strings: "(1,)" is "(1)".
+            while parts.len() > 1 && parts.last() == Some(&"") {
+                parts.pop();
+            }
+            if parts.len() > 2 {
+                return Err(format!("invalid reference `{text}`: at most two numbers"));
+            }
+            up = parse_java_int(parts[0]).ok_or_else(bad)?;
+            if parts.len() == 2 {
+                group = parse_java_int(parts[1]).ok_or_else(bad)?;
+            }
+        } else if !meat.is_empty() {
+            up = parse_java_int(meat).ok_or_else(bad)?;
+        }
+        if up < 0 || group < 0 {
+            return Err(format!("reference `{text}` can not have a negative value"));
+        }
+        // Both are proven non-negative just above.
+        Ok(Ref { up: up as usize, group: group as usize })
+    }
+
+    /// The matched key (or one of its captures) this reference names.
+    pub fn resolve<'w>(&self, walked: &'w WalkedPath<'_>) -> Result<&'w str, TransformError> {
+        let matched = walked.matched_from_end(self.up).ok_or_else(|| {
+            TransformError(format!("reference &({},{}) looks above the top of the input", self.up, self.group))
+        })?;
+        matched.capture(self.group).ok_or_else(|| {
+            TransformError(format!(
+                "reference &({},{}): the key `{}` has no capture {}",
+                self.up,
+                self.group,
+                matched.key(),
+                self.group
+            ))
+        })
+    }
+
+    fn canonical(&self, token: char) -> String {
+        format!("{token}({},{})", self.up, self.group)
+    }
+}
+
+/// `Integer.parseInt`: an optional sign and decimal digits, within i32.
+pub fn parse_java_int(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: i64 = text.parse().ok()?;
+    (i32::MIN as i64..=i32::MAX as i64).contains(&value).then_some(value)
+}
+
+/// A non-negative array index, as `ArrayPathElement.verifyStringIsNonNegativeInteger` accepts.
+pub fn parse_index(text: &str) -> Option<usize> {
+    parse_java_int(text).and_then(|n| usize::try_from(n).ok())
+}
+
+/// A key with `*` wildcards: each `*` matches one or more characters, reluctantly, anchored at
+/// both ends (the reference's `^a(.+?)b(.+?)$`).
+#[derive(Debug, Clone)]
+pub struct Glob {
+    /// The literal text between the stars: one more than the number of stars.
+    segments: Vec<String>,
+}
+
+impl Glob {
+    pub fn new(key: &str) -> Glob {
+        Glob { segments: key.split('*').map(str::to_owned).collect() }
+    }
+
+    pub fn stars(&self) -> usize {
+        self.segments.len() - 1
+    }
+
+    /// The byte ranges of what each star captured, or `None` when the key does not match.
+    pub fn captures(&self, key: &str) -> Option<Vec<(usize, usize)>> {
+        let mut caps = Vec::with_capacity(self.stars());
+        glob_match(&self.segments, key, 0, &mut caps).then_some(caps)
+    }
+
+    pub fn is_match(&self, key: &str) -> bool {
+        let mut caps = Vec::new();
+        glob_match(&self.segments, key, 0, &mut caps)
+    }
+}
+
+fn glob_match(segments: &[String], key: &str, offset: usize, caps: &mut Vec<(usize, usize)>) -> bool {
+    let Some(rest) = key[offset..].strip_prefix(segments[0].as_str()) else {
+        return false;
+    };
+    let start = key.len() - rest.len();
+    if segments.len() == 1 {
+        return rest.is_empty();
+    }
+    // The star takes as few characters as it can (at least one) while the rest still matches.
+    for (i, c) in rest.char_indices() {
+        let end = start + i + c.len_utf8();
+        caps.push((start, end));
+        if glob_match(&segments[1..], key, end, caps) {
+            return true;
+        }
+        caps.pop();
+    }
+    false
+}
+
+/// A key whose text is built from literal parts and `&` references (`photo-&(1,1)`).
+#[derive(Debug, Clone)]
+pub struct AmpTemplate {
+    tokens: Vec<AmpToken>,
+    canonical: String,
+}
+
+#[derive(Debug, Clone)]
+enum AmpToken {
+    Literal(String),
+    Ref(Ref),
+}
+
+impl AmpTemplate {
+    pub fn parse(key: &str) -> Result<AmpTemplate, String> {
+        let mut tokens = Vec::new();
+        let mut canonical = String::new();
+        let mut literal = String::new();
+        let mut chars = key.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '&' {
+                if !literal.is_empty() {
+                    canonical.push_str(&literal);
+                    tokens.push(AmpToken::Literal(std::mem::take(&mut literal)));
+                }
+                let mut end = i + 1;
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_ascii_digit() || d == '(' || d == ')' || d == ',' {
+                        end = j + 1;
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                let r = Ref::parse(&key[i..end], '&')?;
+                canonical.push_str(&r.canonical('&'));
+                tokens.push(AmpToken::Ref(r));
+            } else {
+                literal.push(c);
+            }
+        }
+        if !literal.is_empty() {
+            // The reference leaves a trailing literal out of the canonical form; keep it in so
+            // that `a&` and `a&b` stay distinct.
+            canonical.push_str(&literal);
+            tokens.push(AmpToken::Literal(literal));
+        }
+        Ok(AmpTemplate { tokens, canonical })
+    }
+
+    pub fn evaluate(&self, walked: &WalkedPath<'_>) -> Result<String, TransformError> {
+        if let [AmpToken::Ref(r)] = self.tokens.as_slice() {
+            return r.resolve(walked).map(str::to_owned);
+        }
+        let mut out = String::new();
+        for token in &self.tokens {
+            match token {
+                AmpToken::Literal(s) => out.push_str(s),
+                AmpToken::Ref(r) => out.push_str(r.resolve(walked)?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Precedence of computed (non-literal) keys, the reference's `ComputedKeysComparator`: `&`
+/// keys, then stars by how many they hold (3+, 2, 1, bare `*`), then longer keys first, then
+/// alphabetically.
+pub fn computed_rank(key: &PathElement) -> (u8, std::cmp::Reverse<usize>, String) {
+    let class = match key {
+        PathElement::Amp(_) | PathElement::Array(_) => 1,
+        PathElement::Star(g) if g.stars() >= 3 => 2,
+        PathElement::Star(g) if g.stars() == 2 => 3,
+        PathElement::Star(_) => 4,
+        _ => 5,
+    };
+    let canonical = key.canonical();
+    (class, std::cmp::Reverse(canonical.len()), canonical)
+}
+
+/// The inside of `[...]` in a path: `[]`, `[3]`, `[&1]`, `[#2]`, `[@(1,index)]`.
+#[derive(Debug, Clone)]
+pub enum ArrayIndex {
+    Append,
+    Explicit(usize),
+    Amp(Ref),
+    /// `[#n]`: how many siblings n levels up have matched so far.
+    Hash(usize),
+    Transpose(Box<Transpose>),
+}
+
+impl ArrayIndex {
+    fn parse(key: &str) -> Result<ArrayIndex, String> {
+        if !key.starts_with('[') || !key.ends_with(']') || key.len() < 2 {
+            return Err(format!("invalid array key `{key}`"));
+        }
+        let meat = &key[1..key.len() - 1];
+        Ok(match meat.chars().next() {
+            None => ArrayIndex::Append,
+            Some('&') => ArrayIndex::Amp(Ref::parse(meat, '&')?),
+            Some('#') => ArrayIndex::Hash(Ref::parse(meat, '#')?.up),
+            Some('@') => ArrayIndex::Transpose(Box::new(Transpose::parse(meat)?)),
+            Some(_) => ArrayIndex::Explicit(
+                parse_index(meat).ok_or_else(|| format!("bad explicit array index `{meat}` in key `{key}`"))?,
+            ),
+        })
+    }
+
+    fn canonical(&self) -> String {
+        match self {
+            ArrayIndex::Append => "[]".into(),
+            ArrayIndex::Explicit(n) => format!("[{n}]"),
+            ArrayIndex::Amp(r) => format!("[{}]", r.canonical('&')),
+            ArrayIndex::Hash(n) => format!("[#({n})]"),
+            ArrayIndex::Transpose(t) => format!("[{}]", t.canonical),
+        }
+    }
+
+    /// The concrete index, `Ok(None)` when the input gives no usable one (nothing is written).
+    pub fn evaluate(&self, walked: &WalkedPath<'_>) -> Result<Option<usize>, TransformError> {
+        Ok(match self {
+            ArrayIndex::Append => None,
+            ArrayIndex::Explicit(n) => Some(*n),
+            ArrayIndex::Amp(r) => parse_index(r.resolve(walked)?),
+            ArrayIndex::Hash(up) => walked.matched_from_end(*up).map(Matched::hash_count),
+            ArrayIndex::Transpose(t) => t.evaluate(walked).and_then(|s| parse_index(&s)),
+        })
+    }
+}
+
+/// `@(up, sub.path)`: data found by going `up` levels up the input and then down `sub.path`.
+#[derive(Debug, Clone)]
+pub struct Transpose {
+    up: usize,
+    sub: Option<ReadPath>,
+    canonical: String,
+}
+
+impl Transpose {
+    /// Parses `@`, `@2`, `@(2)`, `@author`, `@(author)`, `@(2,a.&1.b)`.
+    pub fn parse(key: &str) -> Result<Transpose, String> {
+        if key.chars().count() < 2 {
+            return Err(format!("transpose key `{key}` must say what to look up"));
+        }
+        let Some(meat) = key.strip_prefix('@') else {
+            return Err(format!("transpose key `{key}` must start with `@`"));
+        };
+        if meat.contains('@') {
+            return Err(format!("`{key}`: an @ path can not contain a nested @"));
+        }
+        if meat.contains('*') || meat.contains("[]") {
+            return Err(format!("`{key}`: an @ path can not contain the wildcards * or []"));
+        }
+        let meat = if let Some(inner) = meat.strip_prefix('(') {
+            inner
+                .strip_suffix(')')
+                .ok_or_else(|| format!("`{key}`: an @ path that opens with ( must close with )"))?
+        } else {
+            meat
+        };
+        let (up, sub) = if meat.starts_with(|c: char| c.is_ascii_digit()) {
+            match meat.find(',') {
+                Some(comma) => (&meat[..comma], &meat[comma + 1..]),
+                None => (meat, ""),
+            }
+        } else {
+            ("0", meat)
+        };
+        if !up.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("`{key}`: the level of an @ path must be a number"));
+        }
+        let up: usize = up.parse().map_err(|_| format!("`{key}`: the level of an @ path is too large"))?;
+        let sub = if sub.is_empty() { None } else { Some(ReadPath::parse(sub)?) };
+        let canonical = match &sub {
+            None => format!("@({up},)"),
+            Some(p) => format!("@({up},{})", p.canonical()),
+        };
+        Ok(Transpose { up, sub, canonical })
+    }
+
+    /// The data this lookup finds, `None` when there is none (a present `null` is `Some`).
+    pub fn lookup<'a>(&self, walked: &WalkedPath<'a>) -> Result<Option<&'a Value>, TransformError> {
+        let Some(step) = walked.from_end(self.up) else {
+            return Ok(None);
+        };
+        match &self.sub {
+            None => Ok(Some(step.tree)),
+            Some(path) => path.read(step.tree, walked),
+        }
+    }
+
+    /// As an output key: strings as they are, numbers truncated to an int, booleans as text.
+    pub fn evaluate(&self, walked: &WalkedPath<'_>) -> Option<String> {
+        match self.lookup(walked).ok()?? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => crate::number::Num::of(n).map(|n| n.int_value().to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Every kind of key the reference knows, before the caller checks it suits its side.
+#[derive(Debug, Clone)]
+pub enum PathElement {
+    Literal(String),
+    StarAll,
+    Star(Glob),
+    Amp(AmpTemplate),
+    /// `@` alone: the data at this level.
+    At,
+    Transpose(Box<Transpose>),
+    Dollar(Ref),
+    /// `#literal`: the literal text as data.
+    Hash(String),
+    Array(ArrayIndex),
+}
+
+impl PathElement {
+    /// `PathElementBuilder.parseSingleKeyLHS`: decides the kind by inspecting the key with its
+    /// escaped characters removed, and builds it from the key with only the escapes removed.
+    pub fn parse(orig: &str) -> Result<PathElement, String> {
+        let (inspect, key): (Cow<str>, Cow<str>) = if orig.contains('\\') {
+            (remove_escaped_values(orig).into(), remove_escape_chars(orig).into())
+        } else {
+            (orig.into(), orig.into())
+        };
+        let inspect = inspect.as_ref();
+        let key = key.into_owned();
+        if inspect == "@" {
+            return Ok(PathElement::At);
+        }
+        if inspect == "*" {
+            return Ok(PathElement::StarAll);
+        }
+        if inspect.starts_with('[') {
+            if inspect.matches('[').count() != 1 || inspect.matches(']').count() != 1 {
+                return Err(format!("invalid key `{orig}`: too many [] references"));
+            }
+            return Ok(PathElement::Array(ArrayIndex::parse(&key)?));
+        }
+        if inspect.starts_with('@') || inspect.contains("@(") {
+            return Ok(PathElement::Transpose(Box::new(Transpose::parse(orig)?)));
+        }
+        if inspect.contains('@') {
+            return Err(format!("invalid key `{orig}`: an @ may only come first"));
+        }
+        if inspect.contains('$') {
+            return Ok(PathElement::Dollar(Ref::parse(&key, '$')?));
+        }
+        if inspect.contains('[') {
+            if inspect.matches('[').count() != 1 || inspect.matches(']').count() != 1 {
+                return Err(format!("invalid key `{orig}`: too many [] references"));
+            }
+            return Ok(PathElement::Array(ArrayIndex::parse(&key)?));
+        }
+        if inspect.contains('&') {
+            if inspect.contains('*') {
+                return Err(format!("invalid key `{orig}`: can not mix * with &"));
+            }
+            return Ok(PathElement::Amp(AmpTemplate::parse(&key)?));
+        }
+        if inspect.contains('*') {
+            return Ok(PathElement::Star(Glob::new(&key)));
+        }
+        if inspect.contains('#') {
+            let literal = key.strip_prefix('#').unwrap_or(&key).to_owned();
+            return Ok(PathElement::Hash(literal));
+        }
+        Ok(PathElement::Literal(key))
+    }
+
+    /// The reference's canonical form: two keys with the same one are duplicates.
+    pub fn canonical(&self) -> String {
+        match self {
+            PathElement::Literal(s) => s.clone(),
+            PathElement::StarAll => "*".into(),
+            PathElement::Star(g) => g.segments.join("*"),
+            PathElement::Amp(a) => a.canonical.clone(),
+            PathElement::At => "@".into(),
+            PathElement::Transpose(t) => t.canonical.clone(),
+            PathElement::Dollar(r) => r.canonical('$'),
+            PathElement::Hash(s) => format!("#{s}"),
+            PathElement::Array(a) => a.canonical(),
+        }
+    }
+
+    /// Matches an input key against this (left-hand-side) key.
+    pub fn matches<'a>(&self, key: &Cow<'a, str>, walked: &WalkedPath<'a>) -> Result<Option<Matched<'a>>, TransformError> {
+        Ok(match self {
+            PathElement::Literal(s) => (s == key.as_ref()).then(|| Matched::new(key.clone())),
+            PathElement::StarAll => Some(Matched::new(key.clone())),
+            PathElement::Star(g) => g.captures(key).map(|caps| Matched::with_captures(key.clone(), caps)),
+            PathElement::Amp(a) => {
+                let evaluated = a.evaluate(walked)?;
+                (evaluated == key.as_ref()).then(|| Matched::new(Cow::Owned(evaluated)))
+            }
+            PathElement::Array(a) => match a.evaluate(walked)? {
+                Some(n) if n.to_string() == key.as_ref() => Some(Matched::new(key.clone())),
+                _ => None,
+            },
+            PathElement::Dollar(r) => Some(Matched::new(Cow::Owned(r.resolve(walked)?.to_owned()))),
+            PathElement::Hash(s) => Some(Matched::new(Cow::Owned(s.clone()))),
+            // `@` and `@(..)` keys stand for their parent's match, so `&0` and `&1` agree.
+            PathElement::At | PathElement::Transpose(_) => Some(Matched::alias()),
+        })
+    }
+}
+
+// given "\@pants" -> "pants", "rating-\&pants" -> "rating-pants", "rating\\pants" -> "ratingpants"
+fn remove_escaped_values(orig: &str) -> String {
+    let mut out = String::new();
+    let mut prev_was_escape = false;
+    for c in orig.chars() {
+        if c == '\\' {
+            prev_was_escape = !prev_was_escape;
+        } else {
+            if !prev_was_escape {
+                out.push(c);
+            }
+            prev_was_escape = false;
+        }
+    }
+    out
+}
+
+// given "\@pants" -> "@pants", "rating-\&pants" -> "rating-&pants", "rating\\pants" -> "rating\pants"
+pub fn remove_escape_chars(orig: &str) -> String {
+    let mut out = String::new();
+    let mut prev_was_escape = false;
+    for c in orig.chars() {
+        if c == '\\' {
+            if prev_was_escape {
+                out.push(c);
+                prev_was_escape = false;
+            } else {
+                prev_was_escape = true;
+            }
+        } else {
+            out.push(c);
+            prev_was_escape = false;
+        }
+    }
+    out
+}
+
+/// `SpecStringParser.fixLeadingBracketSugar`: `data[2]` -> `data.[2]`.
+fn fix_leading_bracket_sugar(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    let mut prev: Option<char> = None;
+    for c in path.chars() {
+        if let Some(p) = prev {
+            if c == '[' && p != '\\' && p != '@' && p != '.' {
+                out.push('.');
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    out
+}
+
+/// `SpecStringParser.parseDotNotation`: splits an output path on unescaped dots, keeping `@(..)`
+/// groups whole.
+pub fn split_dot_notation(path: &str) -> Result<Vec<String>, String> {
+    let fixed = fix_leading_bracket_sugar(path);
+    let mut out = Vec::new();
+    let mut chars = fixed.chars().peekable();
+    let mut sb = String::new();
+    let mut prev_is_escape = false;
+    while let Some(c) = chars.next() {
+        let curr_is_escape = c == '\\' && !prev_is_escape;
+        if prev_is_escape && c != '.' && c != '\\' {
+            sb.push('\\');
+            sb.push(c);
+        } else if c == '@' {
+            sb.push('@');
+            sb.push_str(&parse_at_element(&mut chars, path)?);
+            let part_of_array = sb.contains('[') && !sb.contains(']');
+            if !part_of_array {
+                out.push(std::mem::take(&mut sb));
+            }
+        } else if c == '.' {
+            if prev_is_escape {
+                sb.push('.');
+            } else if !sb.is_empty() {
+                out.push(std::mem::take(&mut sb));
+            }
+        } else if !curr_is_escape {
+            sb.push(c);
+        }
+        prev_is_escape = curr_is_escape;
+    }
+    if !sb.is_empty() {
+        out.push(sb);
+    }
+    Ok(out)
+}
+
+/// `SpecStringParser.parseAtPathElement`: after an `@`, takes `(..)` whole, or a bare name up to
+/// the next dot (canonicalised to `(name)`).
+fn parse_at_element(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, whole: &str) -> Result<String, String> {
+    let Some(first) = chars.next() else {
+        return Ok(String::new());
+    };
+    let mut sb = String::new();
+    let parens = first == '(';
+    if first == '.' {
+        return Err(format!("unable to parse `{whole}`: invalid @ path"));
+    }
+    sb.push(first);
+    let mut depth = usize::from(parens);
+    while let Some(c) = chars.next() {
+        sb.push(c);
+        if parens {
+            if c == '(' {
+                return Err(format!("unable to parse `{whole}`: too many open parens"));
+            } else if c == ')' {
+                depth -= 1;
+            }
+            if depth == 0 {
+                return Ok(sb);
+            }
+        } else if c == '.' {
+            sb.pop();
+            return Ok(format!("({sb})"));
+        }
+    }
+    if parens && depth != 0 {
+        return Err(format!("invalid @() path in `{whole}`"));
+    }
+    Ok(sb)
+}
+
+/// One step of an output or lookup path, and how it walks the tree.
+#[derive(Debug, Clone)]
+pub enum PathStep {
+    /// A map key: literal, `&` template, `#literal` or an `@(..)` lookup.
+    Key(KeyStep),
+    Index(ArrayIndex),
+}
+
+#[derive(Debug, Clone)]
+pub enum KeyStep {
+    Literal(String),
+    Amp(AmpTemplate),
+    Transpose(Box<Transpose>),
+}
+
+/// A concrete step once evaluated against the walked path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step<'s> {
+    Key(Cow<'s, str>),
+    Index(usize),
+    Append,
+}
+
+/// A parsed dot-notation path (`a.&1.b[#2]`), evaluated per input into concrete [`Step`]s.
+#[derive(Debug, Clone)]
+pub struct ReadPath {
+    steps: Vec<PathStep>,
+}
+
+impl ReadPath {
+    /// Parses an output/lookup path; `*` and `$` are not allowed in one.
+    pub fn parse(path: &str) -> Result<ReadPath, String> {
+        if (path.contains('*') && !path.contains("\\*")) || (path.contains('$') && !path.contains("\\$")) {
+            return Err(format!("the path `{path}` can not contain `*` or `$`"));
+        }
+        let mut steps = Vec::new();
+        for piece in split_dot_notation(path)? {
+            steps.push(match PathElement::parse(&piece)? {
+                PathElement::Literal(s) => PathStep::Key(KeyStep::Literal(s)),
+                PathElement::Hash(s) => PathStep::Key(KeyStep::Literal(s)),
+                PathElement::Amp(a) => PathStep::Key(KeyStep::Amp(a)),
+                PathElement::Transpose(t) => PathStep::Key(KeyStep::Transpose(t)),
+                PathElement::Array(a) => PathStep::Index(a),
+                PathElement::At => return Err(format!("`.@.` is not valid in the path `{path}`")),
+                other => {
+                    return Err(format!("`{}` is not valid in the path `{path}`", other.canonical()))
+                }
+            });
+        }
+        Ok(ReadPath { steps })
+    }
+
+    pub fn canonical(&self) -> String {
+        let parts: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| match s {
+                PathStep::Key(KeyStep::Literal(l)) => l.clone(),
+                PathStep::Key(KeyStep::Amp(a)) => a.canonical.clone(),
+                PathStep::Key(KeyStep::Transpose(t)) => t.canonical.clone(),
+                PathStep::Index(i) => i.canonical(),
+            })
+            .collect();
+        parts.join(".")
+    }
+
+    /// Evaluates every step; `Ok(None)` when one has no value for this input (nothing happens).
+    pub fn evaluate<'s>(&'s self, walked: &WalkedPath<'_>) -> Result<Option<Vec<Step<'s>>>, TransformError> {
+        let mut out = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            out.push(match step {
+                PathStep::Key(KeyStep::Literal(s)) => Step::Key(Cow::Borrowed(s)),
+                PathStep::Key(KeyStep::Amp(a)) => Step::Key(Cow::Owned(a.evaluate(walked)?)),
+                PathStep::Key(KeyStep::Transpose(t)) => match t.evaluate(walked) {
+                    Some(s) => Step::Key(Cow::Owned(s)),
+                    None => return Ok(None),
+                },
+                PathStep::Index(ArrayIndex::Append) => Step::Append,
+                PathStep::Index(i) => match i.evaluate(walked)? {
+                    Some(n) => Step::Index(n),
+                    None => return Ok(None),
+                },
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// Reads the data at this path below `tree`: `None` when something on the way is missing.
+    pub fn read<'a>(&self, tree: &'a Value, walked: &WalkedPath<'_>) -> Result<Option<&'a Value>, TransformError> {
+        let Some(steps) = self.evaluate(walked)? else {
+            return Ok(None);
+        };
+        Ok(read_steps(tree, &steps))
+    }
+}
+
+/// Walks concrete steps down a tree (a read never creates anything).
+pub fn read_steps<'a>(mut tree: &'a Value, steps: &[Step<'_>]) -> Option<&'a Value> {
+    for step in steps {
+        tree = match (step, tree) {
+            (Step::Key(k), Value::Object(map)) => map.get(k.as_ref())?,
+            (Step::Index(i), Value::Array(list)) => list.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_accept_every_sugar() {
+        assert_eq!(Ref::parse("&", '&'), Ok(Ref { up: 0, group: 0 }));
+        assert_eq!(Ref::parse("&2", '&'), Ok(Ref { up: 2, group: 0 }));
+        assert_eq!(Ref::parse("&(2)", '&'), Ok(Ref { up: 2, group: 0 }));
+        assert_eq!(Ref::parse("&(2,1)", '&'), Ok(Ref { up: 2, group: 1 }));
+        assert!(Ref::parse("&(1,2,3)", '&').is_err());
+        assert!(Ref::parse("&x", '&').is_err());
+    }
+
+    #[test]
+    fn stars_capture_reluctantly_and_need_a_character() {
+        let g = Glob::new("rating-*-*");
+        let key = "rating-a-b-c";
+        let caps = g.captures(key).unwrap();
+        assert_eq!(&key[caps[0].0..caps[0].1], "a");
+        assert_eq!(&key[caps[1].0..caps[1].1], "b-c");
+        assert!(!Glob::new("tag-*").is_match("tag-"));
+        assert!(Glob::new("*-x").is_match("a-x"));
+    }
+
+    #[test]
+    fn dot_notation_keeps_at_groups_and_escapes() {
+        assert_eq!(split_dot_notation("a.@(1,b.c).d").unwrap(), vec!["a", "@(1,b.c)", "d"]);
+        assert_eq!(split_dot_notation("data[2].x").unwrap(), vec!["data", "[2]", "x"]);
+        assert_eq!(split_dot_notation("a\\.b.c").unwrap(), vec!["a.b", "c"]);
+        assert_eq!(split_dot_notation("@author.x").unwrap(), vec!["@(author)", "x"]);
+    }
+
+    #[test]
+    fn keys_are_classified_like_the_reference() {
+        assert!(matches!(PathElement::parse("@").unwrap(), PathElement::At));
+        assert!(matches!(PathElement::parse("tag-*-*").unwrap(), PathElement::Star(_)));
+        assert!(matches!(PathElement::parse("\\@foo").unwrap(), PathElement::Literal(s) if s == "@foo"));
+        assert!(matches!(PathElement::parse("#yes").unwrap(), PathElement::Hash(s) if s == "yes"));
+        assert!(PathElement::parse("a&*").is_err());
+        assert!(ReadPath::parse("a.*.b").is_err());
+    }
+}

@@ -1,0 +1,692 @@
+//! `modify-overwrite-beta`, `modify-default-beta`, `modify-define-beta`: write computed values
+//! into the input, in place. The spec mirrors the input; a leaf's value is a literal, a lookup
+//! (`@(1,name)` in the input, `^name` in the context) or a function call (`=toLower`,
+//! `=concat(@(1,a),' ',@(1,b))`), or a list of those of which the first that yields a value wins.
+//!
+//! The three variants differ only in when a write goes through: overwrite always, default when
+//! the value is missing or `null`, define when the key is missing. A key may pick its own with a
+//! `+`, `~` or `_` prefix; a `?` suffix applies the key only when the input has it.
+//!
+//! The walk mutates the tree it reads, so levels are kept as paths from the root (not
+//! references) and each leaf first evaluates against a read-only view, then writes.
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::functions::Function;
+use crate::keys::{computed_rank, parse_index, split_dot_notation, ArrayIndex, PathElement, ReadPath, Transpose};
+use crate::walked::{Matched, WalkedPath};
+use crate::{child_path, SpecError, TransformError};
+
+static NULL: Value = Value::Null;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Overwrite,
+    Default,
+    Define,
+}
+
+impl Mode {
+    fn from_prefix(c: char) -> Option<Mode> {
+        match c {
+            '+' => Some(Mode::Overwrite),
+            '~' => Some(Mode::Default),
+            '_' => Some(Mode::Define),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Overwrite => "modify-overwrite-beta",
+            Mode::Default => "modify-default-beta",
+            Mode::Define => "modify-define-beta",
+        }
+    }
+
+    fn applies_to_map(self, map: &Map<String, Value>, key: &str) -> bool {
+        match self {
+            Mode::Overwrite => true,
+            Mode::Default => map.get(key).is_none_or(Value::is_null),
+            Mode::Define => !map.contains_key(key),
+        }
+    }
+
+    /// `orig_size` is the list's length before the spec's explicit indexes extended it.
+    fn applies_to_list(self, list: &[Value], index: usize, orig_size: usize) -> bool {
+        let is_null = list.get(index).is_none_or(Value::is_null);
+        match self {
+            Mode::Overwrite => true,
+            Mode::Default => is_null,
+            Mode::Define => index >= orig_size && is_null,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Modify {
+    root: Composite,
+}
+
+#[derive(Debug)]
+enum Key {
+    Literal(String),
+    StarAll,
+    Star(PathElement),
+    Index(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DataType {
+    /// Explicit `[n]` keys: the input must be a list, extended to the largest index.
+    List(Option<usize>),
+    Map,
+    /// Only `*`: whatever the input is (but not null).
+    Runtime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Strategy {
+    AllLiterals,
+    Computed,
+    Conflict,
+    AllLiteralsThenComputed,
+}
+
+#[derive(Debug)]
+struct Composite {
+    key: Key,
+    mode: Mode,
+    check_value: bool,
+    literals: Vec<(String, Node)>,
+    literal_index: HashMap<String, usize>,
+    computed: Vec<Node>,
+    data_type: DataType,
+    strategy: Strategy,
+}
+
+#[derive(Debug)]
+struct Leaf {
+    key: Key,
+    mode: Mode,
+    check_value: bool,
+    evaluators: Vec<Evaluator>,
+}
+
+#[derive(Debug)]
+enum Node {
+    Composite(Composite),
+    Leaf(Leaf),
+}
+
+#[derive(Debug)]
+enum Arg {
+    Literal(Value),
+    /// `@(n,path)`: data in the input, relative to this leaf.
+    Input(Transpose),
+    /// `^path`: data in the context document.
+    Context(Option<ReadPath>),
+}
+
+#[derive(Debug)]
+enum Evaluator {
+    Arg(Arg),
+    /// `=name` (no args: the leaf's own value) or `=name(args)`. An unknown name never yields a
+    /// value, as in the reference.
+    Call { function: Option<Function>, args: Option<Vec<Arg>> },
+}
+
+/// One level of the walk: how to get there from the parent, and what matched.
+#[derive(Debug)]
+struct Level {
+    step: Option<Step>,
+    key: String,
+    captures: Vec<(usize, usize)>,
+    /// For a list: its length before explicit indexes extended it.
+    orig_size: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn child<'v>(v: &'v Value, step: &Step) -> Option<&'v Value> {
+    match (v, step) {
+        (Value::Object(m), Step::Key(k)) => m.get(k),
+        (Value::Array(l), Step::Index(i)) => l.get(*i),
+        _ => None,
+    }
+}
+
+fn child_mut<'v>(v: &'v mut Value, step: &Step) -> Option<&'v mut Value> {
+    match (v, step) {
+        (Value::Object(m), Step::Key(k)) => m.get_mut(k),
+        (Value::Array(l), Step::Index(i)) => l.get_mut(*i),
+        _ => None,
+    }
+}
+
+fn resolve<'v>(root: &'v Value, levels: &[Level]) -> Option<&'v Value> {
+    levels.iter().filter_map(|l| l.step.as_ref()).try_fold(root, child)
+}
+
+fn resolve_mut<'v>(root: &'v mut Value, levels: &[Level]) -> Option<&'v mut Value> {
+    let mut node = root;
+    for step in levels.iter().filter_map(|l| l.step.as_ref()) {
+        node = child_mut(node, step)?;
+    }
+    Some(node)
+}
+
+/// The read-only walked path the lookups evaluate against. `root` is the `{"root": input}`
+/// wrapper; its first level stands for the input itself, as the reference's does.
+fn walked_view<'a>(root: &'a Value, levels: &'a [Level]) -> WalkedPath<'a> {
+    let mut walked = WalkedPath::new();
+    let mut tree = Some(root);
+    for (i, level) in levels.iter().enumerate() {
+        if let Some(step) = &level.step {
+            tree = tree.and_then(|t| child(t, step));
+        }
+        let shown = if i == 0 { root.get("root") } else { tree };
+        walked.push(shown.unwrap_or(&NULL), Matched::with_captures(Cow::Borrowed(&level.key), level.captures.clone()));
+    }
+    walked
+}
+
+impl Key {
+    fn matches(&self, key: &str, parent_is_list: bool) -> Option<Vec<(usize, usize)>> {
+        match self {
+            Key::Literal(s) => (s == key).then(Vec::new),
+            Key::StarAll => Some(Vec::new()),
+            Key::Star(PathElement::Star(g)) => g.captures(key),
+            Key::Star(_) => None,
+            Key::Index(n) => (parent_is_list && parse_index(key) == Some(*n)).then(Vec::new),
+        }
+    }
+
+    fn canonical(&self) -> String {
+        match self {
+            Key::Literal(s) => s.clone(),
+            Key::StarAll => "*".into(),
+            Key::Star(p) => p.canonical(),
+            Key::Index(n) => format!("[{n}]"),
+        }
+    }
+}
+
+/// Parses a modify key: an optional `+`/`~`/`_` prefix, an optional `?` suffix, then a literal,
+/// a star pattern or an explicit `[n]` index.
+fn parse_key(raw: &str, default_mode: Mode) -> Result<(Key, Mode, bool), String> {
+    let Some(first) = raw.chars().next() else {
+        return Err("a modify key can not be empty".into());
+    };
+    let question_suffix = raw.chars().count() > 1 && raw.ends_with('?');
+    let (mode, rest) = match Mode::from_prefix(first) {
+        Some(mode) => (mode, &raw[first.len_utf8()..]),
+        None => (default_mode, raw),
+    };
+    let check_value = question_suffix && !rest.ends_with("\\?");
+    let rest = if check_value { &rest[..rest.len() - 1] } else { rest };
+    let key = match PathElement::parse(rest)? {
+        PathElement::Literal(s) => Key::Literal(s),
+        PathElement::StarAll => Key::StarAll,
+        star @ PathElement::Star(_) => Key::Star(star),
+        PathElement::Array(ArrayIndex::Explicit(n)) => Key::Index(n),
+        PathElement::Array(_) => return Err(format!("{}: only explicit array indexes like [0] are supported", mode.name())),
+        other => return Err(format!("{} can not have the key `{}`", mode.name(), other.canonical())),
+    };
+    Ok((key, mode, check_value))
+}
+
+impl Composite {
+    fn compile(
+        key: Key,
+        mode: Mode,
+        check_value: bool,
+        spec: &Map<String, Value>,
+        path: &str,
+    ) -> Result<Composite, SpecError> {
+        let mut literals: Vec<(String, Node)> = Vec::new();
+        let mut computed = Vec::new();
+        let (mut map_key, mut array_key): (Option<String>, Option<String>) = (None, None);
+        let mut max_index: Option<usize> = None;
+        let mut seen = std::collections::HashSet::new();
+        for (raw, rhs) in spec {
+            let at = child_path(path, raw);
+            for piece in raw.split('|') {
+                let (child_key, child_mode, child_check) = parse_key(piece, mode).map_err(|m| SpecError::new(&at, m))?;
+                if !seen.insert(child_key.canonical()) {
+                    return Err(SpecError::new(&at, format!("duplicate modify key `{}`", child_key.canonical())));
+                }
+                let node = match rhs {
+                    Value::Object(sub) if !sub.is_empty() => {
+                        Node::Composite(Composite::compile(child_key, child_mode, child_check, sub, &at)?)
+                    }
+                    other => Node::Leaf(Leaf::compile(child_key, child_mode, child_check, other, &at)?),
+                };
+                match node.key() {
+                    Key::Literal(s) => {
+                        map_key.get_or_insert_with(|| s.clone());
+                        literals.push((s.clone(), node));
+                    }
+                    Key::Index(n) => {
+                        let n = *n;
+                        array_key.get_or_insert_with(|| format!("[{n}]"));
+                        if !child_check {
+                            max_index = Some(max_index.map_or(n, |m| m.max(n)));
+                        }
+                        literals.push((n.to_string(), node));
+                    }
+                    Key::Star(p) => {
+                        map_key.get_or_insert_with(|| p.canonical());
+                        computed.push(node);
+                    }
+                    Key::StarAll => computed.push(node),
+                }
+                if let (Some(m), Some(a)) = (&map_key, &array_key) {
+                    return Err(SpecError::new(
+                        path,
+                        format!("{} can not mix list indexes and map keys: `{a}` conflicts with `{m}`", mode.name()),
+                    ));
+                }
+            }
+        }
+        let data_type = if array_key.is_some() {
+            DataType::List(max_index)
+        } else if map_key.is_some() {
+            DataType::Map
+        } else {
+            DataType::Runtime
+        };
+        computed.sort_by_cached_key(|n: &Node| match n.key() {
+            Key::Star(p) => computed_rank(p),
+            other => computed_rank(&PathElement::Literal(other.canonical())),
+        });
+        let strategy = if computed.is_empty() {
+            Strategy::AllLiterals
+        } else if literals.is_empty() {
+            Strategy::Computed
+        } else if mode == Mode::Define && matches!(data_type, DataType::List(_)) {
+            Strategy::Conflict
+        } else {
+            Strategy::AllLiteralsThenComputed
+        };
+        let literal_index = literals.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+        Ok(Composite { key, mode, check_value, literals, literal_index, computed, data_type, strategy })
+    }
+
+    /// Walks into `parent[key]`: checks it suits the spec, creates it when missing (if the mode
+    /// allows), extends a list to the spec's indexes, then runs the children.
+    fn apply_element(
+        &self,
+        key: &str,
+        captures: Vec<(usize, usize)>,
+        root: &mut Value,
+        levels: &mut Vec<Level>,
+        context: &Value,
+    ) -> Result<(), TransformError> {
+        let parent_orig = levels.last().and_then(|l| l.orig_size);
+        let Some(parent) = resolve_mut(root, levels) else {
+            return Ok(());
+        };
+        let step = match parent {
+            Value::Object(_) => Step::Key(key.to_owned()),
+            Value::Array(_) => match parse_index(key) {
+                Some(i) => Step::Index(i),
+                None => return Ok(()),
+            },
+            _ => return Ok(()),
+        };
+        let current = child(parent, &step);
+        let is_null = current.is_none_or(Value::is_null);
+        let compatible = match self.data_type {
+            DataType::List(_) => is_null || current.is_some_and(Value::is_array),
+            DataType::Map => is_null || current.is_some_and(Value::is_object),
+            DataType::Runtime => !is_null,
+        };
+        if !compatible {
+            return Ok(());
+        }
+        if is_null {
+            let fresh = match self.data_type {
+                DataType::List(_) => Value::Array(Vec::new()),
+                _ => Value::Object(Map::new()),
+            };
+            match (&mut *parent, &step) {
+                (Value::Object(map), Step::Key(k)) if self.mode.applies_to_map(map, k) => {
+                    map.insert(k.clone(), fresh);
+                }
+                (Value::Array(list), Step::Index(i))
+                    if *i < list.len() && parent_orig.is_some_and(|o| self.mode.applies_to_list(list, *i, o)) =>
+                {
+                    list[*i] = fresh;
+                }
+                _ => return Ok(()),
+            }
+        }
+        let orig_size = match child_mut(parent, &step) {
+            Some(Value::Array(list)) => {
+                let orig = list.len();
+                if let DataType::List(Some(max)) = self.data_type {
+                    if max >= list.len() {
+                        list.resize(max + 1, Value::Null);
+                    }
+                }
+                Some(orig)
+            }
+            _ => None,
+        };
+        levels.push(Level { step: Some(step), key: key.to_owned(), captures, orig_size });
+        let result = self.process(root, levels, context);
+        levels.pop();
+        result
+    }
+
+    /// Runs the children over the container at the current level.
+    fn process(&self, root: &mut Value, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
+        let orig_size = levels.last().and_then(|l| l.orig_size);
+        if matches!(self.strategy, Strategy::AllLiterals | Strategy::AllLiteralsThenComputed) {
+            for (k, node) in &self.literals {
+                // A list element counts as present only within the list's original length, so
+                // a `[n]?` key does not fire on the slots explicit indexes just added.
+                let is_present = match resolve(root, levels) {
+                    Some(Value::Object(map)) => map.contains_key(k.as_str()),
+                    Some(Value::Array(list)) => {
+                        parse_index(k).is_some_and(|i| i < list.len() && orig_size.is_none_or(|o| i < o))
+                    }
+                    _ => return Ok(()),
+                };
+                node.apply(k, is_present, root, levels, context)?;
+            }
+        }
+        if self.strategy == Strategy::AllLiterals {
+            return Ok(());
+        }
+        // The keys as they are after the literal pass (which may have added some); children
+        // that add keys during this pass do not extend it.
+        let keys: Vec<String> = match resolve(root, levels) {
+            Some(Value::Object(map)) => map.keys().cloned().collect(),
+            Some(Value::Array(list)) => (0..list.len()).map(|i| i.to_string()).collect(),
+            _ => return Ok(()),
+        };
+        for k in &keys {
+            match (self.strategy, self.literal_index.get(k)) {
+                (Strategy::Conflict, Some(&i)) => {
+                    self.literals[i].1.apply(k, true, root, levels, context)?;
+                }
+                _ => self.apply_computed(k, root, levels, context)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_computed(&self, key: &str, root: &mut Value, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
+        for node in &self.computed {
+            if node.apply(key, true, root, levels, context)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    fn key(&self) -> &Key {
+        match self {
+            Node::Composite(c) => &c.key,
+            Node::Leaf(l) => &l.key,
+        }
+    }
+
+    /// Says whether the key matched (a `?` key without input data still counts as matched).
+    fn apply(&self, key: &str, present: bool, root: &mut Value, levels: &mut Vec<Level>, context: &Value) -> Result<bool, TransformError> {
+        let parent_is_list = levels.last().is_some_and(|l| l.orig_size.is_some());
+        let Some(captures) = self.key().matches(key, parent_is_list) else {
+            return Ok(false);
+        };
+        let check_value = match self {
+            Node::Composite(c) => c.check_value,
+            Node::Leaf(l) => l.check_value,
+        };
+        if check_value && !present {
+            return Ok(true);
+        }
+        match self {
+            Node::Composite(c) => c.apply_element(key, captures, root, levels, context)?,
+            Node::Leaf(l) => l.apply_element(key, captures, present, root, levels, context),
+        }
+        Ok(true)
+    }
+}
+
+impl Leaf {
+    fn compile(key: Key, mode: Mode, check_value: bool, rhs: &Value, path: &str) -> Result<Leaf, SpecError> {
+        let evaluators = match rhs {
+            Value::String(s) => vec![Evaluator::parse(s).map_err(|m| SpecError::new(path, m))?],
+            Value::Array(list) if !list.is_empty() => list
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Value::String(s) => Evaluator::parse(s).map_err(|m| SpecError::new(&format!("{path}[{i}]"), m)),
+                    other => Ok(Evaluator::Arg(Arg::Literal(other.clone()))),
+                })
+                .collect::<Result<_, _>>()?,
+            other => vec![Evaluator::Arg(Arg::Literal(other.clone()))],
+        };
+        Ok(Leaf { key, mode, check_value, evaluators })
+    }
+
+    fn apply_element(
+        &self,
+        key: &str,
+        captures: Vec<(usize, usize)>,
+        present: bool,
+        root: &mut Value,
+        levels: &[Level],
+        context: &Value,
+    ) {
+        let parent_orig = levels.last().and_then(|l| l.orig_size);
+        let value = {
+            let view: &Value = root;
+            let mut walked = walked_view(view, levels);
+            let parent = walked.from_end(0).map_or(&NULL, |s| s.tree);
+            let input = if present {
+                match parent {
+                    Value::Object(m) => m.get(key),
+                    Value::Array(l) => parse_index(key).and_then(|i| l.get(i)),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            walked.push(input.unwrap_or(&NULL), Matched::with_captures(Cow::Borrowed(key), captures));
+            self.evaluators.iter().find_map(|e| e.evaluate(input, &walked, context))
+        };
+        let Some(value) = value else { return };
+        match resolve_mut(root, levels) {
+            Some(Value::Object(map)) => {
+                if self.mode.applies_to_map(map, key) {
+                    map.insert(key.to_owned(), value);
+                }
+            }
+            Some(Value::Array(list)) => {
+                if let (Some(i), Some(orig)) = (parse_index(key), parent_orig) {
+                    if i < list.len() && self.mode.applies_to_list(list, i, orig) {
+                        list[i] = value;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Evaluator {
+    fn parse(rhs: &str) -> Result<Evaluator, String> {
+        let Some(call) = rhs.strip_prefix('=') else {
+            return Ok(Evaluator::Arg(Arg::parse(rhs, false)?));
+        };
+        if !call.contains('(') && !call.ends_with(')') {
+            return Ok(Evaluator::Call { function: Function::by_name(call), args: None });
+        }
+        let (name, args) = parse_function_args(call)?;
+        let args = args.iter().map(|a| Arg::parse(a, true)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Evaluator::Call { function: Function::by_name(&name), args: Some(args) })
+    }
+
+    fn evaluate(&self, input: Option<&Value>, walked: &WalkedPath<'_>, context: &Value) -> Option<Value> {
+        match self {
+            Evaluator::Arg(arg) => arg.evaluate(walked, context),
+            Evaluator::Call { function, args } => {
+                let function = (*function)?;
+                let values = match args.as_deref() {
+                    None => input.map(|v| vec![v.clone()]).unwrap_or_default(),
+                    Some([one]) => one.evaluate(walked, context).map(|v| vec![v]).unwrap_or_default(),
+                    Some(many) => many.iter().map(|a| a.evaluate(walked, context).unwrap_or(Value::Null)).collect(),
+                };
+                function.call(values)
+            }
+        }
+    }
+}
+
+/// `SpecStringParser.parseFunctionArgs`: `name(a, 'b,c', @(1,x))` -> name and the argument
+/// texts, splitting on commas outside quotes and parentheses.
+fn parse_function_args(call: &str) -> Result<(String, Vec<String>), String> {
+    let open = call.find('(').ok_or_else(|| format!("`={call}`: a function call needs `(`"))?;
+    let name = call[..open].to_owned();
+    let inner_end = call.len().saturating_sub(1).max(open + 1);
+    let inner = call.get(open + 1..inner_end).unwrap_or("");
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let (mut in_parens, mut in_quotes) = (false, false);
+    for c in inner.chars() {
+        match c {
+            '(' if !in_quotes => {
+                in_parens = true;
+                current.push(c);
+            }
+            ')' if !in_quotes => {
+                in_parens = false;
+                current.push(c);
+            }
+            '\'' => {
+                in_quotes = !in_quotes;
+                current.push(c);
+            }
+            ',' if !in_parens && !in_quotes => args.push(std::mem::take(&mut current).trim().to_owned()),
+            _ => current.push(c),
+        }
+    }
+    args.push(current.trim().to_owned());
+    Ok((name, args))
+}
+
+impl Arg {
+    fn parse(arg: &str, in_function: bool) -> Result<Arg, String> {
+        if let Some(path) = arg.strip_prefix('^') {
+            let path = if path.trim().is_empty() { None } else { Some(ReadPath::parse(path)?) };
+            return Ok(Arg::Context(path));
+        }
+        if arg.starts_with('@') {
+            let pieces = split_dot_notation(arg)?;
+            return match pieces.last().map(|p| PathElement::parse(p)).transpose()? {
+                Some(PathElement::Transpose(t)) if pieces.len() == 1 => Ok(Arg::Input(*t)),
+                _ => Err(format!("`{arg}`: expected one @(level,path) lookup")),
+            };
+        }
+        if !in_function {
+            return Ok(Arg::Literal(Value::String(arg.to_owned())));
+        }
+        Ok(Arg::Literal(if arg.is_empty() {
+            Value::Null
+        } else if arg.len() >= 2 && arg.starts_with('\'') && arg.ends_with('\'') {
+            Value::String(arg[1..arg.len() - 1].to_owned())
+        } else if arg == "'" {
+            return Err("an unterminated ' in function arguments".into());
+        } else if arg.eq_ignore_ascii_case("true") || arg.eq_ignore_ascii_case("false") {
+            Value::Bool(arg.eq_ignore_ascii_case("true"))
+        } else if let Some(n) = crate::functions::parse_java_number(arg) {
+            n.to_value()
+        } else {
+            Value::String(arg.to_owned())
+        }))
+    }
+
+    fn evaluate(&self, walked: &WalkedPath<'_>, context: &Value) -> Option<Value> {
+        match self {
+            Arg::Literal(v) => Some(v.clone()),
+            Arg::Input(t) => t.lookup(walked).ok().flatten().cloned(),
+            Arg::Context(None) => Some(context.clone()),
+            Arg::Context(Some(path)) => path.read(context, walked).ok().flatten().cloned(),
+        }
+    }
+}
+
+impl Modify {
+    pub fn compile(spec: &Value, mode: Mode, path: &str) -> Result<Modify, SpecError> {
+        let Value::Object(map) = spec else {
+            return Err(SpecError::new(path, format!("a {} spec must be a JSON object", mode.name())));
+        };
+        Ok(Modify { root: Composite::compile(Key::Literal("root".into()), mode, false, map, path)? })
+    }
+
+    pub fn apply(&self, input: Value, context: &Value) -> Result<Value, TransformError> {
+        if input.is_null() {
+            // The reference has no parent to create a container in: null stays null.
+            return Ok(input);
+        }
+        // The reference wraps the input as `{"root": input}` and walks from there; so do we, so
+        // that `@(n,..)` counts the same levels.
+        let mut wrapper = Value::Object(Map::from_iter([("root".to_owned(), input)]));
+        let mut levels = vec![Level { step: None, key: "root".into(), captures: Vec::new(), orig_size: None }];
+        self.root.apply_element("root", Vec::new(), &mut wrapper, &mut levels, context)?;
+        Ok(match wrapper {
+            Value::Object(mut map) => map.shift_remove("root").unwrap_or(Value::Null),
+            _ => Value::Null,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn modify(spec: Value, mode: Mode, input: Value) -> Value {
+        Modify::compile(&spec, mode, "$").unwrap().apply(input, &json!({"ctx": "C"})).unwrap()
+    }
+
+    #[test]
+    fn the_three_modes_differ_in_when_they_write() {
+        let spec = json!({"a": "new", "b": "new", "c": "new"});
+        let input = json!({"a": "old", "b": null});
+        assert_eq!(modify(spec.clone(), Mode::Overwrite, input.clone()), json!({"a": "new", "b": "new", "c": "new"}));
+        assert_eq!(modify(spec.clone(), Mode::Default, input.clone()), json!({"a": "old", "b": "new", "c": "new"}));
+        assert_eq!(modify(spec, Mode::Define, input), json!({"a": "old", "b": null, "c": "new"}));
+    }
+
+    #[test]
+    fn functions_lookups_and_context() {
+        let spec = json!({"name": "=toUpper", "full": "=concat(@(1,name),'-',^ctx)", "n?": 5});
+        let out = modify(spec, Mode::Overwrite, json!({"name": "ada"}));
+        // `full` reads `name` after `name` was upper-cased: literal keys run in spec order.
+        assert_eq!(out, json!({"name": "ADA", "full": "ADA-C"}));
+    }
+
+    #[test]
+    fn explicit_indexes_extend_a_list() {
+        let out = modify(json!({"list": {"[2]": "x"}}), Mode::Overwrite, json!({"list": ["a"]}));
+        assert_eq!(out, json!({"list": ["a", null, "x"]}));
+    }
+
+    #[test]
+    fn mixing_indexes_and_keys_is_a_spec_error() {
+        let err = Modify::compile(&json!({"t": {"[1]": "a", "b*": "c"}}), Mode::Overwrite, "$[0].spec").unwrap_err();
+        assert_eq!(err.path, "$[0].spec.t");
+    }
+}

@@ -1,0 +1,408 @@
+//! `shift`: copies data from the input to new places in an output, driven by a spec that mirrors
+//! the input's shape. A spec node is a composite (its value is a map: walk one level down) or a
+//! leaf (its value is an output path, a list of them, or `null`).
+//!
+//! Matching order per level, as the reference: `@`/`$`/`#`/`@(..)` keys always run and never block;
+//! then each input key tries the literal keys first and, failing those, the computed keys in order
+//! `&` keys, then stars by how many they hold (3+, 2, 1, bare `*`), longer keys first, then
+//! alphabetically. The first computed key that matches takes the input key.
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::keys::{computed_rank, PathElement, ReadPath};
+use crate::output;
+use crate::walked::{Matched, WalkedPath};
+use crate::{child_path, SpecError, TransformError};
+
+const ROOT: &str = "root";
+static NULL: Value = Value::Null;
+
+#[derive(Debug)]
+pub struct Shift {
+    root: Composite,
+}
+
+#[derive(Debug)]
+enum Node {
+    Composite(Composite),
+    Leaf(Leaf),
+}
+
+#[derive(Debug)]
+struct Composite {
+    key: PathElement,
+    special: Vec<Node>,
+    literals: Vec<(String, Node)>,
+    literal_index: HashMap<String, usize>,
+    computed: Vec<Node>,
+    strategy: Strategy,
+}
+
+#[derive(Debug)]
+struct Leaf {
+    key: PathElement,
+    writers: Vec<ReadPath>,
+}
+
+/// How a composite visits its input (`ExecutionStrategy`): the cheap ones when literal and
+/// computed keys can not compete for one input key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Strategy {
+    Literals,
+    Computed,
+    LiteralsThenComputed,
+    Conflict,
+}
+
+impl Node {
+    fn key(&self) -> &PathElement {
+        match self {
+            Node::Composite(c) => &c.key,
+            Node::Leaf(l) => &l.key,
+        }
+    }
+}
+
+impl Shift {
+    pub fn compile(spec: &Value, path: &str) -> Result<Shift, SpecError> {
+        let Value::Object(map) = spec else {
+            return Err(SpecError::new(path, "a shift spec must be a JSON object"));
+        };
+        Ok(Shift { root: Composite::compile(PathElement::Literal(ROOT.into()), map, path)? })
+    }
+
+    pub fn apply(&self, input: &Value) -> Result<Value, TransformError> {
+        let mut output = Value::Object(Map::new());
+        let mut walked = WalkedPath::new();
+        walked.push(input, Matched::new(Cow::Borrowed(ROOT)));
+        self.root.apply(&Cow::Borrowed(ROOT), input, &mut walked, &mut output)?;
+        Ok(match output {
+            Value::Object(mut map) => map.shift_remove(ROOT).unwrap_or(Value::Null),
+            _ => Value::Null,
+        })
+    }
+}
+
+impl Composite {
+    fn compile(key: PathElement, spec: &Map<String, Value>, path: &str) -> Result<Composite, SpecError> {
+        if matches!(key, PathElement::At) {
+            return Err(SpecError::new(path, "an `@` shift key can not have children"));
+        }
+        if matches!(key, PathElement::Dollar(_)) {
+            return Err(SpecError::new(path, "a `$` shift key can not have children"));
+        }
+        if spec.is_empty() {
+            return Err(SpecError::new(path, "a shift key with an empty {} as its value is not valid"));
+        }
+        let mut special = Vec::new();
+        let mut literals = Vec::new();
+        let mut computed = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (raw, rhs) in spec {
+            let at = child_path(path, raw);
+            for piece in split_or(raw) {
+                let key = PathElement::parse(piece).map_err(|m| SpecError::new(&at, m))?;
+                if !seen.insert(key.canonical()) {
+                    return Err(SpecError::new(&at, format!("duplicate shift key `{}`", key.canonical())));
+                }
+                let node = match rhs {
+                    Value::Object(sub) => Node::Composite(Composite::compile(key, sub, &at)?),
+                    other => Node::Leaf(Leaf::compile(key, other, &at)?),
+                };
+                match node.key() {
+                    PathElement::Literal(s) => literals.push((s.clone(), node)),
+                    PathElement::At | PathElement::Hash(_) | PathElement::Dollar(_) | PathElement::Transpose(_) => {
+                        special.push(node)
+                    }
+                    _ => computed.push(node),
+                }
+            }
+        }
+        computed.sort_by_cached_key(|n| computed_rank(n.key()));
+        let literal_index = literals.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+        let strategy = if computed.is_empty() {
+            Strategy::Literals
+        } else if literals.is_empty() {
+            Strategy::Computed
+        } else {
+            let conflict = computed.iter().any(|c| match c.key() {
+                PathElement::StarAll => true,
+                PathElement::Star(g) => literals.iter().any(|(l, _)| g.is_match(l)),
+                _ => true,
+            });
+            if conflict {
+                Strategy::Conflict
+            } else {
+                Strategy::LiteralsThenComputed
+            }
+        };
+        Ok(Composite { key, special, literals, literal_index, computed, strategy })
+    }
+
+    fn apply<'a>(
+        &self,
+        key: &Cow<'a, str>,
+        input: &'a Value,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Value,
+    ) -> Result<bool, TransformError> {
+        let Some(matched) = self.key.matches(key, walked)? else {
+            return Ok(false);
+        };
+        let mut data = input;
+        if let PathElement::Transpose(t) = &self.key {
+            match t.lookup(walked)? {
+                Some(found) => data = found,
+                None => return Ok(false),
+            }
+        }
+        walked.push(data, matched);
+        for child in &self.special {
+            child.apply(key, data, walked, out)?;
+        }
+        self.process(data, walked, out)?;
+        walked.pop();
+        walked.count_match();
+        Ok(true)
+    }
+
+    fn process<'a>(&self, input: &'a Value, walked: &mut WalkedPath<'a>, out: &mut Value) -> Result<(), TransformError> {
+        match input {
+            Value::Object(map) => {
+                if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
+                    for (k, child) in &self.literals {
+                        if let Some((key, value)) = map.get_key_value(k.as_str()) {
+                            child.apply(&Cow::Borrowed(key.as_str()), value, walked, out)?;
+                        }
+                    }
+                }
+                match self.strategy {
+                    Strategy::Literals => {}
+                    Strategy::Computed | Strategy::LiteralsThenComputed => {
+                        for (k, v) in map {
+                            self.apply_computed(&Cow::Borrowed(k.as_str()), v, walked, out)?;
+                        }
+                    }
+                    Strategy::Conflict => {
+                        for (k, v) in map {
+                            self.apply_conflict(&Cow::Borrowed(k.as_str()), v, walked, out)?;
+                        }
+                    }
+                }
+            }
+            Value::Array(list) => {
+                if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
+                    for (k, child) in &self.literals {
+                        if let Some(value) = crate::keys::parse_index(k).and_then(|i| list.get(i)) {
+                            child.apply(&Cow::Owned(k.clone()), value, walked, out)?;
+                        }
+                    }
+                }
+                match self.strategy {
+                    Strategy::Literals => {}
+                    Strategy::Computed | Strategy::LiteralsThenComputed => {
+                        for (i, v) in list.iter().enumerate() {
+                            self.apply_computed(&Cow::Owned(i.to_string()), v, walked, out)?;
+                        }
+                    }
+                    Strategy::Conflict => {
+                        for (i, v) in list.iter().enumerate() {
+                            self.apply_conflict(&Cow::Owned(i.to_string()), v, walked, out)?;
+                        }
+                    }
+                }
+            }
+            Value::Null => {}
+            scalar => {
+                // A scalar's text is matched as a key, with no data below it.
+                let text: Cow<'a, str> = Cow::Owned(crate::number::scalar_to_string(scalar).unwrap_or_default());
+                if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
+                    if let Some(&i) = self.literal_index.get(text.as_ref()) {
+                        self.literals[i].1.apply(&text, &NULL, walked, out)?;
+                    }
+                }
+                match self.strategy {
+                    Strategy::Literals => {}
+                    Strategy::Computed | Strategy::LiteralsThenComputed => {
+                        self.apply_computed(&text, &NULL, walked, out)?;
+                    }
+                    Strategy::Conflict => self.apply_conflict(&text, &NULL, walked, out)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_conflict<'a>(
+        &self,
+        key: &Cow<'a, str>,
+        value: &'a Value,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Value,
+    ) -> Result<(), TransformError> {
+        if let Some(&i) = self.literal_index.get(key.as_ref()) {
+            self.literals[i].1.apply(key, value, walked, out)?;
+            Ok(())
+        } else {
+            self.apply_computed(key, value, walked, out)
+        }
+    }
+
+    fn apply_computed<'a>(
+        &self,
+        key: &Cow<'a, str>,
+        value: &'a Value,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Value,
+    ) -> Result<(), TransformError> {
+        for child in &self.computed {
+            if child.apply(key, value, walked, out)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    fn apply<'a>(
+        &self,
+        key: &Cow<'a, str>,
+        input: &'a Value,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Value,
+    ) -> Result<bool, TransformError> {
+        match self {
+            Node::Composite(c) => c.apply(key, input, walked, out),
+            Node::Leaf(l) => l.apply(key, input, walked, out),
+        }
+    }
+}
+
+impl Leaf {
+    fn compile(key: PathElement, rhs: &Value, path: &str) -> Result<Leaf, SpecError> {
+        let compile_one = |p: &Value, at: &str| match p {
+            Value::String(s) => ReadPath::parse(&rooted(s)).map_err(|m| SpecError::new(at, m)),
+            other => Err(SpecError::new(at, format!("a shift output path must be a string, got {other}"))),
+        };
+        let writers = match rhs {
+            Value::String(_) => vec![compile_one(rhs, path)?],
+            Value::Array(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| compile_one(p, &format!("{path}[{i}]")))
+                .collect::<Result<_, _>>()?,
+            Value::Null => Vec::new(),
+            other => {
+                return Err(SpecError::new(
+                    path,
+                    format!("a shift value must be a map, an output path, a list of them or null, got {other}"),
+                ))
+            }
+        };
+        Ok(Leaf { key, writers })
+    }
+
+    fn apply<'a>(
+        &self,
+        key: &Cow<'a, str>,
+        input: &'a Value,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Value,
+    ) -> Result<bool, TransformError> {
+        let Some(matched) = self.key.matches(key, walked)? else {
+            return Ok(false);
+        };
+        let mut real_child = false;
+        let data: Cow<'a, Value> = match &self.key {
+            PathElement::Dollar(_) | PathElement::Hash(_) => Cow::Owned(Value::String(matched.key().to_owned())),
+            PathElement::At => Cow::Borrowed(input),
+            PathElement::Transpose(t) => match t.lookup(walked)? {
+                Some(found) => Cow::Borrowed(found),
+                None => return Ok(false),
+            },
+            _ => {
+                real_child = true;
+                Cow::Borrowed(input)
+            }
+        };
+        walked.push(input, matched);
+        let result = self.write_all(&data, walked, out);
+        walked.pop();
+        result?;
+        if real_child {
+            walked.count_match();
+        }
+        Ok(real_child)
+    }
+
+    fn write_all(&self, data: &Value, walked: &WalkedPath<'_>, out: &mut Value) -> Result<(), TransformError> {
+        for writer in &self.writers {
+            if let Some(steps) = writer.evaluate(walked)? {
+                output::write(out, &steps, data.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every output path is written below a hidden `root` key, so `""` means "the whole output".
+fn rooted(path: &str) -> String {
+    if path.trim().is_empty() {
+        ROOT.to_owned()
+    } else {
+        format!("{ROOT}.{path}")
+    }
+}
+
+/// `a|b` is sugar for two keys with the same value (Java's `split("\\|")`, trailing empties dropped).
+fn split_or(raw: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = raw.split('|').collect();
+    while parts.len() > 1 && parts.last() == Some(&"") {
+        parts.pop();
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shift(spec: Value, input: Value) -> Value {
+        Shift::compile(&spec, "$").unwrap().apply(&input).unwrap()
+    }
+
+    #[test]
+    fn literals_win_over_stars_and_refs_fill_paths() {
+        let out = shift(
+            json!({"rating": {"primary": {"value": "Rating"}, "*": {"value": "Secondary.&1.Value"}}}),
+            json!({"rating": {"primary": {"value": 3}, "quality": {"value": 4}}}),
+        );
+        assert_eq!(out, json!({"Rating": 3, "Secondary": {"quality": {"Value": 4}}}));
+    }
+
+    #[test]
+    fn dollar_and_hash_write_keys_and_literals() {
+        let out = shift(json!({"*": {"$": "keys[]", "#yes": "flags[]"}}), json!({"a": 1, "b": 2}));
+        assert_eq!(out, json!({"keys": ["a", "b"], "flags": ["yes", "yes"]}));
+    }
+
+    #[test]
+    fn hash_index_counts_matched_siblings() {
+        let out = shift(
+            json!({"*": {"name": "people[#2].name"}}),
+            json!({"x": {"name": "a"}, "y": {"other": 1}, "z": {"name": "c"}}),
+        );
+        // "y" matched `*` too, so it took index 1 although it wrote nothing.
+        assert_eq!(out, json!({"people": [{"name": "a"}, null, {"name": "c"}]}));
+    }
+
+    #[test]
+    fn empty_composite_is_a_spec_error_with_its_path() {
+        let err = Shift::compile(&json!({"a": {"b": {}}}), "$[0].spec").unwrap_err();
+        assert_eq!(err.path, "$[0].spec.a.b");
+    }
+}

@@ -1,0 +1,119 @@
+//! The walked path: a stack of (input data, matched key) pairs, one per level of the parallel walk
+//! of spec and input. `&n`, `$n`, `#n` and `@(n,..)` all look `n` levels up this stack.
+//!
+//! Keys borrow from the input wherever they can (`Cow`), so a literal or `*` match allocates
+//! nothing; captures are byte ranges into the key.
+use std::borrow::Cow;
+use std::cell::Cell;
+
+use serde_json::Value;
+
+/// What one spec key matched: the whole key plus what each `*` captured.
+#[derive(Debug)]
+pub struct Matched<'a> {
+    key: Cow<'a, str>,
+    captures: Vec<(usize, usize)>,
+    /// How many children of this level have matched so far (`[#n]` output indexes).
+    hash_count: Cell<usize>,
+    /// `@` keys stand for their parent's match: they resolve to the level above.
+    alias: bool,
+}
+
+impl<'a> Matched<'a> {
+    pub fn new(key: Cow<'a, str>) -> Matched<'a> {
+        Matched { key, captures: Vec::new(), hash_count: Cell::new(0), alias: false }
+    }
+
+    pub fn with_captures(key: Cow<'a, str>, captures: Vec<(usize, usize)>) -> Matched<'a> {
+        Matched { key, captures, hash_count: Cell::new(0), alias: false }
+    }
+
+    pub fn alias() -> Matched<'a> {
+        Matched { key: Cow::Borrowed(""), captures: Vec::new(), hash_count: Cell::new(0), alias: true }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Capture 0 is the whole key; 1.. are the stars' captures.
+    pub fn capture(&self, group: usize) -> Option<&str> {
+        if group == 0 {
+            return Some(&self.key);
+        }
+        self.captures.get(group - 1).map(|&(s, e)| &self.key[s..e])
+    }
+
+    pub fn hash_count(&self) -> usize {
+        self.hash_count.get()
+    }
+
+}
+
+pub struct PathStep<'a> {
+    pub tree: &'a Value,
+    matched: Matched<'a>,
+}
+
+#[derive(Default)]
+pub struct WalkedPath<'a> {
+    steps: Vec<PathStep<'a>>,
+}
+
+impl<'a> WalkedPath<'a> {
+    pub fn new() -> WalkedPath<'a> {
+        WalkedPath { steps: Vec::with_capacity(16) }
+    }
+
+    pub fn push(&mut self, tree: &'a Value, matched: Matched<'a>) {
+        self.steps.push(PathStep { tree, matched });
+    }
+
+    pub fn pop(&mut self) {
+        self.steps.pop();
+    }
+
+    pub fn from_end(&self, up: usize) -> Option<&PathStep<'a>> {
+        let len = self.steps.len();
+        (up < len).then(|| &self.steps[len - 1 - up])
+    }
+
+    /// The match `up` levels up, following `@` aliases to the match they stand for.
+    pub fn matched_from_end(&self, up: usize) -> Option<&Matched<'a>> {
+        let len = self.steps.len();
+        if up >= len {
+            return None;
+        }
+        let mut index = len - 1 - up;
+        while self.steps[index].matched.alias && index > 0 {
+            index -= 1;
+        }
+        Some(&self.steps[index].matched)
+    }
+
+    /// Counts one more matched child of the current level (read by `[#n]`).
+    pub fn count_match(&self) {
+        if let Some(m) = self.matched_from_end(0) {
+            m.hash_count.set(m.hash_count.get() + 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_the_parent_match_and_share_its_count() {
+        let data = Value::Null;
+        let mut walked = WalkedPath::new();
+        walked.push(&data, Matched::new(Cow::Borrowed("root")));
+        walked.push(&data, Matched::with_captures(Cow::Borrowed("tag-a"), vec![(4, 5)]));
+        walked.push(&data, Matched::alias());
+        assert_eq!(walked.matched_from_end(0).unwrap().key(), "tag-a");
+        assert_eq!(walked.matched_from_end(0).unwrap().capture(1), Some("a"));
+        walked.count_match();
+        assert_eq!(walked.matched_from_end(1).unwrap().hash_count(), 1);
+        assert!(walked.matched_from_end(3).is_none());
+    }
+}

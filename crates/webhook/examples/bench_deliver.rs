@@ -1,0 +1,103 @@
+//! Delivers N webhooks with 1 KiB bodies through the real outbox (fsync'd, in a temp dir) and
+//! dispatcher to URL, and prints deliveries/s from the first enqueue to the last delivery.
+//! Usage: `bench_deliver URL [N] [CONCURRENCY]`. Enqueues in batches of 256, as the gateway does
+//! for a batch of source events.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard_webhook::*;
+
+struct NoDeadLetters;
+
+#[async_trait::async_trait]
+impl DeadLetterSink for NoDeadLetters {
+    async fn dead_letter(&self, _record: DeadLetterRecord) -> Result<(), DeadLetterError> {
+        Ok(())
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().ok_or("usage: bench_deliver URL [N] [CONCURRENCY]")?;
+    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50_000);
+    let concurrency: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if std::env::var_os("BENCH_RAW_REQWEST").is_some() {
+        return runtime.block_on(raw_reqwest(url, n, concurrency));
+    }
+    runtime.block_on(async move {
+        let dir = tempfile::tempdir()?;
+        let outbox = Outbox::open(dir.path())?;
+        let mut config = EndpointConfig::new("bench", url.as_str());
+        config.concurrency = concurrency;
+        config.signing_secret = Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        let registry = prometheus::Registry::new();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let dispatcher = Dispatcher::start(
+            outbox,
+            vec![Endpoint::new(config)?],
+            Arc::new(NoDeadLetters),
+            &registry,
+            DispatcherConfig { pool_max_idle_per_host: concurrency, ..Default::default() },
+            shutdown.clone(),
+        )
+        .await?;
+        let padding = "x".repeat(1024 - 60);
+        let started = Instant::now();
+        let mut enqueued = 0;
+        while enqueued < n {
+            let batch: Vec<WebhookDelivery> = (enqueued..(enqueued + 256).min(n))
+                .map(|i| {
+                    let id = format!("evt-{i:08}");
+                    let body = format!("{{\"eventId\":\"{id}\",\"eventType\":\"bench\",\"pad\":\"{padding}\"}}");
+                    WebhookDelivery::new(id, "bench", body.into_bytes(), serde_json::Value::Null)
+                })
+                .collect();
+            enqueued += batch.len();
+            dispatcher.enqueue_batch(batch).await?;
+        }
+        let enqueue_time = started.elapsed();
+        let delivered = || dispatcher.metrics().deliveries.with_label_values(&[&url, "delivered"]).get() as usize;
+        while delivered() + dispatcher.metrics().deliveries.with_label_values(&[&url, "exhausted"]).get() as usize <= n - 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let total = started.elapsed();
+        println!("enqueued {n} in {:.2}s ({:.0}/s durable)", enqueue_time.as_secs_f64(), n as f64 / enqueue_time.as_secs_f64());
+        println!("delivered {} of {n} in {:.2}s", delivered(), total.as_secs_f64());
+        println!("deliveries_per_sec {:.0}", n as f64 / total.as_secs_f64());
+        shutdown.cancel();
+        dispatcher.drained().await;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })
+}
+
+/// The same requests from a bare reqwest client (no outbox, no signing): how much of the gap to
+/// wrk is the HTTP client's own. `BENCH_RAW_REQWEST=1 bench_deliver URL N CONCURRENCY`.
+async fn raw_reqwest(url: String, n: usize, concurrency: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).tcp_nodelay(true).build()?;
+    let body = bytes_body();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                let response = client.post(&url).header("content-type", "application/json").body(body.clone()).send().await;
+                if let Ok(response) = response {
+                    let _ = response.bytes().await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    println!("raw_reqwest_per_sec {:.0}", n as f64 / started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn bytes_body() -> Vec<u8> {
+    format!("{{\"eventId\":\"evt-00000000\",\"eventType\":\"bench\",\"pad\":\"{}\"}}", "x".repeat(1024 - 60)).into_bytes()
+}

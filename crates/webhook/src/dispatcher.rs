@@ -1,0 +1,713 @@
+//! The dispatcher: one worker task per endpoint takes due deliveries from the outbox and starts an
+//! attempt task for each, within the endpoint's concurrency limit, circuit breaker and rate limit.
+//!
+//! Why per-endpoint workers: a slow or failing partner fills only its own concurrency permits and
+//! its own rows; other endpoints' workers keep claiming theirs, and `enqueue` never waits on a
+//! partner (only on the outbox fsync). The outbox is the queue: a worker claims rows in batches,
+//! sleeps until the next row is due, and is woken by `enqueue` and by finished attempts.
+//!
+//! Shutdown: when the token is cancelled the workers stop claiming; attempts in flight have
+//! `drain_timeout` to finish and record their outcome, after which they are abandoned — their rows
+//! stay in the outbox and are attempted again after the restart (the receiver deduplicates by
+//! `webhook-id`).
+
+use std::collections::{HashMap, HashSet};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::Utc;
+use prometheus::Registry;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::breaker::{Admission, Breaker, CircuitState, TokenBucket};
+use crate::delivery::WebhookDelivery;
+use crate::dlq::{AttemptRecord, DeadLetterReason, DeadLetterRecord, DeadLetterSink, ErrorInfo, ProcessingContext};
+use crate::endpoint::Endpoint;
+use crate::error::{EnqueueError, StartError};
+use crate::metrics::Metrics;
+use crate::outbox::{now_ms, ClaimedDelivery, Outbox};
+use crate::retry::{classify_status, next_delay, parse_retry_after, Verdict};
+
+/// Tuning of the dispatcher as a whole (per-endpoint settings live on [`Endpoint`]).
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// After shutdown is signalled, how long attempts in flight may run before they are abandoned
+    /// (left in the outbox, attempted again after the restart).
+    pub drain_timeout: Duration,
+    /// Longest a worker sleeps without looking at the outbox. A safety net only: `enqueue` and
+    /// finished attempts wake it at once.
+    pub idle_poll: Duration,
+    /// Bytes of a rejecting response's body kept in the attempt history and dead-letter record.
+    pub max_error_body: usize,
+    /// Delay before writing a dead letter again after the sink failed.
+    pub dead_letter_retry: Duration,
+    /// Idle keep-alive connections kept per host.
+    pub pool_max_idle_per_host: usize,
+    pub user_agent: String,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            drain_timeout: Duration::from_secs(10),
+            idle_poll: Duration::from_secs(1),
+            max_error_body: 1024,
+            dead_letter_retry: Duration::from_secs(5),
+            pool_max_idle_per_host: 64,
+            user_agent: concat!("switchboard-webhook/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Delivers webhooks from an [`Outbox`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    outbox: Outbox,
+    client: reqwest::Client,
+    dead_letters: Arc<dyn DeadLetterSink>,
+    metrics: Metrics,
+    config: DispatcherConfig,
+    endpoints: RwLock<HashMap<String, Arc<Worker>>>,
+    /// Endpoints a 410 disabled, as persisted in the outbox.
+    disabled: RwLock<HashSet<String>>,
+    /// Cancelled by the gateway: stop claiming, let attempts finish.
+    shutdown: CancellationToken,
+    /// Cancelled after `drain_timeout`: abandon attempts in flight.
+    abort: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// One endpoint's worker state.
+///
+/// Fresh deliveries take a short cut: `enqueue` stores them already claimed and hands them to
+/// `ready` (bounded by `ready_capacity`), so the hot path never reads a row back. Everything else
+/// — retries, rows from before a restart, deliveries that found `ready` full — is claimed from
+/// the outbox when due; `db_due_ms` is the earliest time the outbox may hold a due unclaimed row
+/// of this endpoint, so the worker queries only when something can be there.
+struct Worker {
+    key: String,
+    endpoint: RwLock<Arc<Endpoint>>,
+    permits: Arc<Semaphore>,
+    breaker: Breaker,
+    bucket: Option<TokenBucket>,
+    disabled: AtomicBool,
+    wake: Notify,
+    ready: Mutex<VecDeque<ClaimedDelivery>>,
+    /// Rows in `ready` plus slots reserved by enqueues not yet committed.
+    ready_reserved: AtomicUsize,
+    ready_capacity: usize,
+    db_due_ms: AtomicI64,
+}
+
+impl Worker {
+    fn endpoint(&self) -> Arc<Endpoint> {
+        // Poisoning leaves a valid Arc (the write is one assignment).
+        Arc::clone(&self.endpoint.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Reserves a slot in `ready` for a delivery being enqueued.
+    fn try_reserve(&self) -> bool {
+        self.ready_reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.ready_capacity).then_some(n + 1))
+            .is_ok()
+    }
+
+    fn unreserve(&self) {
+        self.ready_reserved.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn push_ready(&self, row: ClaimedDelivery) {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner()).push_back(row);
+    }
+
+    fn pop_ready(&self, limit: usize) -> Vec<ClaimedDelivery> {
+        let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+        let take = limit.min(ready.len());
+        let rows: Vec<ClaimedDelivery> = ready.drain(..take).collect();
+        drop(ready);
+        self.ready_reserved.fetch_sub(rows.len(), Ordering::AcqRel);
+        rows
+    }
+
+    /// The outbox may hold a row of this endpoint that is due at `due_ms`.
+    fn due_in_outbox(&self, due_ms: i64) {
+        self.db_due_ms.fetch_min(due_ms, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+}
+
+impl Dispatcher {
+    /// Registers the metrics in `registry`, builds the pooled HTTP client (rustls, keep-alive, no
+    /// redirects: a signed delivery must not be forwarded elsewhere) and starts one worker per
+    /// endpoint. Rows already in the outbox — from before a restart — are resumed.
+    pub async fn start(
+        outbox: Outbox,
+        endpoints: Vec<Endpoint>,
+        dead_letters: Arc<dyn DeadLetterSink>,
+        registry: &Registry,
+        config: DispatcherConfig,
+        shutdown: CancellationToken,
+    ) -> Result<Dispatcher, StartError> {
+        let metrics = Metrics::register(registry)?;
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(config.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| StartError::Client(e.to_string()))?;
+        let disabled: HashSet<String> = outbox.disabled_endpoints().await?.into_iter().collect();
+        metrics.outbox_depth.set(outbox.depth());
+        let dispatcher = Dispatcher {
+            inner: Arc::new(Inner {
+                outbox: outbox.clone(),
+                client,
+                dead_letters,
+                metrics,
+                config,
+                endpoints: RwLock::new(HashMap::new()),
+                disabled: RwLock::new(disabled),
+                shutdown,
+                abort: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+            }),
+        };
+        for endpoint in endpoints {
+            dispatcher.register(endpoint);
+        }
+        let registered: HashSet<String> = dispatcher.read_endpoints().keys().cloned().collect();
+        for key in outbox.endpoints_with_rows().await? {
+            if !registered.contains(&key) {
+                tracing::warn!(endpoint_key = %key, "outbox holds deliveries for an endpoint that is not configured; they wait until it is registered again");
+            }
+        }
+        Ok(dispatcher)
+    }
+
+    /// Adds an endpoint, or replaces the configuration of one with the same key (a rule reload).
+    /// Its concurrency limit, rate limit and breaker settings are fixed when it is first
+    /// registered; URL, method, headers, timeout, attempts, backoff and signing follow reloads.
+    pub fn register(&self, endpoint: Endpoint) {
+        let inner = &self.inner;
+        let mut endpoints = inner.endpoints.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(worker) = endpoints.get(endpoint.key()) {
+            *worker.endpoint.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(endpoint);
+            worker.wake.notify_one();
+            return;
+        }
+        let disabled = inner.disabled.read().unwrap_or_else(|p| p.into_inner()).contains(endpoint.key());
+        inner.metrics.circuit_state.with_label_values(&[endpoint.label()]).set(CircuitState::Closed as i64);
+        inner.metrics.endpoint_disabled.with_label_values(&[endpoint.label()]).set(i64::from(disabled));
+        let worker = Arc::new(Worker {
+            key: endpoint.key().to_owned(),
+            permits: Arc::new(Semaphore::new(endpoint.concurrency)),
+            breaker: Breaker::new(endpoint.circuit_breaker),
+            bucket: endpoint.rate_limit.map(TokenBucket::new),
+            disabled: AtomicBool::new(disabled),
+            wake: Notify::new(),
+            ready: Mutex::new(VecDeque::new()),
+            ready_reserved: AtomicUsize::new(0),
+            ready_capacity: (2 * endpoint.concurrency).max(32),
+            // Rows from before a restart may be due: look at once.
+            db_due_ms: AtomicI64::new(0),
+            endpoint: RwLock::new(Arc::new(endpoint)),
+        });
+        endpoints.insert(worker.key.clone(), Arc::clone(&worker));
+        inner.tasks.spawn(run_worker(Arc::clone(inner), worker));
+    }
+
+    /// Writes a delivery to the outbox durably and wakes its endpoint's worker. When this returns
+    /// `Ok` the source offset may be acknowledged. Never waits on the partner.
+    pub async fn enqueue(&self, delivery: WebhookDelivery) -> Result<(), EnqueueError> {
+        self.enqueue_batch(vec![delivery]).await
+    }
+
+    /// Several deliveries in one outbox transaction (one fsync), e.g. all those planned for one
+    /// batch of source events.
+    pub async fn enqueue_batch(&self, deliveries: Vec<WebhookDelivery>) -> Result<(), EnqueueError> {
+        let workers: Vec<Arc<Worker>> = {
+            let endpoints = self.read_endpoints();
+            let mut workers = Vec::with_capacity(deliveries.len());
+            for d in &deliveries {
+                match endpoints.get(&d.endpoint) {
+                    Some(w) => workers.push(Arc::clone(w)),
+                    None => return Err(EnqueueError::UnknownEndpoint(d.endpoint.clone())),
+                }
+            }
+            workers
+        };
+        let claims: Vec<bool> = workers.iter().map(|w| w.try_reserve()).collect();
+        let handoff_claims = claims.clone();
+        let handoff_workers = workers.clone();
+        // Runs on the outbox thread after the commit, even if this future is dropped.
+        let handoff = move |committed: Option<Vec<(WebhookDelivery, Option<i64>)>>| match committed {
+            Some(rows) => {
+                for (((delivery, seq), claimed), worker) in rows.into_iter().zip(handoff_claims).zip(&handoff_workers) {
+                    match (claimed, seq) {
+                        (true, Some(seq)) => worker.push_ready(ClaimedDelivery {
+                            seq,
+                            delivery,
+                            attempt_count: 0,
+                            attempts: Vec::new(),
+                            dead: None,
+                        }),
+                        (true, None) => worker.unreserve(),
+                        (false, Some(_)) => {
+                            worker.db_due_ms.fetch_min(0, Ordering::AcqRel);
+                        }
+                        (false, None) => {}
+                    }
+                    worker.wake.notify_one();
+                }
+            }
+            None => {
+                for (claimed, worker) in handoff_claims.into_iter().zip(&handoff_workers) {
+                    if claimed {
+                        worker.unreserve();
+                    }
+                }
+            }
+        };
+        self.inner.outbox.enqueue_with_handoff(deliveries, claims, handoff).await?;
+        self.inner.metrics.outbox_depth.set(self.inner.outbox.depth());
+        Ok(())
+    }
+
+    /// Re-enables an endpoint a 410 disabled (after the partner says it is back). Deliveries
+    /// enqueued from now on are attempted again; those already dead-lettered stay in the DLQ.
+    pub async fn enable_endpoint(&self, key: &str) -> Result<bool, EnqueueError> {
+        let was = self.inner.outbox.clear_disabled(key.to_owned()).await?;
+        self.inner.disabled.write().unwrap_or_else(|p| p.into_inner()).remove(key);
+        if let Some(worker) = self.read_endpoints().get(key) {
+            worker.disabled.store(false, Ordering::Release);
+            self.inner.metrics.endpoint_disabled.with_label_values(&[worker.endpoint().label()]).set(0);
+            worker.due_in_outbox(0);
+        }
+        Ok(was)
+    }
+
+    /// Whether a 410 has disabled the endpoint.
+    pub fn is_disabled(&self, key: &str) -> bool {
+        self.read_endpoints().get(key).is_some_and(|w| w.disabled.load(Ordering::Acquire))
+    }
+
+    /// The outbox this dispatcher delivers from.
+    pub fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Waits for the shutdown token, then for attempts in flight (at most `drain_timeout`, after
+    /// which they are abandoned and stay in the outbox). When it returns, no task of the
+    /// dispatcher is running.
+    pub async fn drained(&self) {
+        let inner = &self.inner;
+        inner.shutdown.cancelled().await;
+        inner.tasks.close();
+        if tokio::time::timeout(inner.config.drain_timeout, inner.tasks.wait()).await.is_err() {
+            tracing::warn!("webhook attempts still in flight after the drain timeout; they stay in the outbox");
+            inner.abort.cancel();
+            inner.tasks.wait().await;
+        }
+        inner.metrics.outbox_depth.set(inner.outbox.depth());
+    }
+
+    fn read_endpoints(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Worker>>> {
+        self.inner.endpoints.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Claims due rows for one endpoint and starts attempts, until shutdown.
+async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
+    loop {
+        if inner.shutdown.is_cancelled() {
+            break;
+        }
+        let now = Instant::now();
+        let free = worker.permits.available_permits();
+        let disabled = worker.disabled.load(Ordering::Acquire);
+        // A disabled endpoint is drained to the DLQ without HTTP, so the breaker does not apply.
+        let (limit, probe, breaker_until) = if disabled {
+            (free, false, None)
+        } else {
+            match worker.breaker.admission(now) {
+                Admission::Any => (free, false, None),
+                Admission::Probe => (free.min(1), true, None),
+                Admission::Wait(until) => (0, false, until),
+            }
+        };
+        let mut rows = Vec::new();
+        if limit > 0 && worker.db_due_ms.load(Ordering::Acquire) <= now_ms() {
+            // Clear first, then lower it to what the claim saw: a retry scheduled meanwhile has
+            // already lowered it again and is not lost.
+            worker.db_due_ms.store(i64::MAX, Ordering::Release);
+            match inner.outbox.claim_due(worker.key.clone(), now_ms(), limit).await {
+                Ok(claim) => {
+                    rows = claim.rows;
+                    if let Some(due) = claim.next_due_ms {
+                        worker.db_due_ms.fetch_min(due, Ordering::AcqRel);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(endpoint_key = %worker.key, %error, "cannot claim webhook deliveries; retrying");
+                    worker.db_due_ms.fetch_min(now_ms() + 1000, Ordering::AcqRel);
+                }
+            }
+        }
+        if rows.len() < limit {
+            rows.extend(worker.pop_ready(limit - rows.len()));
+        }
+        if probe {
+            if rows.is_empty() {
+                worker.breaker.probe_abandoned();
+            } else {
+                worker.breaker.probe_started();
+            }
+        }
+        let full = limit > 0 && rows.len() == limit;
+        for row in rows {
+            // Only this worker takes permits, and it took no more rows than were free, so this
+            // succeeds; if it ever did not, the row is released back to the outbox.
+            match Arc::clone(&worker.permits).try_acquire_owned() {
+                Ok(permit) => {
+                    inner.tasks.spawn(run_attempt(Arc::clone(&inner), Arc::clone(&worker), row, permit, probe));
+                }
+                Err(_) => {
+                    if inner.outbox.release(row.seq).await.is_ok() {
+                        worker.due_in_outbox(0);
+                    }
+                }
+            }
+        }
+        if full {
+            continue;
+        }
+        inner.metrics.outbox_depth.set(inner.outbox.depth());
+        let mut wake_at = now + inner.config.idle_poll;
+        let due = worker.db_due_ms.load(Ordering::Acquire);
+        if due != i64::MAX {
+            let wait = Duration::from_millis(due.saturating_sub(now_ms()).max(0) as u64);
+            wake_at = wake_at.min(Instant::now() + wait);
+        }
+        if let Some(until) = breaker_until {
+            wake_at = wake_at.min(until);
+        }
+        tokio::select! {
+            _ = inner.shutdown.cancelled() => break,
+            _ = worker.wake.notified() => {}
+            _ = tokio::time::sleep_until(wake_at.into()) => {}
+        }
+    }
+}
+
+/// One attempt (or one dead-letter write) for one claimed row.
+async fn run_attempt(inner: Arc<Inner>, worker: Arc<Worker>, row: ClaimedDelivery, permit: OwnedSemaphorePermit, probe: bool) {
+    let seq = row.seq;
+    tokio::select! {
+        _ = attempt(&inner, &worker, row) => {}
+        // Abandoned at the drain timeout: the row keeps its claim only in this process's view;
+        // the next open of the outbox releases it.
+        _ = inner.abort.cancelled() => {
+            tracing::debug!(seq, "webhook attempt abandoned at shutdown; it stays in the outbox");
+        }
+    }
+    if probe {
+        // If the probe produced no HTTP verdict (dead letter, shutdown), let the next one go.
+        worker.breaker.probe_abandoned();
+    }
+    drop(permit);
+    worker.wake.notify_one();
+}
+
+async fn attempt(inner: &Inner, worker: &Worker, row: ClaimedDelivery) {
+    let endpoint = worker.endpoint();
+    if let Some((reason, message)) = row.dead.clone() {
+        let attempts = row.attempts.clone();
+        return dead_letter(inner, worker, &endpoint, row, attempts, reason, message).await;
+    }
+    if worker.disabled.load(Ordering::Acquire) {
+        let attempts = row.attempts.clone();
+        let message = "the endpoint answered 410 Gone and is disabled".to_owned();
+        return dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::EndpointGone, message).await;
+    }
+    if let Some(bucket) = &worker.bucket {
+        tokio::select! {
+            _ = bucket.take() => {}
+            _ = inner.shutdown.cancelled() => {
+                // Not started: hand the row back untouched.
+                if let Err(error) = inner.outbox.release(row.seq).await {
+                    tracing::error!(%error, "cannot release a webhook delivery at shutdown");
+                }
+                worker.due_in_outbox(0);
+                return;
+            }
+        }
+    }
+
+    let attempt_number = row.attempt_count + 1;
+    let (verdict, record) = send(inner, &endpoint, &row.delivery, attempt_number).await;
+    let label = endpoint.label();
+    let result = match verdict {
+        Verdict::Delivered => "success",
+        Verdict::Retry { .. } => "retryable",
+        Verdict::Reject => "rejected",
+        Verdict::Gone => "gone",
+    };
+    inner.metrics.attempts.with_label_values(&[label, result]).inc();
+    inner
+        .metrics
+        .duration
+        .with_label_values(&[label])
+        .observe(record.duration_ms as f64 / 1000.0);
+    let mut attempts = row.attempts.clone();
+    attempts.push(record.clone());
+
+    match verdict {
+        Verdict::Delivered => {
+            worker.breaker.record_success();
+            set_circuit_metric(inner, worker, label);
+            match inner.outbox.remove(row.seq).await {
+                Ok(()) => {
+                    inner.metrics.deliveries.with_label_values(&[label, "delivered"]).inc();
+                    tracing::debug!(endpoint = %label, delivery_id = %row.delivery.delivery_id, attempt = attempt_number, "webhook delivered");
+                }
+                Err(error) => {
+                    // Delivered but still in the outbox: it is delivered again after a restart.
+                    tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "webhook delivered but not removed from the outbox");
+                }
+            }
+        }
+        Verdict::Retry { retry_after } => {
+            if worker.breaker.record_failure(Instant::now()) {
+                tracing::warn!(endpoint = %label, "circuit breaker opened");
+            }
+            set_circuit_metric(inner, worker, label);
+            let error = describe_failure(&record);
+            if attempt_number >= endpoint.attempts {
+                let message = format!("{attempt_number} attempts failed; last: {error}");
+                return dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::RetriesExhausted, message).await;
+            }
+            let delay = next_delay(endpoint.backoff, attempt_number, retry_after);
+            tracing::debug!(endpoint = %label, delivery_id = %row.delivery.delivery_id, attempt = attempt_number, %error, delay_ms = delay.as_millis() as u64, "webhook attempt failed; retrying");
+            let next = now_ms() + delay.as_millis() as i64;
+            match inner.outbox.schedule_retry(row.seq, &attempts, next).await {
+                Ok(()) => worker.due_in_outbox(next),
+                Err(error) => {
+                    tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "cannot persist the retry; the delivery resumes after a restart");
+                }
+            }
+        }
+        Verdict::Gone => {
+            worker.breaker.record_success();
+            set_circuit_metric(inner, worker, label);
+            if !worker.disabled.swap(true, Ordering::AcqRel) {
+                tracing::warn!(endpoint = %label, endpoint_key = %worker.key, "endpoint answered 410 Gone: disabled; its deliveries go to the dead-letter queue");
+                inner.metrics.endpoint_disabled.with_label_values(&[label]).set(1);
+                inner.disabled.write().unwrap_or_else(|p| p.into_inner()).insert(worker.key.clone());
+                if let Err(error) = inner.outbox.set_disabled(worker.key.clone(), "410 Gone".into()).await {
+                    tracing::error!(endpoint = %label, %error, "cannot persist that the endpoint is disabled");
+                }
+            }
+            let message = "the endpoint answered 410 Gone and is disabled".to_owned();
+            dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::EndpointGone, message).await;
+        }
+        Verdict::Reject => {
+            worker.breaker.record_success();
+            set_circuit_metric(inner, worker, label);
+            let message = format!("rejected: {}", describe_failure(&record));
+            dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::Rejected, message).await;
+        }
+    }
+}
+
+/// Sends one attempt and classifies it. Never logs or returns a header value or the URL's query.
+async fn send(inner: &Inner, endpoint: &Endpoint, delivery: &WebhookDelivery, attempt_number: u32) -> (Verdict, AttemptRecord) {
+    let at = Utc::now();
+    let started = Instant::now();
+    let record = |status: Option<u16>, error: Option<String>| AttemptRecord {
+        attempt: attempt_number,
+        at,
+        status,
+        error,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    let headers = match request_headers(endpoint, delivery, at.timestamp()) {
+        Ok(h) => h,
+        Err(message) => return (Verdict::Reject, record(None, Some(message))),
+    };
+    let request = inner
+        .client
+        .request(endpoint.method.to_reqwest(), endpoint.url.clone())
+        .timeout(endpoint.timeout)
+        .headers(headers)
+        .body(delivery.body.clone());
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => return (Verdict::Retry { retry_after: None }, record(None, Some(describe_reqwest(error)))),
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let verdict = classify_status(status, retry_after);
+    // Keep the start of the body for the record when it explains a failure; read the rest (up to
+    // a bound) so the connection goes back to the pool.
+    let keep = if verdict == Verdict::Delivered { 0 } else { inner.config.max_error_body };
+    let body = read_bounded(response, keep, 64 * 1024).await;
+    let error = (!body.is_empty()).then_some(body);
+    (verdict, record(Some(status), error))
+}
+
+/// Endpoint headers (secret, marked sensitive), then the delivery's own, then the Standard
+/// Webhooks headers, which nothing overrides.
+fn request_headers(endpoint: &Endpoint, delivery: &WebhookDelivery, timestamp: i64) -> Result<HeaderMap, String> {
+    let mut headers = endpoint.headers.clone();
+    if !headers.contains_key(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    for (name, value) in &delivery.headers {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            _ => tracing::warn!(header = %name, "skipping a delivery header that is not valid HTTP"),
+        }
+    }
+    let id = HeaderValue::from_str(&delivery.event_id).map_err(|_| "the eventId cannot be sent as the webhook-id header".to_owned())?;
+    headers.insert("webhook-id", id);
+    headers.insert("webhook-timestamp", HeaderValue::from(timestamp));
+    if let Some(key) = &endpoint.signing_key {
+        let signature = key.sign(&delivery.event_id, timestamp, &delivery.body);
+        let value = HeaderValue::from_str(&signature).map_err(|_| "signature is not a header value".to_owned())?;
+        headers.insert("webhook-signature", value);
+    }
+    Ok(headers)
+}
+
+/// Reads the body: keeps its first `keep` bytes (as lossy UTF-8), discards the rest up to
+/// `limit`. A body that fails mid-way keeps what was read.
+async fn read_bounded(mut response: reqwest::Response, keep: usize, limit: usize) -> String {
+    let mut kept = Vec::new();
+    let mut read = 0usize;
+    while read < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                read += chunk.len();
+                if kept.len() < keep {
+                    let take = (keep - kept.len()).min(chunk.len());
+                    kept.extend_from_slice(&chunk[..take]);
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+/// The error and its causes, without the URL (which may carry a secret in its query).
+fn describe_reqwest(error: reqwest::Error) -> String {
+    let timeout = error.is_timeout();
+    let error = error.without_url();
+    let mut text = if timeout { "timeout".to_owned() } else { error.to_string() };
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn describe_failure(record: &AttemptRecord) -> String {
+    match (record.status, &record.error) {
+        (Some(status), Some(body)) => format!("HTTP {status}: {body}"),
+        (Some(status), None) => format!("HTTP {status}"),
+        (None, Some(error)) => error.clone(),
+        (None, None) => "unknown failure".to_owned(),
+    }
+}
+
+fn set_circuit_metric(inner: &Inner, worker: &Worker, label: &str) {
+    inner.metrics.circuit_state.with_label_values(&[label]).set(worker.breaker.state() as i64);
+}
+
+/// Writes the dead-letter record; removes the row once it is durable, or keeps it (marked dead)
+/// and tries again later.
+async fn dead_letter(
+    inner: &Inner,
+    worker: &Worker,
+    endpoint: &Endpoint,
+    row: ClaimedDelivery,
+    attempts: Vec<AttemptRecord>,
+    reason: DeadLetterReason,
+    message: String,
+) {
+    let label = endpoint.label();
+    let stack_trace = attempts.last().and_then(|a| a.error.clone()).unwrap_or_default();
+    let (body, body_encoding) = match String::from_utf8(row.delivery.body.clone()) {
+        Ok(text) => (text, None),
+        Err(_) => {
+            use base64::Engine as _;
+            (base64::engine::general_purpose::STANDARD.encode(&row.delivery.body), Some("base64".to_owned()))
+        }
+    };
+    let record = DeadLetterRecord {
+        original_event: row.delivery.original_event.clone(),
+        error: ErrorInfo { kind: reason.as_str().to_owned(), message: message.clone(), stack_trace },
+        processing_context: ProcessingContext {
+            processor: "webhook".to_owned(),
+            timestamp: Utc::now(),
+            correlation_id: row.delivery.correlation_id.clone(),
+        },
+        delivery_id: row.delivery.delivery_id.clone(),
+        webhook_id: row.delivery.event_id.clone(),
+        endpoint_key: row.delivery.endpoint.clone(),
+        endpoint: label.to_owned(),
+        attempts: attempts.clone(),
+        body,
+        body_encoding,
+        headers: row.delivery.headers.clone(),
+    };
+    match inner.dead_letters.dead_letter(record).await {
+        Ok(()) => {
+            let result = match reason {
+                DeadLetterReason::RetriesExhausted => "exhausted",
+                DeadLetterReason::Rejected => "rejected",
+                DeadLetterReason::EndpointGone => "gone",
+            };
+            inner.metrics.deliveries.with_label_values(&[label, result]).inc();
+            tracing::warn!(endpoint = %label, delivery_id = %row.delivery.delivery_id, reason = reason.as_str(), attempts = attempts.len(), "webhook delivery dead-lettered");
+            if let Err(error) = inner.outbox.remove(row.seq).await {
+                tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "dead-lettered but not removed from the outbox; it may be dead-lettered twice");
+            }
+        }
+        Err(error) => {
+            inner.metrics.dead_letter_failures.with_label_values(&[label]).inc();
+            tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "cannot write the dead letter; keeping the delivery and trying again");
+            let next = now_ms() + inner.config.dead_letter_retry.as_millis() as i64;
+            match inner.outbox.schedule_dead_letter(row.seq, &attempts, reason, message, next).await {
+                Ok(()) => worker.due_in_outbox(next),
+                Err(error) => {
+                    tracing::error!(endpoint = %label, %error, "cannot persist the dead-letter state; the delivery resumes after a restart");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! End-to-end tests of `lint`, `explain`, `match` and `test`: the built binary on the shipped
+//! rule sets (run from the repository root, as the README shows) and on small broken sets.
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn switchboard(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    c.current_dir(root()).args(args).env_remove("CERT_BODY_TOKEN");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    switchboard(args).output().expect("run switchboard")
+}
+
+fn run_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = switchboard(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// A rules directory with the given files, in the system temp dir.
+fn rule_dir(files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(common::unique("switchboard-lang"));
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn lint_is_clean_on_the_shipped_rules() {
+    let o = run(&["lint"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    let o = run(&["lint", "--format", "json", "rules"]);
+    assert_eq!(code(&o), 0);
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v, serde_json::json!({"diagnostics": []}));
+}
+
+#[test]
+fn lint_reports_an_unset_variable_of_the_seed_yaml_unless_no_env() {
+    let o = run(&["lint", "--format", "json", "examples/seed-yaml"]);
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["code"], "E011");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], "examples/seed-yaml/routing.yaml");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(39), Some(28)));
+    assert_eq!(code(&run(&["lint", "--no-env", "examples/seed-yaml"])), 0);
+    let o = switchboard(&["lint", "examples/seed-yaml"]).env("CERT_BODY_TOKEN", "test-token").output().expect("run");
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+#[test]
+fn lint_renders_like_rustc_and_counts_warnings_only_when_denied() {
+    let dir = rule_dir(&[
+        ("a.rules", "rule r {\n  when eventType matches /payment(/\n  to store\n}\n"),
+        ("b.rules", "rule quiet {\n  when exists eventType\n}\n"),
+    ]);
+    let o = run(&["lint", dir.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 1);
+    let text = stdout(&o);
+    assert!(text.contains("error[E006]: invalid regex: unclosed group"), "{text}");
+    assert!(text.contains("a.rules:2:27"), "{text}");
+    assert!(text.contains("  |                           ^^^^^^^^"), "{text}");
+    assert!(text.contains("= hint:"), "{text}");
+    assert!(text.contains("warning[W001]"), "{text}");
+    let only_warning = dir.join("b.rules");
+    assert_eq!(code(&run(&["lint", only_warning.to_str().expect("utf-8")])), 0);
+    assert_eq!(code(&run(&["lint", "--deny-warnings", only_warning.to_str().expect("utf-8")])), 1);
+    assert_eq!(code(&run(&["lint", "no/such/dir"])), 2);
+}
+
+#[test]
+fn explain_names_the_failing_predicate_and_the_value_found() {
+    let o = run(&["explain", "--event", "rules/events/payment-small.json", "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["matched"], serde_json::json!([]));
+    assert_eq!(v["deliveries"], serde_json::json!([]));
+    let rules = v["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 3);
+    let payment = rules.iter().find(|r| r["name"] == "payment_events_to_finance").expect("rule");
+    assert_eq!(payment["matched"], false);
+    assert_eq!(payment["reason"], "data.amount: 999 is not >= 1000");
+
+    let o = run(&["explain", "--event", "rules/events/member-profile-updated.json", "--format", "json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["matched"], serde_json::json!(["member_events_to_crm"]));
+    let d = &v["deliveries"][0];
+    assert_eq!((d["rule"].as_str(), d["kind"].as_str(), d["target"].as_str()), (Some("member_events_to_crm"), Some("topic"), Some("crm.sync.queue")));
+    assert_eq!(d["key"], "mem_12345");
+    assert!(d["payload"].is_object());
+
+    let o = run(&["explain", "--event", "rules/events/member-profile-updated.json"]);
+    let text = stdout(&o);
+    assert!(text.contains("✓ member_events_to_crm"), "{text}");
+    assert!(text.contains("✗ payment_events_to_finance"), "{text}");
+}
+
+#[test]
+fn explain_never_shows_a_secret() {
+    let dir = rule_dir(&[(
+        "a.rules",
+        "rule hook {\n  when exists eventType\n  to webhook \"https://example.com/${HOOK_PATH:-x}\" {\n    header \"Authorization\" = \"Bearer ${CERT_BODY_TOKEN:-dev-token}\"\n  }\n}\n",
+    )]);
+    let event = dir.join("event.json");
+    std::fs::write(&event, r#"{"eventType":"a.b"}"#).expect("write");
+    let o = switchboard(&["--rules", dir.to_str().expect("utf-8"), "explain", "--event", event.to_str().expect("utf-8"), "--format", "json"])
+        .env("CERT_BODY_TOKEN", "s3cret-value")
+        .output()
+        .expect("run");
+    let out = stdout(&o);
+    assert!(!out.contains("s3cret-value") && !out.contains("dev-token"), "{out}");
+    assert!(out.contains("https://example.com/${HOOK_PATH}"), "{out}");
+}
+
+#[test]
+fn match_writes_one_stable_line_per_input_line() {
+    let input = concat!(
+        r#"{"eventType":"payment.captured","data":{"amount":5000}}"#, "\n",
+        "\n",
+        "not json\n",
+        "[1,2]\n",
+        r#"{"eventType":"certification.issued"}"#, "\n",
+        r#"{"eventType":"nothing"}"#, "\n",
+    );
+    let o = run_stdin(&["match"], input);
+    assert_eq!(code(&o), 0);
+    let lines: Vec<Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0], serde_json::json!({"line": 1, "matched": ["payment_events_to_finance"]}));
+    assert_eq!(lines[1]["line"], 3);
+    assert!(lines[1]["error"].is_string());
+    assert_eq!(lines[2]["line"], 4);
+    assert!(lines[2]["error"].is_string());
+    assert_eq!(lines[3], serde_json::json!({"line": 5, "matched": ["certification_updates"]}));
+    assert_eq!(lines[4], serde_json::json!({"line": 6, "matched": []}));
+}
+
+#[test]
+fn match_reports_default_and_exits_2_on_a_set_that_does_not_load() {
+    let dir = rule_dir(&[("a.rules", "default {\n  to topic \"unrouted\"\n}\nrule r {\n  when a == 1\n  to store\n}\n")]);
+    let o = run_stdin(&["--rules", dir.to_str().expect("utf-8"), "match"], "{\"a\":2}\n{\"a\":1}\n");
+    assert_eq!(stdout(&o), "{\"line\":1,\"matched\":[\"default\"]}\n{\"line\":2,\"matched\":[\"r\"]}\n");
+    let broken = rule_dir(&[("a.rules", "rule r {\n  when a == 1\n  to topic \"t\" transform \"missing\"\n}\n")]);
+    let o = run_stdin(&["--rules", broken.to_str().expect("utf-8"), "match"], "{}\n");
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("E009"));
+}
+
+#[test]
+fn test_passes_on_the_shipped_rule_sets() {
+    let o = run(&["test"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("8 passed; 0 failed"), "{}", stdout(&o));
+    let o = run(&["test", "examples/seed-yaml"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn test_prints_a_diff_and_exits_1_on_a_failing_case() {
+    let dir = rule_dir(&[
+        ("a.rules", "rule r {\n  when a == 1\n  to topic \"t.{a}\"\n}\n"),
+        (
+            "a.test.yaml",
+            "tests:\n  - name: wrong expectation\n    event: { a: 1 }\n    expect:\n      rules: [other]\n      topics: [t.2]\n",
+        ),
+    ]);
+    let o = run(&["test", dir.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 1);
+    let text = stdout(&o);
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(text.contains("- [other]") && text.contains("+ [r]"), "{text}");
+    assert!(text.contains("- [t.2]") && text.contains("+ [t.1]"), "{text}");
+}
