@@ -30,6 +30,10 @@ pub struct Config {
     /// How long SIGTERM waits for in-flight deliveries before exiting.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// The event store (`to store`, the store HTTP API). Default: SQLite at `<data>/store.db`.
+    pub store: Option<switchboard_store::config::StoreConfig>,
+    /// The periodic archiver inside `serve`; absent: no archiving (`archive: {}` enables the defaults).
+    pub archive: Option<switchboard_archive::ArchiveConfig>,
 }
 
 impl Default for Config {
@@ -44,6 +48,8 @@ impl Default for Config {
             pipeline: PipelineConfig::default(),
             reload: ReloadConfig::default(),
             shutdown_grace: Duration::from_secs(30),
+            store: None,
+            archive: None,
         }
     }
 }
@@ -266,6 +272,9 @@ impl Config {
                 errors.push("kafka.max_in_flight: must be positive".into());
             }
         }
+        if let Some(a) = &self.archive {
+            errors.extend(a.problems());
+        }
         if let Some(token) = &self.http.auth_token {
             if let Err(e) = resolve_env_string(token) {
                 errors.push(format!("http.auth_token: {e}"));
@@ -276,6 +285,14 @@ impl Config {
         } else {
             Err(errors)
         }
+    }
+
+    /// The configured store, or the embedded default `<data>/store.db`.
+    pub fn store_config(&self) -> switchboard_store::config::StoreConfig {
+        self.store.clone().unwrap_or_else(|| switchboard_store::config::StoreConfig::Sqlite {
+            path: self.data.join("store.db"),
+            synchronous: switchboard_store::config::SyncMode::Full,
+        })
     }
 
     pub fn auth_token(&self) -> Option<String> {

@@ -13,6 +13,7 @@ mod config;
 mod dedup;
 mod dlq;
 mod http;
+mod http_store;
 mod loader;
 mod logging;
 mod metrics;

@@ -190,3 +190,59 @@ async fn a_restart_resumes_from_the_committed_offset_and_dedups() {
     let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("events_duplicate_total 10"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn to_store_and_the_store_http_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), "rule member_stream {\n  when eventType starts_with \"member.\"\n  to store\n}\n").unwrap();
+    let gw = start(dir.path(), &rules, &[]);
+    let client = reqwest::Client::new();
+    let events: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut e = envelope(&format!("s{i}"), "member.profile.updated", json!({"i": i}), &[]);
+            e["subject"]["id"] = json!("mem_store");
+            e["eventTime"] = json!(format!("2024-01-20T15:30:4{i}Z"));
+            e
+        })
+        .collect();
+    assert_eq!(client.post(gw.url("/events")).json(&events).send().await.unwrap().status(), 202);
+    let read = common::eventually(Duration::from_secs(30), || {
+        let rt = tokio::runtime::Handle::current();
+        let v: Value = tokio::task::block_in_place(|| {
+            rt.block_on(async { client.get(gw.url("/aggregates/mem_store/events")).send().await.unwrap().json().await.unwrap() })
+        });
+        (v["events"].as_array().map(Vec::len) == Some(3)).then_some(v)
+    })
+    .expect("the store did not get the 3 events");
+    let seqs: Vec<u64> = read["events"].as_array().unwrap().iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(read["events"][0]["event"], events[0], "stored as received");
+
+    // The command side: optimistic concurrency.
+    let next = envelope("s3", "member.profile.updated", json!({}), &[]);
+    let r = client.post(gw.url("/aggregates/mem_store/events")).json(&json!({"expectedVersion": 2, "events": [next]})).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["currentVersion"], 3);
+    let r = client.post(gw.url("/aggregates/mem_store/events")).json(&json!({"expectedVersion": 3, "events": [next]})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!((body["version"].as_u64(), body["appended"].as_u64()), (Some(4), Some(1)));
+    let mut bad = next.clone();
+    bad.as_object_mut().unwrap().remove("eventType");
+    let r = client.post(gw.url("/aggregates/mem_store/events")).json(&json!({"expectedVersion": "any", "events": [bad]})).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "events[0].eventType");
+
+    let by_time: Value = client
+        .get(gw.url("/events?type=member.profile.updated&from=2024-01-20T00:00:00Z&to=2024-01-21T00:00:00Z"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_time["events"].as_array().unwrap().len(), 4, "{by_time}");
+}

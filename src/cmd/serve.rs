@@ -52,6 +52,30 @@ async fn shutdown_signal() {
     }
 }
 
+/// The archiver as a periodic task: one run every `every`, the first one a minute after start.
+async fn run_archiver(
+    archiver: switchboard_archive::Archiver,
+    store: Arc<dyn switchboard_store::EventStore>,
+    every: std::time::Duration,
+    cancel: CancellationToken,
+) {
+    let mut next = tokio::time::Instant::now() + std::time::Duration::from_secs(60).min(every);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep_until(next) => {}
+        }
+        let cutoff = archiver.cutoff(chrono::Utc::now());
+        // A run is not interrupted by shutdown midway: each object is uploaded, verified, indexed
+        // and only then deleted, so stopping between objects is always safe.
+        match archiver.run_once(store.as_ref(), cutoff).await {
+            Ok(report) => tracing::info!(report = ?report, "archive run finished"),
+            Err(e) => tracing::error!(error = %e, "archive run failed; nothing unverified was deleted"),
+        }
+        next = tokio::time::Instant::now() + every;
+    }
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new()?);
     let (rules_dir, transforms_dir) = (config.rules.clone(), config.transforms.clone());
@@ -100,8 +124,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let d = dispatcher.clone();
         tasks.spawn(async move { d.drained().await });
     }
-    let pipeline =
-        Arc::new(Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, Webhooks::new(dispatcher), None));
+    let store = config.store_config().open().await.context("opening the event store")?;
+    if let Some(archive) = &config.archive {
+        let archiver = switchboard_archive::Archiver::from_config(archive, &config.data).context("the archiver")?;
+        let (s, c, every) = (store.clone(), cancel.clone(), archive.every);
+        tasks.spawn(async move { run_archiver(archiver, s, every, c).await });
+    }
+    let pipeline = Arc::new(Pipeline::new(
+        snapshot,
+        metrics.clone(),
+        dedup,
+        dlq_topic,
+        Webhooks::new(dispatcher),
+        Some(store.clone()),
+    ));
     let reloader = Arc::new(Reloader::new(pipeline.clone(), config.rules.clone(), config.transforms.clone()));
 
     match (&config.kafka, &sink) {
@@ -151,7 +187,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         mode,
         auth_token: config.auth_token(),
         ready: false.into(),
-        extra: None,
+        extra: Some(crate::http_store::router(store.clone())),
     });
     let app = http::router(state.clone(), config.http.max_body_bytes);
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
