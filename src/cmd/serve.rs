@@ -93,6 +93,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
+    // Set by a task that stopped on an error: the process then exits 2 after draining the rest.
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
     let (sink, ingest_topic, mode, dlq_topic) = match &config.kafka {
         Some(k) => {
@@ -143,20 +145,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     match (&config.kafka, &sink) {
         (Some(k), _) => {
             let consumer = sources::consumer(k, metrics.clone())?;
-            let (p, s, c, batch, inflight) = (pipeline.clone(), sink.clone(), cancel.clone(), config.pipeline.batch_size, k.max_in_flight);
+            let (p, s, c, f) = (pipeline.clone(), sink.clone(), cancel.clone(), failed.clone());
+            let (batch, inflight) = (config.pipeline.batch_size, k.max_in_flight);
             tasks.spawn(async move {
                 if let Err(e) = sources::run_kafka(p, consumer, s, batch, inflight, c.clone()).await {
                     tracing::error!(error = %e, "the Kafka router stopped");
+                    f.store(true, Ordering::Relaxed);
                     c.cancel();
                 }
             });
         }
         (None, TopicSink::Local(bus)) => {
-            let (p, b, s, c) = (pipeline.clone(), bus.clone(), sink.clone(), cancel.clone());
+            let (p, b, s, c, f) = (pipeline.clone(), bus.clone(), sink.clone(), cancel.clone(), failed.clone());
             let (topic, group, batch) = (config.pipeline.ingest_topic.clone(), config.pipeline.group.clone(), config.pipeline.batch_size);
             tasks.spawn(async move {
                 if let Err(e) = sources::run_local(p, b, s, topic, group, batch, c.clone()).await {
                     tracing::error!(error = %e, "the local bus router stopped");
+                    f.store(true, Ordering::Relaxed);
                     c.cancel();
                 }
             });
@@ -193,10 +198,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let local_addr = listener.local_addr()?;
     {
-        let c = cancel.clone();
+        let (c, f) = (cancel.clone(), failed.clone());
         tasks.spawn(async move {
             if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(c.clone().cancelled_owned()).await {
                 tracing::error!(error = %e, "the HTTP server stopped");
+                f.store(true, Ordering::Relaxed);
                 c.cancel();
             }
         });
@@ -216,6 +222,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!(grace = ?config.shutdown_grace, "grace period over with work in flight; it will be redelivered");
     }
     sink.flush(std::time::Duration::from_secs(5));
+    if failed.load(Ordering::Relaxed) {
+        anyhow::bail!("switchboard stopped after a fatal error (see the log above)");
+    }
     tracing::info!("switchboard stopped");
     Ok(())
 }
