@@ -61,28 +61,30 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// Decodes the request into envelopes (as JSON values), naming the offending field.
-fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, (Option<usize>, EnvelopeError)> {
+/// Decodes the request into envelopes (as JSON values) and whether it was a batch (an array),
+/// naming the offending field (and its index in a batch).
+fn decode(headers: &HeaderMap, body: &[u8]) -> Result<(Vec<Value>, bool), (Option<usize>, EnvelopeError)> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     let parse = |body: &[u8]| -> Result<Value, (Option<usize>, EnvelopeError)> {
         serde_json::from_slice(body)
             .map_err(|e| (None, EnvelopeError { field: "$".into(), message: format!("not valid JSON: {e}") }))
     };
     if headers.contains_key("ce-specversion") {
-        return cloudevents::from_binary(headers, body).map(|e| vec![e]).map_err(|e| (None, e));
+        return cloudevents::from_binary(headers, body).map(|e| (vec![e], false)).map_err(|e| (None, e));
     }
     if ct.starts_with("application/cloudevents-batch+json") {
         let Value::Array(items) = parse(body)? else {
             return Err((None, EnvelopeError { field: "$".into(), message: "a CloudEvents batch is a JSON array".into() }));
         };
-        return items.iter().enumerate().map(|(i, v)| cloudevents::from_structured(v).map_err(|e| (Some(i), e))).collect();
+        let events = items.iter().enumerate().map(|(i, v)| cloudevents::from_structured(v).map_err(|e| (Some(i), e)));
+        return Ok((events.collect::<Result<_, _>>()?, true));
     }
     if ct.starts_with("application/cloudevents+json") {
-        return cloudevents::from_structured(&parse(body)?).map(|e| vec![e]).map_err(|e| (None, e));
+        return cloudevents::from_structured(&parse(body)?).map(|e| (vec![e], false)).map_err(|e| (None, e));
     }
     match parse(body)? {
-        Value::Array(items) => Ok(items),
-        one => Ok(vec![one]),
+        Value::Array(items) => Ok((items, true)),
+        one => Ok((vec![one], false)),
     }
 }
 
@@ -90,8 +92,8 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     if !authorized(&state, &headers) {
         return error(StatusCode::UNAUTHORIZED, "Authorization", "a valid bearer token is required");
     }
-    let events = match decode(&headers, &body) {
-        Ok(events) => events,
+    let (events, batch) = match decode(&headers, &body) {
+        Ok(decoded) => decoded,
         Err((index, e)) => return refuse(index, &e),
     };
     if events.is_empty() {
@@ -100,7 +102,7 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok()).map(String::from);
     let mut messages = Vec::with_capacity(events.len());
     for (i, value) in events.into_iter().enumerate() {
-        let index = (!matches!(body.first(), Some(b'{'))).then_some(i);
+        let index = batch.then_some(i);
         let envelope = match Envelope::from_value(value.clone()) {
             Ok(env) => env,
             Err(e) => return refuse(index, &e),
