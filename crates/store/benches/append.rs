@@ -97,9 +97,9 @@ fn latte(latte: &PathBuf, workload: &str, node: &str, secs: u64, concurrency: us
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    // The summary has a line like "Throughput  [op/s]  12345 ± 67" (in latte 0.29 "Throughput" then the number).
+    // The summary has a line "      Throughput    [op/s]       8753 ± 3489".
     text.lines()
-        .filter(|l| l.contains("Throughput") || l.contains("[op/s]"))
+        .filter(|l| l.trim_start().starts_with("Throughput"))
         .find_map(|l| l.split_whitespace().find_map(|w| w.replace(',', "").parse::<f64>().ok()))
         .or_else(|| {
             eprintln!("could not read latte's throughput; its output was:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));

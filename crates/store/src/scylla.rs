@@ -17,7 +17,7 @@
 //!   microsecond timestamp and a per-process node byte; `feed_buckets` lists non-empty minutes.
 //! - `snapshots`, `archives` (the archive index), `store_meta` (the bucket size, fixed per
 //!   keyspace).
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -112,6 +112,8 @@ const HOUR_US: i64 = 3_600_000_000;
 const MINUTE_US: i64 = 60_000_000;
 /// Feed positions are `microseconds << NODE_BITS | node`.
 const NODE_BITS: u32 = 8;
+/// Aggregates whose last appended version a store remembers.
+const VERSION_CACHE: usize = 100_000;
 /// Retries of an `ExpectedVersion::Any` append that keeps losing races.
 const ANY_RETRIES: usize = 50;
 
@@ -152,6 +154,9 @@ pub struct ScyllaStore {
     consistency: Consistency,
     node: u64,
     last_position: Mutex<u64>,
+    /// The last version this process appended per aggregate (a lower bound of the truth; see
+    /// `append`). Bounded: cleared when it holds `VERSION_CACHE` aggregates.
+    versions: Mutex<HashMap<String, u64>>,
     /// Time and feed buckets this process listed during the current hour, with that hour. The
     /// index rows are idempotent: this only saves rewriting the same hot row on every append,
     /// and forgetting hourly rewrites rows often enough to outlive their TTL.
@@ -328,6 +333,7 @@ impl ScyllaStore {
             consistency: opts.consistency,
             node: node_byte(),
             last_position: Mutex::new(0),
+            versions: Mutex::new(HashMap::new()),
             listed_buckets: Mutex::new((0, HashSet::new())),
         };
         store.check_bucket_size(ks).await?;
@@ -362,6 +368,20 @@ impl ScyllaStore {
             }
         }
         Ok(())
+    }
+
+    fn cached_version(&self, aggregate_id: &str) -> Option<u64> {
+        self.versions.lock().ok().and_then(|m| m.get(aggregate_id).copied())
+    }
+
+    fn remember_version(&self, aggregate_id: &str, version: u64) {
+        if let Ok(mut m) = self.versions.lock() {
+            if m.len() >= VERSION_CACHE && !m.contains_key(aggregate_id) {
+                m.clear();
+            }
+            let v = m.entry(aggregate_id.to_string()).or_insert(version);
+            *v = (*v).max(version);
+        }
     }
 
     fn bucket(&self, sequence: u64) -> Result<i64> {
@@ -717,20 +737,36 @@ impl EventStore for ScyllaStore {
         if events.is_empty() {
             return Ok(AppendResult { version: self.current_version(aggregate_id).await?, appended: 0 });
         }
-        // Independent reads, issued together: which eventIds are known, and the current version.
         let ids = events.iter().map(|e| e.event_id.clone()).collect();
-        let (known, current) = futures::join!(self.known_event_ids(aggregate_id, ids), self.current_version(aggregate_id));
-        let (mut known, mut current) = (known?, current?);
+        // The version this process last saw is a safe guess to try first: versions never go
+        // down, and the LWT on `guess + 1` fails if anyone went past it (then the version is
+        // read for real). It saves reading the hint and probing the bucket on the hot path.
+        let guess = self.cached_version(aggregate_id).filter(|c| match expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => *c == 0,
+            ExpectedVersion::Exact(v) => v == *c,
+        });
+        let (mut known, mut current) = match guess {
+            Some(c) => (self.known_event_ids(aggregate_id, ids).await?, c),
+            None => {
+                // Independent reads, issued together.
+                let (known, current) = futures::join!(self.known_event_ids(aggregate_id, ids), self.current_version(aggregate_id));
+                (known?, current?)
+            }
+        };
         for _ in 0..ANY_RETRIES {
             let fresh: Vec<NewEvent> = events.iter().filter(|e| !known.contains(&e.event_id)).cloned().collect();
             // Nothing new: a retried append is a no-op whatever version it expected.
             if fresh.is_empty() {
-                return Ok(AppendResult { version: current, appended: 0 });
+                let version = if guess.is_some() { self.current_version(aggregate_id).await? } else { current };
+                return Ok(AppendResult { version, appended: 0 });
             }
             check_expected(aggregate_id, expected, current)?;
             if self.insert_events(aggregate_id, current, &fresh).await? {
                 self.write_derived(aggregate_id, current + 1, &fresh).await?;
-                return Ok(AppendResult { version: current + fresh.len() as u64, appended: fresh.len() });
+                let version = current + fresh.len() as u64;
+                self.remember_version(aggregate_id, version);
+                return Ok(AppendResult { version, appended: fresh.len() });
             }
             // Lost the race for current+1. The winner may have been a retry of this very append
             // whose eventId rows are not written yet: learn the ids from the events rows.
@@ -849,10 +885,16 @@ impl EventStore for ScyllaStore {
                 .rows_stream::<(i64, String, i64, String, String, i64, String)>()
                 .map_err(backend)?;
             while let Some((position, a, s, id, ty, time, payload)) = rows.try_next().await.map_err(backend)? {
-                out.push((from_i64("feed position", position)?, stored((a, s, id, ty, time, payload))?));
-                if out.len() >= limit {
+                let position = from_i64("feed position", position)?;
+                // A full page still takes the rows that share its last position (two processes
+                // can, rarely, take the same one): the next poll starts after that position.
+                if out.len() >= limit && out.last().is_some_and(|(last, _)| *last != position) {
                     return Ok(out);
                 }
+                out.push((position, stored((a, s, id, ty, time, payload))?));
+            }
+            if out.len() >= limit {
+                return Ok(out);
             }
         }
         Ok(out)

@@ -1,5 +1,6 @@
 //! The store suite against a real Cassandra (or ScyllaDB) node: `scripts/services up cassandra`
-//! starts one on 127.0.0.1:9042; SWITCHBOARD_TEST_CASSANDRA=host:port points elsewhere. The tests
+//! starts one on 127.0.0.1:9042; SWITCHBOARD_TEST_CASSANDRA=host:port points elsewhere (for a
+//! ScyllaDB node add SWITCHBOARD_TEST_DISABLE_TABLETS=1). The tests
 //! FAIL when the node is unreachable: a skipped store test would hide a broken backend.
 //!
 //! Each test gets its own keyspace (unique per run), dropped when the test passes. The suite runs
@@ -32,6 +33,8 @@ fn options(keyspace: &str) -> ScyllaOptions {
         nodes: vec![node()],
         keyspace: keyspace.to_string(),
         bucket_size: 4,
+        // Against ScyllaDB: SWITCHBOARD_TEST_DISABLE_TABLETS=1 (LWT needs a keyspace without tablets).
+        disable_tablets: std::env::var("SWITCHBOARD_TEST_DISABLE_TABLETS").is_ok_and(|v| v == "1"),
         feed_settle: Duration::from_millis(100),
         ..ScyllaOptions::default()
     }
@@ -72,7 +75,8 @@ store_suite!(Cassandra);
 #[tokio::test]
 async fn default_options_round_trip() {
     let h = <Cassandra as common::Harness>::new("defaults").await;
-    let store = ScyllaStore::connect(ScyllaOptions { nodes: vec![node()], keyspace: h.keyspace.clone(), ..ScyllaOptions::default() })
+    let defaults = ScyllaOptions { nodes: vec![node()], keyspace: h.keyspace.clone(), ..ScyllaOptions::default() };
+    let store = ScyllaStore::connect(ScyllaOptions { disable_tablets: options(&h.keyspace).disable_tablets, ..defaults })
         .await
         .unwrap();
     let events: Vec<_> = (0..120).map(|i| common::ev(&format!("e{i}"), "T", common::t(i))).collect();
@@ -110,6 +114,21 @@ async fn long_aggregate_spans_buckets() {
     assert_eq!(all.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=21).collect::<Vec<_>>());
     let page = store.read("spans", 4, 6).await.unwrap();
     assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), (4..=9).collect::<Vec<_>>());
+    drop(store);
+    common::Harness::cleanup(h).await;
+}
+
+/// The feed holds back entries younger than `feed_settle`, so a poller cannot move past an append
+/// whose feed row is still being written; they appear once settled.
+#[tokio::test]
+async fn feed_hides_unsettled_entries() {
+    let h = <Cassandra as common::Harness>::new("settle").await;
+    let store = ScyllaStore::connect(ScyllaOptions { feed_settle: Duration::from_secs(5), ..options(&h.keyspace) }).await.unwrap();
+    store.append("s", vec![common::ev("s1", "T", common::t(0))], ExpectedVersion::NoStream).await.unwrap();
+    assert!(store.feed(0, 10).await.unwrap().is_empty(), "a fresh entry is not in the feed yet");
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let feed = store.feed(0, 10).await.unwrap();
+    assert_eq!(feed.iter().map(|(_, e)| e.event_id.as_str()).collect::<Vec<_>>(), ["s1"]);
     drop(store);
     common::Harness::cleanup(h).await;
 }

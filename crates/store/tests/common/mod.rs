@@ -309,6 +309,23 @@ pub async fn restart<H: Harness>(h: &H) {
     assert_eq!(feed_after.iter().map(|(_, e)| e.event_id.as_str()).collect::<Vec<_>>(), ["r3"]);
 }
 
+/// Two stores open on the same data at once (two gateway processes): each sees the other's
+/// appends, conflicts are detected across them, and `Any` appends from both interleave.
+pub async fn two_writers<H: Harness>(h: &H) {
+    let (a, b) = (h.open().await, h.open().await);
+    assert_eq!(a.append("w", vec![ev("w1", "T", t(0))], ExpectedVersion::NoStream).await.unwrap().version, 1);
+    assert_eq!(b.append("w", vec![ev("w2", "T", t(1))], ExpectedVersion::Exact(1)).await.unwrap().version, 2);
+    assert!(matches!(
+        a.append("w", vec![ev("w3", "T", t(2))], ExpectedVersion::Exact(1)).await,
+        Err(StoreError::Conflict { current: 2, .. })
+    ));
+    assert_eq!(a.append("w", vec![ev("w3", "T", t(2))], ExpectedVersion::Any).await.unwrap().version, 3);
+    assert_eq!(b.append("w", vec![ev("w3", "T", t(2))], ExpectedVersion::Exact(2)).await.unwrap().appended, 0, "w3 is already stored");
+    assert_eq!(b.append("w", vec![ev("w4", "T", t(3))], ExpectedVersion::Exact(3)).await.unwrap().version, 4);
+    assert_eq!(a.append("w", vec![ev("w5", "T", t(4))], ExpectedVersion::Exact(4)).await.unwrap().version, 5);
+    assert_eq!(ids(&b.read("w", 1, 10).await.unwrap()), ["w1", "w2", "w3", "w4", "w5"]);
+}
+
 pub async fn invalid_requests<H: Harness>(h: &H) {
     let store = h.open().await;
     assert!(matches!(store.append("", vec![ev("x", "T", t(0))], ExpectedVersion::Any).await, Err(StoreError::Invalid(_))));
@@ -332,6 +349,6 @@ macro_rules! store_suite {
     };
     ($harness:ty) => {
         store_suite!($harness: ordering, conflict_names_current_version, concurrent_appenders, idempotent_reappend,
-            snapshots, time_queries, feed_order, delete_events, archive_index, restart, invalid_requests);
+            snapshots, time_queries, feed_order, delete_events, archive_index, restart, two_writers, invalid_requests);
     };
 }
