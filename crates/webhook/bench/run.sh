@@ -25,6 +25,9 @@ WRK_OUT=$(wrk -t1 -c"$CONNS" -d"${SECS}s" -s "$HERE/post.lua" "$URL")
 CEILING=$(echo "$WRK_OUT" | awk '/Requests\/sec/ {print $2}')
 echo "wrk ceiling:            $CEILING req/s"
 
+RAW=$(BENCH_RAW_REQWEST=1 "$BIN/bench_deliver" "$URL" "$N" "$CONNS" | awk '/raw_reqwest_per_sec/ {print $2}')
+echo "bare reqwest client:    $RAW req/s (no outbox, no signing: the HTTP client's own share)"
+
 DELIVER_OUT=$("$BIN/bench_deliver" "$URL" "$N" "$CONNS")
 echo "$DELIVER_OUT" | sed 's/^/  /'
 RATE=$(echo "$DELIVER_OUT" | awk '/deliveries_per_sec/ {print $2}')

@@ -19,10 +19,18 @@ impl DeadLetterSink for NoDeadLetters {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().ok_or("usage: bench_deliver URL [N] [CONCURRENCY]")?;
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50_000);
+    let url = args
+        .next()
+        .ok_or("usage: bench_deliver URL [N] [CONCURRENCY]")?;
+    let n: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(50_000);
     let concurrency: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     if std::env::var_os("BENCH_RAW_REQWEST").is_some() {
         return runtime.block_on(raw_reqwest(url, n, concurrency));
     }
@@ -39,7 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             vec![Endpoint::new(config)?],
             Arc::new(NoDeadLetters),
             &registry,
-            DispatcherConfig { pool_max_idle_per_host: concurrency, ..Default::default() },
+            DispatcherConfig {
+                pool_max_idle_per_host: concurrency,
+                ..Default::default()
+            },
             shutdown.clone(),
         )
         .await?;
@@ -50,7 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let batch: Vec<WebhookDelivery> = (enqueued..(enqueued + 256).min(n))
                 .map(|i| {
                     let id = format!("evt-{i:08}");
-                    let body = format!("{{\"eventId\":\"{id}\",\"eventType\":\"bench\",\"pad\":\"{padding}\"}}");
+                    let body = format!(
+                        "{{\"eventId\":\"{id}\",\"eventType\":\"bench\",\"pad\":\"{padding}\"}}"
+                    );
                     WebhookDelivery::new(id, "bench", body.into_bytes(), serde_json::Value::Null)
                 })
                 .collect();
@@ -58,13 +71,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dispatcher.enqueue_batch(batch).await?;
         }
         let enqueue_time = started.elapsed();
-        let delivered = || dispatcher.metrics().deliveries.with_label_values(&[&url, "delivered"]).get() as usize;
-        while delivered() + dispatcher.metrics().deliveries.with_label_values(&[&url, "exhausted"]).get() as usize <= n - 1 {
+        let delivered = || {
+            dispatcher
+                .metrics()
+                .deliveries
+                .with_label_values(&[&url, "delivered"])
+                .get() as usize
+        };
+        let exhausted = || {
+            dispatcher
+                .metrics()
+                .deliveries
+                .with_label_values(&[&url, "exhausted"])
+                .get() as usize
+        };
+        while delivered() + exhausted() < n {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let total = started.elapsed();
-        println!("enqueued {n} in {:.2}s ({:.0}/s durable)", enqueue_time.as_secs_f64(), n as f64 / enqueue_time.as_secs_f64());
-        println!("delivered {} of {n} in {:.2}s", delivered(), total.as_secs_f64());
+        println!(
+            "enqueued {n} in {:.2}s ({:.0}/s durable)",
+            enqueue_time.as_secs_f64(),
+            n as f64 / enqueue_time.as_secs_f64()
+        );
+        println!(
+            "delivered {} of {n} in {:.2}s",
+            delivered(),
+            total.as_secs_f64()
+        );
         println!("deliveries_per_sec {:.0}", n as f64 / total.as_secs_f64());
         shutdown.cancel();
         dispatcher.drained().await;
@@ -74,8 +108,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The same requests from a bare reqwest client (no outbox, no signing): how much of the gap to
 /// wrk is the HTTP client's own. `BENCH_RAW_REQWEST=1 bench_deliver URL N CONCURRENCY`.
-async fn raw_reqwest(url: String, n: usize, concurrency: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).tcp_nodelay(true).build()?;
+async fn raw_reqwest(
+    url: String,
+    n: usize,
+    concurrency: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .tcp_nodelay(true)
+        .build()?;
     let body = bytes_body();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -84,7 +125,12 @@ async fn raw_reqwest(url: String, n: usize, concurrency: usize) -> Result<(), Bo
         let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                let response = client.post(&url).header("content-type", "application/json").body(body.clone()).send().await;
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
                 if let Ok(response) = response {
                     let _ = response.bytes().await;
                 }
@@ -94,10 +140,17 @@ async fn raw_reqwest(url: String, n: usize, concurrency: usize) -> Result<(), Bo
     for task in tasks {
         task.await?;
     }
-    println!("raw_reqwest_per_sec {:.0}", n as f64 / started.elapsed().as_secs_f64());
+    println!(
+        "raw_reqwest_per_sec {:.0}",
+        n as f64 / started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 fn bytes_body() -> Vec<u8> {
-    format!("{{\"eventId\":\"evt-00000000\",\"eventType\":\"bench\",\"pad\":\"{}\"}}", "x".repeat(1024 - 60)).into_bytes()
+    format!(
+        "{{\"eventId\":\"evt-00000000\",\"eventType\":\"bench\",\"pad\":\"{}\"}}",
+        "x".repeat(1024 - 60)
+    )
+    .into_bytes()
 }

@@ -42,7 +42,12 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(config: BreakerConfig) -> Self {
-        Breaker { config, state: Mutex::new(State::Closed { consecutive_failures: 0 }) }
+        Breaker {
+            config,
+            state: Mutex::new(State::Closed {
+                consecutive_failures: 0,
+            }),
+        }
     }
 
     pub fn state(&self) -> CircuitState {
@@ -59,12 +64,18 @@ impl Breaker {
         match *state {
             State::Closed { .. } => Admission::Any,
             State::Open { until } if now >= until => {
-                *state = State::HalfOpen { probe_in_flight: false };
+                *state = State::HalfOpen {
+                    probe_in_flight: false,
+                };
                 Admission::Probe
             }
             State::Open { until } => Admission::Wait(Some(until)),
-            State::HalfOpen { probe_in_flight: false } => Admission::Probe,
-            State::HalfOpen { probe_in_flight: true } => Admission::Wait(None),
+            State::HalfOpen {
+                probe_in_flight: false,
+            } => Admission::Probe,
+            State::HalfOpen {
+                probe_in_flight: true,
+            } => Admission::Wait(None),
         }
     }
 
@@ -72,7 +83,9 @@ impl Breaker {
     pub fn probe_started(&self) {
         let mut state = self.lock();
         if let State::HalfOpen { .. } = *state {
-            *state = State::HalfOpen { probe_in_flight: true };
+            *state = State::HalfOpen {
+                probe_in_flight: true,
+            };
         }
     }
 
@@ -80,13 +93,17 @@ impl Breaker {
     pub fn probe_abandoned(&self) {
         let mut state = self.lock();
         if let State::HalfOpen { .. } = *state {
-            *state = State::HalfOpen { probe_in_flight: false };
+            *state = State::HalfOpen {
+                probe_in_flight: false,
+            };
         }
     }
 
     /// A response that shows the endpoint is up (any status but 408/429/5xx).
     pub fn record_success(&self) {
-        *self.lock() = State::Closed { consecutive_failures: 0 };
+        *self.lock() = State::Closed {
+            consecutive_failures: 0,
+        };
     }
 
     /// A retryable failure. Returns true when this failure opened the circuit.
@@ -95,15 +112,21 @@ impl Breaker {
             return false;
         }
         let mut state = self.lock();
-        let open = State::Open { until: now + self.config.cool_down };
+        let open = State::Open {
+            until: now + self.config.cool_down,
+        };
         match *state {
-            State::Closed { consecutive_failures } => {
+            State::Closed {
+                consecutive_failures,
+            } => {
                 let failures = consecutive_failures + 1;
                 if failures >= self.config.failure_threshold {
                     *state = open;
                     true
                 } else {
-                    *state = State::Closed { consecutive_failures: failures };
+                    *state = State::Closed {
+                        consecutive_failures: failures,
+                    };
                     false
                 }
             }
@@ -118,7 +141,9 @@ impl Breaker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock leaves a valid State (every write is one assignment).
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -131,21 +156,27 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn new(limit: RateLimit) -> Self {
-        TokenBucket { limit, state: Mutex::new((f64::from(limit.burst), Instant::now())) }
+        TokenBucket {
+            limit,
+            state: Mutex::new((f64::from(limit.burst), Instant::now())),
+        }
     }
 
     /// Takes a token if there is one; otherwise says how long until there will be.
     pub fn try_take(&self, now: Instant) -> Result<(), Duration> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (tokens, last) = *state;
-        let refilled = (tokens + now.saturating_duration_since(last).as_secs_f64() * self.limit.per_second)
+        let refilled = (tokens
+            + now.saturating_duration_since(last).as_secs_f64() * self.limit.per_second)
             .min(f64::from(self.limit.burst));
         if refilled >= 1.0 {
             *state = (refilled - 1.0, now);
             Ok(())
         } else {
             *state = (refilled, now);
-            Err(Duration::from_secs_f64((1.0 - refilled) / self.limit.per_second))
+            Err(Duration::from_secs_f64(
+                (1.0 - refilled) / self.limit.per_second,
+            ))
         }
     }
 
@@ -166,17 +197,26 @@ mod tests {
 
     #[test]
     fn breaker_opens_half_opens_and_closes() {
-        let b = Breaker::new(BreakerConfig { failure_threshold: 3, cool_down: Duration::from_secs(10) });
+        let b = Breaker::new(BreakerConfig {
+            failure_threshold: 3,
+            cool_down: Duration::from_secs(10),
+        });
         let t0 = Instant::now();
         assert_eq!(b.admission(t0), Admission::Any);
         assert!(!b.record_failure(t0));
         assert!(!b.record_failure(t0));
         assert!(b.record_failure(t0));
         assert_eq!(b.state(), CircuitState::Open);
-        assert_eq!(b.admission(t0 + Duration::from_secs(1)), Admission::Wait(Some(t0 + Duration::from_secs(10))));
+        assert_eq!(
+            b.admission(t0 + Duration::from_secs(1)),
+            Admission::Wait(Some(t0 + Duration::from_secs(10)))
+        );
         assert_eq!(b.admission(t0 + Duration::from_secs(10)), Admission::Probe);
         b.probe_started();
-        assert_eq!(b.admission(t0 + Duration::from_secs(10)), Admission::Wait(None));
+        assert_eq!(
+            b.admission(t0 + Duration::from_secs(10)),
+            Admission::Wait(None)
+        );
         // A failed probe re-opens for another cool-down.
         assert!(b.record_failure(t0 + Duration::from_secs(11)));
         assert_eq!(b.state(), CircuitState::Open);
@@ -189,7 +229,10 @@ mod tests {
 
     #[test]
     fn a_success_resets_the_failure_count() {
-        let b = Breaker::new(BreakerConfig { failure_threshold: 2, cool_down: Duration::from_secs(1) });
+        let b = Breaker::new(BreakerConfig {
+            failure_threshold: 2,
+            cool_down: Duration::from_secs(1),
+        });
         let t = Instant::now();
         b.record_failure(t);
         b.record_success();
@@ -199,12 +242,18 @@ mod tests {
 
     #[test]
     fn token_bucket_allows_bursts_then_paces() {
-        let bucket = TokenBucket::new(RateLimit { per_second: 10.0, burst: 2 });
+        let bucket = TokenBucket::new(RateLimit {
+            per_second: 10.0,
+            burst: 2,
+        });
         let t = Instant::now();
         assert!(bucket.try_take(t).is_ok());
         assert!(bucket.try_take(t).is_ok());
         let wait = bucket.try_take(t).unwrap_err();
-        assert!(wait <= Duration::from_millis(100) && wait > Duration::from_millis(90), "{wait:?}");
+        assert!(
+            wait <= Duration::from_millis(100) && wait > Duration::from_millis(90),
+            "{wait:?}"
+        );
         assert!(bucket.try_take(t + Duration::from_millis(100)).is_ok());
     }
 }

@@ -11,8 +11,8 @@
 //! stay in the outbox and are attempted again after the restart (the receiver deduplicates by
 //! `webhook-id`).
 
-use std::collections::{HashMap, HashSet};
 use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::sync::{Arc, RwLock};
@@ -27,11 +27,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::breaker::{Admission, Breaker, CircuitState, TokenBucket};
 use crate::delivery::WebhookDelivery;
-use crate::dlq::{AttemptRecord, DeadLetterReason, DeadLetterRecord, DeadLetterSink, ErrorInfo, ProcessingContext};
+use crate::dlq::{
+    AttemptRecord, DeadLetterReason, DeadLetterRecord, DeadLetterSink, ErrorInfo, ProcessingContext,
+};
 use crate::endpoint::Endpoint;
 use crate::error::{EnqueueError, StartError};
 use crate::metrics::Metrics;
-use crate::outbox::{now_ms, ClaimedDelivery, Outbox};
+use crate::outbox::{now_ms, ClaimedDelivery, HandedOver, Outbox};
 use crate::retry::{classify_status, next_delay, parse_retry_after, Verdict};
 
 /// Tuning of the dispatcher as a whole (per-endpoint settings live on [`Endpoint`]).
@@ -118,7 +120,9 @@ impl Worker {
     /// Reserves a slot in `ready` for a delivery being enqueued.
     fn try_reserve(&self) -> bool {
         self.ready_reserved
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.ready_capacity).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.ready_capacity).then_some(n + 1)
+            })
             .is_ok()
     }
 
@@ -127,7 +131,10 @@ impl Worker {
     }
 
     fn push_ready(&self, row: ClaimedDelivery) {
-        self.ready.lock().unwrap_or_else(|p| p.into_inner()).push_back(row);
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_back(row);
     }
 
     fn pop_ready(&self, limit: usize) -> Vec<ClaimedDelivery> {
@@ -207,9 +214,21 @@ impl Dispatcher {
             worker.wake.notify_one();
             return;
         }
-        let disabled = inner.disabled.read().unwrap_or_else(|p| p.into_inner()).contains(endpoint.key());
-        inner.metrics.circuit_state.with_label_values(&[endpoint.label()]).set(CircuitState::Closed as i64);
-        inner.metrics.endpoint_disabled.with_label_values(&[endpoint.label()]).set(i64::from(disabled));
+        let disabled = inner
+            .disabled
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(endpoint.key());
+        inner
+            .metrics
+            .circuit_state
+            .with_label_values(&[endpoint.label()])
+            .set(CircuitState::Closed as i64);
+        inner
+            .metrics
+            .endpoint_disabled
+            .with_label_values(&[endpoint.label()])
+            .set(i64::from(disabled));
         let worker = Arc::new(Worker {
             key: endpoint.key().to_owned(),
             permits: Arc::new(Semaphore::new(endpoint.concurrency)),
@@ -236,7 +255,10 @@ impl Dispatcher {
 
     /// Several deliveries in one outbox transaction (one fsync), e.g. all those planned for one
     /// batch of source events.
-    pub async fn enqueue_batch(&self, deliveries: Vec<WebhookDelivery>) -> Result<(), EnqueueError> {
+    pub async fn enqueue_batch(
+        &self,
+        deliveries: Vec<WebhookDelivery>,
+    ) -> Result<(), EnqueueError> {
         let workers: Vec<Arc<Worker>> = {
             let endpoints = self.read_endpoints();
             let mut workers = Vec::with_capacity(deliveries.len());
@@ -252,9 +274,11 @@ impl Dispatcher {
         let handoff_claims = claims.clone();
         let handoff_workers = workers.clone();
         // Runs on the outbox thread after the commit, even if this future is dropped.
-        let handoff = move |committed: Option<Vec<(WebhookDelivery, Option<i64>)>>| match committed {
+        let handoff = move |committed: Option<HandedOver>| match committed {
             Some(rows) => {
-                for (((delivery, seq), claimed), worker) in rows.into_iter().zip(handoff_claims).zip(&handoff_workers) {
+                for (((delivery, seq), claimed), worker) in
+                    rows.into_iter().zip(handoff_claims).zip(&handoff_workers)
+                {
                     match (claimed, seq) {
                         (true, Some(seq)) => worker.push_ready(ClaimedDelivery {
                             seq,
@@ -280,8 +304,14 @@ impl Dispatcher {
                 }
             }
         };
-        self.inner.outbox.enqueue_with_handoff(deliveries, claims, handoff).await?;
-        self.inner.metrics.outbox_depth.set(self.inner.outbox.depth());
+        self.inner
+            .outbox
+            .enqueue_with_handoff(deliveries, claims, handoff)
+            .await?;
+        self.inner
+            .metrics
+            .outbox_depth
+            .set(self.inner.outbox.depth());
         Ok(())
     }
 
@@ -289,10 +319,18 @@ impl Dispatcher {
     /// enqueued from now on are attempted again; those already dead-lettered stay in the DLQ.
     pub async fn enable_endpoint(&self, key: &str) -> Result<bool, EnqueueError> {
         let was = self.inner.outbox.clear_disabled(key.to_owned()).await?;
-        self.inner.disabled.write().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.inner
+            .disabled
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
         if let Some(worker) = self.read_endpoints().get(key) {
             worker.disabled.store(false, Ordering::Release);
-            self.inner.metrics.endpoint_disabled.with_label_values(&[worker.endpoint().label()]).set(0);
+            self.inner
+                .metrics
+                .endpoint_disabled
+                .with_label_values(&[worker.endpoint().label()])
+                .set(0);
             worker.due_in_outbox(0);
         }
         Ok(was)
@@ -300,7 +338,9 @@ impl Dispatcher {
 
     /// Whether a 410 has disabled the endpoint.
     pub fn is_disabled(&self, key: &str) -> bool {
-        self.read_endpoints().get(key).is_some_and(|w| w.disabled.load(Ordering::Acquire))
+        self.read_endpoints()
+            .get(key)
+            .is_some_and(|w| w.disabled.load(Ordering::Acquire))
     }
 
     /// The outbox this dispatcher delivers from.
@@ -319,8 +359,13 @@ impl Dispatcher {
         let inner = &self.inner;
         inner.shutdown.cancelled().await;
         inner.tasks.close();
-        if tokio::time::timeout(inner.config.drain_timeout, inner.tasks.wait()).await.is_err() {
-            tracing::warn!("webhook attempts still in flight after the drain timeout; they stay in the outbox");
+        if tokio::time::timeout(inner.config.drain_timeout, inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "webhook attempts still in flight after the drain timeout; they stay in the outbox"
+            );
             inner.abort.cancel();
             inner.tasks.wait().await;
         }
@@ -328,7 +373,10 @@ impl Dispatcher {
     }
 
     fn read_endpoints(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Worker>>> {
-        self.inner.endpoints.read().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .endpoints
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -356,7 +404,11 @@ async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
             // Clear first, then lower it to what the claim saw: a retry scheduled meanwhile has
             // already lowered it again and is not lost.
             worker.db_due_ms.store(i64::MAX, Ordering::Release);
-            match inner.outbox.claim_due(worker.key.clone(), now_ms(), limit).await {
+            match inner
+                .outbox
+                .claim_due(worker.key.clone(), now_ms(), limit)
+                .await
+            {
                 Ok(claim) => {
                     rows = claim.rows;
                     if let Some(due) = claim.next_due_ms {
@@ -365,7 +417,9 @@ async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
                 }
                 Err(error) => {
                     tracing::error!(endpoint_key = %worker.key, %error, "cannot claim webhook deliveries; retrying");
-                    worker.db_due_ms.fetch_min(now_ms() + 1000, Ordering::AcqRel);
+                    worker
+                        .db_due_ms
+                        .fetch_min(now_ms() + 1000, Ordering::AcqRel);
                 }
             }
         }
@@ -385,7 +439,13 @@ async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
             // succeeds; if it ever did not, the row is released back to the outbox.
             match Arc::clone(&worker.permits).try_acquire_owned() {
                 Ok(permit) => {
-                    inner.tasks.spawn(run_attempt(Arc::clone(&inner), Arc::clone(&worker), row, permit, probe));
+                    inner.tasks.spawn(run_attempt(
+                        Arc::clone(&inner),
+                        Arc::clone(&worker),
+                        row,
+                        permit,
+                        probe,
+                    ));
                 }
                 Err(_) => {
                     if inner.outbox.release(row.seq).await.is_ok() {
@@ -416,10 +476,17 @@ async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
 }
 
 /// One attempt (or one dead-letter write) for one claimed row.
-async fn run_attempt(inner: Arc<Inner>, worker: Arc<Worker>, row: ClaimedDelivery, permit: OwnedSemaphorePermit, probe: bool) {
+async fn run_attempt(
+    inner: Arc<Inner>,
+    worker: Arc<Worker>,
+    row: ClaimedDelivery,
+    permit: OwnedSemaphorePermit,
+    probe: bool,
+) {
+    let mut permit = Some(permit);
     let seq = row.seq;
     tokio::select! {
-        _ = attempt(&inner, &worker, row) => {}
+        _ = attempt(&inner, &worker, row, &mut permit) => {}
         // Abandoned at the drain timeout: the row keeps its claim only in this process's view;
         // the next open of the outbox releases it.
         _ = inner.abort.cancelled() => {
@@ -434,7 +501,14 @@ async fn run_attempt(inner: Arc<Inner>, worker: Arc<Worker>, row: ClaimedDeliver
     worker.wake.notify_one();
 }
 
-async fn attempt(inner: &Inner, worker: &Worker, row: ClaimedDelivery) {
+/// `permit` is the endpoint's concurrency slot; a delivered attempt gives it back before removing
+/// its row, so the partner's next request does not wait on the outbox.
+async fn attempt(
+    inner: &Inner,
+    worker: &Worker,
+    row: ClaimedDelivery,
+    permit: &mut Option<OwnedSemaphorePermit>,
+) {
     let endpoint = worker.endpoint();
     if let Some((reason, message)) = row.dead.clone() {
         let attempts = row.attempts.clone();
@@ -443,7 +517,16 @@ async fn attempt(inner: &Inner, worker: &Worker, row: ClaimedDelivery) {
     if worker.disabled.load(Ordering::Acquire) {
         let attempts = row.attempts.clone();
         let message = "the endpoint answered 410 Gone and is disabled".to_owned();
-        return dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::EndpointGone, message).await;
+        return dead_letter(
+            inner,
+            worker,
+            &endpoint,
+            row,
+            attempts,
+            DeadLetterReason::EndpointGone,
+            message,
+        )
+        .await;
     }
     if let Some(bucket) = &worker.bucket {
         tokio::select! {
@@ -468,7 +551,11 @@ async fn attempt(inner: &Inner, worker: &Worker, row: ClaimedDelivery) {
         Verdict::Reject => "rejected",
         Verdict::Gone => "gone",
     };
-    inner.metrics.attempts.with_label_values(&[label, result]).inc();
+    inner
+        .metrics
+        .attempts
+        .with_label_values(&[label, result])
+        .inc();
     inner
         .metrics
         .duration
@@ -481,9 +568,17 @@ async fn attempt(inner: &Inner, worker: &Worker, row: ClaimedDelivery) {
         Verdict::Delivered => {
             worker.breaker.record_success();
             set_circuit_metric(inner, worker, label);
+            // Counted before the removal, so an empty outbox implies the count is complete.
+            inner
+                .metrics
+                .deliveries
+                .with_label_values(&[label, "delivered"])
+                .inc();
+            // The row stays claimed until it is removed, so no worker takes it again meanwhile.
+            drop(permit.take());
+            worker.wake.notify_one();
             match inner.outbox.remove(row.seq).await {
                 Ok(()) => {
-                    inner.metrics.deliveries.with_label_values(&[label, "delivered"]).inc();
                     tracing::debug!(endpoint = %label, delivery_id = %row.delivery.delivery_id, attempt = attempt_number, "webhook delivered");
                 }
                 Err(error) => {
@@ -500,7 +595,16 @@ async fn attempt(inner: &Inner, worker: &Worker, row: ClaimedDelivery) {
             let error = describe_failure(&record);
             if attempt_number >= endpoint.attempts {
                 let message = format!("{attempt_number} attempts failed; last: {error}");
-                return dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::RetriesExhausted, message).await;
+                return dead_letter(
+                    inner,
+                    worker,
+                    &endpoint,
+                    row,
+                    attempts,
+                    DeadLetterReason::RetriesExhausted,
+                    message,
+                )
+                .await;
             }
             let delay = next_delay(endpoint.backoff, attempt_number, retry_after);
             tracing::debug!(endpoint = %label, delivery_id = %row.delivery.delivery_id, attempt = attempt_number, %error, delay_ms = delay.as_millis() as u64, "webhook attempt failed; retrying");
@@ -517,26 +621,61 @@ async fn attempt(inner: &Inner, worker: &Worker, row: ClaimedDelivery) {
             set_circuit_metric(inner, worker, label);
             if !worker.disabled.swap(true, Ordering::AcqRel) {
                 tracing::warn!(endpoint = %label, endpoint_key = %worker.key, "endpoint answered 410 Gone: disabled; its deliveries go to the dead-letter queue");
-                inner.metrics.endpoint_disabled.with_label_values(&[label]).set(1);
-                inner.disabled.write().unwrap_or_else(|p| p.into_inner()).insert(worker.key.clone());
-                if let Err(error) = inner.outbox.set_disabled(worker.key.clone(), "410 Gone".into()).await {
+                inner
+                    .metrics
+                    .endpoint_disabled
+                    .with_label_values(&[label])
+                    .set(1);
+                inner
+                    .disabled
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(worker.key.clone());
+                if let Err(error) = inner
+                    .outbox
+                    .set_disabled(worker.key.clone(), "410 Gone".into())
+                    .await
+                {
                     tracing::error!(endpoint = %label, %error, "cannot persist that the endpoint is disabled");
                 }
             }
             let message = "the endpoint answered 410 Gone and is disabled".to_owned();
-            dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::EndpointGone, message).await;
+            dead_letter(
+                inner,
+                worker,
+                &endpoint,
+                row,
+                attempts,
+                DeadLetterReason::EndpointGone,
+                message,
+            )
+            .await;
         }
         Verdict::Reject => {
             worker.breaker.record_success();
             set_circuit_metric(inner, worker, label);
             let message = format!("rejected: {}", describe_failure(&record));
-            dead_letter(inner, worker, &endpoint, row, attempts, DeadLetterReason::Rejected, message).await;
+            dead_letter(
+                inner,
+                worker,
+                &endpoint,
+                row,
+                attempts,
+                DeadLetterReason::Rejected,
+                message,
+            )
+            .await;
         }
     }
 }
 
 /// Sends one attempt and classifies it. Never logs or returns a header value or the URL's query.
-async fn send(inner: &Inner, endpoint: &Endpoint, delivery: &WebhookDelivery, attempt_number: u32) -> (Verdict, AttemptRecord) {
+async fn send(
+    inner: &Inner,
+    endpoint: &Endpoint,
+    delivery: &WebhookDelivery,
+    attempt_number: u32,
+) -> (Verdict, AttemptRecord) {
     let at = Utc::now();
     let started = Instant::now();
     let record = |status: Option<u16>, error: Option<String>| AttemptRecord {
@@ -558,7 +697,12 @@ async fn send(inner: &Inner, endpoint: &Endpoint, delivery: &WebhookDelivery, at
         .body(delivery.body.clone());
     let response = match request.send().await {
         Ok(response) => response,
-        Err(error) => return (Verdict::Retry { retry_after: None }, record(None, Some(describe_reqwest(error)))),
+        Err(error) => {
+            return (
+                Verdict::Retry { retry_after: None },
+                record(None, Some(describe_reqwest(error))),
+            )
+        }
     };
     let status = response.status().as_u16();
     let retry_after = response
@@ -569,7 +713,11 @@ async fn send(inner: &Inner, endpoint: &Endpoint, delivery: &WebhookDelivery, at
     let verdict = classify_status(status, retry_after);
     // Keep the start of the body for the record when it explains a failure; read the rest (up to
     // a bound) so the connection goes back to the pool.
-    let keep = if verdict == Verdict::Delivered { 0 } else { inner.config.max_error_body };
+    let keep = if verdict == Verdict::Delivered {
+        0
+    } else {
+        inner.config.max_error_body
+    };
     let body = read_bounded(response, keep, 64 * 1024).await;
     let error = (!body.is_empty()).then_some(body);
     (verdict, record(Some(status), error))
@@ -577,25 +725,36 @@ async fn send(inner: &Inner, endpoint: &Endpoint, delivery: &WebhookDelivery, at
 
 /// Endpoint headers (secret, marked sensitive), then the delivery's own, then the Standard
 /// Webhooks headers, which nothing overrides.
-fn request_headers(endpoint: &Endpoint, delivery: &WebhookDelivery, timestamp: i64) -> Result<HeaderMap, String> {
+fn request_headers(
+    endpoint: &Endpoint,
+    delivery: &WebhookDelivery,
+    timestamp: i64,
+) -> Result<HeaderMap, String> {
     let mut headers = endpoint.headers.clone();
     if !headers.contains_key(CONTENT_TYPE) {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     for (name, value) in &delivery.headers {
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             (Ok(name), Ok(value)) => {
                 headers.insert(name, value);
             }
-            _ => tracing::warn!(header = %name, "skipping a delivery header that is not valid HTTP"),
+            _ => {
+                tracing::warn!(header = %name, "skipping a delivery header that is not valid HTTP")
+            }
         }
     }
-    let id = HeaderValue::from_str(&delivery.event_id).map_err(|_| "the eventId cannot be sent as the webhook-id header".to_owned())?;
+    let id = HeaderValue::from_str(&delivery.event_id)
+        .map_err(|_| "the eventId cannot be sent as the webhook-id header".to_owned())?;
     headers.insert("webhook-id", id);
     headers.insert("webhook-timestamp", HeaderValue::from(timestamp));
     if let Some(key) = &endpoint.signing_key {
         let signature = key.sign(&delivery.event_id, timestamp, &delivery.body);
-        let value = HeaderValue::from_str(&signature).map_err(|_| "signature is not a header value".to_owned())?;
+        let value = HeaderValue::from_str(&signature)
+            .map_err(|_| "signature is not a header value".to_owned())?;
         headers.insert("webhook-signature", value);
     }
     Ok(headers)
@@ -625,7 +784,11 @@ async fn read_bounded(mut response: reqwest::Response, keep: usize, limit: usize
 fn describe_reqwest(error: reqwest::Error) -> String {
     let timeout = error.is_timeout();
     let error = error.without_url();
-    let mut text = if timeout { "timeout".to_owned() } else { error.to_string() };
+    let mut text = if timeout {
+        "timeout".to_owned()
+    } else {
+        error.to_string()
+    };
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
         text.push_str(": ");
@@ -645,7 +808,11 @@ fn describe_failure(record: &AttemptRecord) -> String {
 }
 
 fn set_circuit_metric(inner: &Inner, worker: &Worker, label: &str) {
-    inner.metrics.circuit_state.with_label_values(&[label]).set(worker.breaker.state() as i64);
+    inner
+        .metrics
+        .circuit_state
+        .with_label_values(&[label])
+        .set(worker.breaker.state() as i64);
 }
 
 /// Writes the dead-letter record; removes the row once it is durable, or keeps it (marked dead)
@@ -660,17 +827,27 @@ async fn dead_letter(
     message: String,
 ) {
     let label = endpoint.label();
-    let stack_trace = attempts.last().and_then(|a| a.error.clone()).unwrap_or_default();
+    let stack_trace = attempts
+        .last()
+        .and_then(|a| a.error.clone())
+        .unwrap_or_default();
     let (body, body_encoding) = match String::from_utf8(row.delivery.body.clone()) {
         Ok(text) => (text, None),
         Err(_) => {
             use base64::Engine as _;
-            (base64::engine::general_purpose::STANDARD.encode(&row.delivery.body), Some("base64".to_owned()))
+            (
+                base64::engine::general_purpose::STANDARD.encode(&row.delivery.body),
+                Some("base64".to_owned()),
+            )
         }
     };
     let record = DeadLetterRecord {
         original_event: row.delivery.original_event.clone(),
-        error: ErrorInfo { kind: reason.as_str().to_owned(), message: message.clone(), stack_trace },
+        error: ErrorInfo {
+            kind: reason.as_str().to_owned(),
+            message: message.clone(),
+            stack_trace,
+        },
         processing_context: ProcessingContext {
             processor: "webhook".to_owned(),
             timestamp: Utc::now(),
@@ -692,17 +869,29 @@ async fn dead_letter(
                 DeadLetterReason::Rejected => "rejected",
                 DeadLetterReason::EndpointGone => "gone",
             };
-            inner.metrics.deliveries.with_label_values(&[label, result]).inc();
+            inner
+                .metrics
+                .deliveries
+                .with_label_values(&[label, result])
+                .inc();
             tracing::warn!(endpoint = %label, delivery_id = %row.delivery.delivery_id, reason = reason.as_str(), attempts = attempts.len(), "webhook delivery dead-lettered");
             if let Err(error) = inner.outbox.remove(row.seq).await {
                 tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "dead-lettered but not removed from the outbox; it may be dead-lettered twice");
             }
         }
         Err(error) => {
-            inner.metrics.dead_letter_failures.with_label_values(&[label]).inc();
+            inner
+                .metrics
+                .dead_letter_failures
+                .with_label_values(&[label])
+                .inc();
             tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "cannot write the dead letter; keeping the delivery and trying again");
             let next = now_ms() + inner.config.dead_letter_retry.as_millis() as i64;
-            match inner.outbox.schedule_dead_letter(row.seq, &attempts, reason, message, next).await {
+            match inner
+                .outbox
+                .schedule_dead_letter(row.seq, &attempts, reason, message, next)
+                .await
+            {
                 Ok(()) => worker.due_in_outbox(next),
                 Err(error) => {
                     tracing::error!(endpoint = %label, %error, "cannot persist the dead-letter state; the delivery resumes after a restart");

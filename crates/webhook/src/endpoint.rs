@@ -44,7 +44,10 @@ pub struct Backoff {
 impl Default for Backoff {
     /// The routing language's default: `backoff 1s..10m`.
     fn default() -> Self {
-        Backoff { min: Duration::from_secs(1), max: Duration::from_secs(600) }
+        Backoff {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(600),
+        }
     }
 }
 
@@ -65,7 +68,10 @@ pub struct CircuitBreaker {
 
 impl Default for CircuitBreaker {
     fn default() -> Self {
-        CircuitBreaker { failure_threshold: 10, cool_down: Duration::from_secs(30) }
+        CircuitBreaker {
+            failure_threshold: 10,
+            cool_down: Duration::from_secs(30),
+        }
     }
 }
 
@@ -118,7 +124,14 @@ impl fmt::Debug for EndpointConfig {
             .field("key", &self.key)
             .field("url", &"***")
             .field("method", &self.method)
-            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("timeout", &self.timeout)
             .field("attempts", &self.attempts)
             .field("backoff", &self.backoff)
@@ -160,7 +173,9 @@ impl Endpoint {
             return Err(ConfigError::Invalid("endpoint key must not be empty"));
         }
         if config.attempts == 0 {
-            return Err(ConfigError::Invalid("attempts counts the first attempt, so it must be at least 1"));
+            return Err(ConfigError::Invalid(
+                "attempts counts the first attempt, so it must be at least 1",
+            ));
         }
         if config.backoff.min > config.backoff.max {
             return Err(ConfigError::Invalid("backoff MIN must not exceed MAX"));
@@ -172,8 +187,10 @@ impl Endpoint {
             return Err(ConfigError::Invalid("concurrency must be at least 1"));
         }
         if let Some(limit) = config.rate_limit {
-            if !(limit.per_second > 0.0) || limit.burst == 0 {
-                return Err(ConfigError::Invalid("rate limit needs a positive rate and a burst of at least 1"));
+            if limit.per_second.is_nan() || limit.per_second <= 0.0 || limit.burst == 0 {
+                return Err(ConfigError::Invalid(
+                    "rate limit needs a positive rate and a burst of at least 1",
+                ));
             }
         }
         let mut headers = HeaderMap::new();
@@ -185,7 +202,11 @@ impl Endpoint {
             header_value.set_sensitive(true);
             headers.append(header_name, header_value);
         }
-        let signing_key = config.signing_secret.as_ref().map(SigningKey::from_secret).transpose()?;
+        let signing_key = config
+            .signing_secret
+            .as_ref()
+            .map(SigningKey::from_secret)
+            .transpose()?;
         Ok(Endpoint {
             label: endpoint_label(&url),
             key: config.key,
@@ -220,7 +241,10 @@ impl fmt::Debug for Endpoint {
             .field("key", &self.key)
             .field("url", &self.label)
             .field("method", &self.method)
-            .field("headers", &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            )
             .field("timeout", &self.timeout)
             .field("attempts", &self.attempts)
             .field("backoff", &self.backoff)
@@ -247,13 +271,21 @@ mod tests {
 
     #[test]
     fn label_drops_credentials_query_and_fragment() {
-        let mut config = EndpointConfig::new("k", "https://user:pw@partner.example:8443/hook?token=abc#x");
-        config.headers.push(("Authorization".into(), Secret::new("Bearer s3cr3t")));
+        let mut config =
+            EndpointConfig::new("k", "https://user:pw@partner.example:8443/hook?token=abc#x");
+        config
+            .headers
+            .push(("Authorization".into(), Secret::new("Bearer s3cr3t")));
         config.signing_secret = Some(Secret::new("whsec_c2VjcmV0"));
         let endpoint = Endpoint::new(config.clone()).unwrap();
         assert_eq!(endpoint.label(), "https://partner.example:8443/hook");
         for debug in [format!("{endpoint:?}"), format!("{config:?}")] {
-            assert!(!debug.contains("s3cr3t") && !debug.contains("token=abc") && !debug.contains("c2VjcmV0"), "{debug}");
+            assert!(
+                !debug.contains("s3cr3t")
+                    && !debug.contains("token=abc")
+                    && !debug.contains("c2VjcmV0"),
+                "{debug}"
+            );
         }
     }
 

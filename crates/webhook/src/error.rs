@@ -24,7 +24,10 @@ pub enum ConfigError {
 #[non_exhaustive]
 pub enum OutboxError {
     #[error("cannot create the outbox directory {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("outbox database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("outbox record cannot be (de)serialized: {0}")]

@@ -29,7 +29,9 @@ mod sign;
 pub use breaker::CircuitState;
 pub use delivery::WebhookDelivery;
 pub use dispatcher::{Dispatcher, DispatcherConfig};
-pub use dlq::{AttemptRecord, DeadLetterReason, DeadLetterRecord, DeadLetterSink, ErrorInfo, ProcessingContext};
+pub use dlq::{
+    AttemptRecord, DeadLetterReason, DeadLetterRecord, DeadLetterSink, ErrorInfo, ProcessingContext,
+};
 pub use endpoint::{Backoff, CircuitBreaker, Endpoint, EndpointConfig, Method, RateLimit};
 pub use error::{ConfigError, DeadLetterError, EnqueueError, OutboxError, StartError};
 pub use metrics::Metrics;

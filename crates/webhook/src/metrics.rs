@@ -3,7 +3,9 @@
 //! The `endpoint` label is the endpoint's label (scheme://host[:port]/path): never a query
 //! string, a header or a key that could carry a secret.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 /// The crate's metrics. Cloning shares the underlying collectors.
 #[derive(Clone)]
@@ -29,29 +31,53 @@ impl Metrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let metrics = Metrics {
             deliveries: IntCounterVec::new(
-                Opts::new("webhook_deliveries_total", "Webhook deliveries by final result"),
+                Opts::new(
+                    "webhook_deliveries_total",
+                    "Webhook deliveries by final result",
+                ),
                 &["endpoint", "result"],
             )?,
             attempts: IntCounterVec::new(
-                Opts::new("webhook_attempts_total", "Webhook delivery attempts by outcome"),
+                Opts::new(
+                    "webhook_attempts_total",
+                    "Webhook delivery attempts by outcome",
+                ),
                 &["endpoint", "result"],
             )?,
             duration: HistogramVec::new(
-                HistogramOpts::new("webhook_delivery_duration_seconds", "Duration of one webhook attempt")
-                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+                HistogramOpts::new(
+                    "webhook_delivery_duration_seconds",
+                    "Duration of one webhook attempt",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    30.0,
+                ]),
                 &["endpoint"],
             )?,
-            outbox_depth: IntGauge::new("webhook_outbox_depth", "Deliveries in the webhook outbox")?,
+            outbox_depth: IntGauge::new(
+                "webhook_outbox_depth",
+                "Deliveries in the webhook outbox",
+            )?,
             circuit_state: IntGaugeVec::new(
-                Opts::new("webhook_circuit_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open"),
+                Opts::new(
+                    "webhook_circuit_state",
+                    "Circuit breaker state: 0 closed, 1 half-open, 2 open",
+                ),
                 &["endpoint"],
             )?,
             endpoint_disabled: IntGaugeVec::new(
-                Opts::new("webhook_endpoint_disabled", "1 when a 410 Gone disabled the endpoint"),
+                Opts::new(
+                    "webhook_endpoint_disabled",
+                    "1 when a 410 Gone disabled the endpoint",
+                ),
                 &["endpoint"],
             )?,
             dead_letter_failures: IntCounterVec::new(
-                Opts::new("webhook_dead_letter_failures_total", "Dead-letter writes that failed and will be retried"),
+                Opts::new(
+                    "webhook_dead_letter_failures_total",
+                    "Dead-letter writes that failed and will be retried",
+                ),
                 &["endpoint"],
             )?,
         };

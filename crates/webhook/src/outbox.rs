@@ -13,8 +13,11 @@
 //! Data structure: one row per delivery, keyed by an autoincrement `seq` (order of arrival) and a
 //! unique `delivery_id` (idempotent enqueue). `next_attempt_at` (ms since the epoch) and
 //! `attempt_count`/`attempts` hold the retry state, so a restart resumes where it stopped.
-//! `claimed` marks rows an attempt is working on; it is in-process state and is cleared on open
-//! (the exclusive lock guarantees no other process held claims). `dead_reason` marks rows whose
+//! Claims — rows an attempt is working on — are a set of row ids held by the writer thread, not a
+//! column: claiming then costs no row rewrite (a row holds a 1 KiB body, and SQLite rewrites the
+//! whole row on any update). The set is empty on open; the exclusive lock guarantees no other
+//! process holds claims. (The `claimed` column of the first schema is no longer used.)
+//! `dead_reason` marks rows whose
 //! dead-letter record could not be written yet: they are retried as dead letters, not as HTTP.
 
 use std::path::{Path, PathBuf};
@@ -22,7 +25,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::delivery::WebhookDelivery;
@@ -53,7 +56,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     dead_message    TEXT,
     claimed         INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (endpoint, claimed, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_by_due ON deliveries (endpoint, next_attempt_at, seq);
+DROP INDEX IF EXISTS deliveries_due;
 CREATE TABLE IF NOT EXISTS disabled_endpoints (
     endpoint    TEXT PRIMARY KEY,
     disabled_at INTEGER NOT NULL,
@@ -67,6 +71,8 @@ PRAGMA user_version = 1;
 struct JobContext<'a> {
     conn: &'a Connection,
     depth_delta: i64,
+    /// Row ids claimed by attempts in this process.
+    claimed: &'a mut std::collections::HashSet<i64>,
 }
 
 type Finisher = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -83,12 +89,22 @@ enum Durability {
     /// (`synchronous=NORMAL`; the next fsync'd commit or checkpoint makes it durable). This
     /// takes the fsync off the delivery hot path.
     Lazy,
+    /// Like `Lazy`, and nobody waits on it (the attempt has already given back its slot): a
+    /// batch made only of these waits a moment for more, so one commit covers many removals —
+    /// each commit rewrites the touched pages, and that, not the statements, is the cost.
+    Removal,
 }
+
+/// How long a batch of removals waits for company.
+const REMOVAL_LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 struct Job {
     durability: Durability,
     run: RunJob,
 }
+
+/// Deliveries just committed, each with its row id (`None`: a duplicate, not stored).
+pub(crate) type HandedOver = Vec<(WebhookDelivery, Option<i64>)>;
 
 /// A handle to the outbox. Cheap to clone; the writer thread stops when the last handle is
 /// dropped, releasing the database.
@@ -134,8 +150,10 @@ impl Outbox {
     /// opening the same directory fails instead of delivering the same rows twice.
     pub fn open(dir: impl AsRef<Path>) -> Result<Outbox, OutboxError> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir)
-            .map_err(|source| OutboxError::CreateDir { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| OutboxError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
         let path = dir.join("outbox.sqlite3");
         let conn = open_connection(&path).map_err(|e| locked_error(e, &path))?;
         let rows: i64 = conn.query_row("SELECT count(*) FROM deliveries", [], |r| r.get(0))?;
@@ -146,8 +164,14 @@ impl Outbox {
         std::thread::Builder::new()
             .name("webhook-outbox".into())
             .spawn(move || writer_thread(conn, receiver, thread_depth))
-            .map_err(|e| OutboxError::Commit(format!("cannot start the outbox writer thread: {e}")))?;
-        Ok(Outbox { jobs, depth, path: Arc::new(path) })
+            .map_err(|e| {
+                OutboxError::Commit(format!("cannot start the outbox writer thread: {e}"))
+            })?;
+        Ok(Outbox {
+            jobs,
+            depth,
+            path: Arc::new(path),
+        })
     }
     /// The database file.
     pub fn path(&self) -> &Path {
@@ -168,7 +192,10 @@ impl Outbox {
     }
 
     /// Writes several deliveries in one transaction; returns how many were new.
-    pub async fn enqueue_batch(&self, deliveries: Vec<WebhookDelivery>) -> Result<usize, OutboxError> {
+    pub async fn enqueue_batch(
+        &self,
+        deliveries: Vec<WebhookDelivery>,
+    ) -> Result<usize, OutboxError> {
         let claims = vec![false; deliveries.len()];
         self.enqueue_with_handoff(deliveries, claims, |_| {}).await
     }
@@ -186,7 +213,7 @@ impl Outbox {
         handoff: H,
     ) -> Result<usize, OutboxError>
     where
-        H: FnOnce(Option<Vec<(WebhookDelivery, Option<i64>)>>) + Send + 'static,
+        H: FnOnce(Option<HandedOver>) + Send + 'static,
     {
         let now = now_ms();
         let mut handoff = Some(handoff);
@@ -197,8 +224,8 @@ impl Outbox {
                     let mut stmt = ctx.conn.prepare_cached(
                         "INSERT OR IGNORE INTO deliveries
                          (delivery_id, event_id, endpoint, body, headers, original_event, correlation_id,
-                          enqueued_at, next_attempt_at, claimed)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                          enqueued_at, next_attempt_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
                     )?;
                     let mut inserted = 0;
                     let mut rows = Vec::with_capacity(deliveries.len());
@@ -212,16 +239,18 @@ impl Outbox {
                             serde_json::to_string(&d.original_event)?,
                             d.correlation_id,
                             now,
-                            claimed,
                         ])?;
                         inserted += n;
                         let seq = (n == 1).then(|| ctx.conn.last_insert_rowid());
+                        if let (Some(seq), true) = (seq, claimed) {
+                            ctx.claimed.insert(seq);
+                        }
                         rows.push((d, seq));
                     }
                     ctx.depth_delta += inserted as i64;
                     Ok((inserted, rows))
                 },
-                move |committed: Option<&mut (usize, Vec<(WebhookDelivery, Option<i64>)>)>| {
+                move |committed: Option<&mut (usize, HandedOver)>| {
                     if let Some(handoff) = handoff.take() {
                         handoff(committed.map(|(_, rows)| std::mem::take(rows)));
                     }
@@ -271,8 +300,12 @@ impl Outbox {
     /// longer configured (they wait, untouched, until an endpoint with that key is registered).
     pub async fn endpoints_with_rows(&self) -> Result<Vec<String>, OutboxError> {
         self.call(Durability::Lazy, |ctx| {
-            let mut stmt = ctx.conn.prepare_cached("SELECT DISTINCT endpoint FROM deliveries")?;
-            let keys = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = ctx
+                .conn
+                .prepare_cached("SELECT DISTINCT endpoint FROM deliveries")?;
+            let keys = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(keys)
         })
         .await
@@ -281,14 +314,22 @@ impl Outbox {
     /// Endpoints disabled by a 410, persisted so a restart does not start delivering again.
     pub async fn disabled_endpoints(&self) -> Result<Vec<String>, OutboxError> {
         self.call(Durability::Lazy, |ctx| {
-            let mut stmt = ctx.conn.prepare_cached("SELECT endpoint FROM disabled_endpoints")?;
-            let keys = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = ctx
+                .conn
+                .prepare_cached("SELECT endpoint FROM disabled_endpoints")?;
+            let keys = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(keys)
         })
         .await
     }
 
-    pub(crate) async fn set_disabled(&self, endpoint: String, reason: String) -> Result<(), OutboxError> {
+    pub(crate) async fn set_disabled(
+        &self,
+        endpoint: String,
+        reason: String,
+    ) -> Result<(), OutboxError> {
         let now = now_ms();
         self.call(Durability::Fsync, move |ctx| {
             ctx.conn.prepare_cached("INSERT OR REPLACE INTO disabled_endpoints (endpoint, disabled_at, reason) VALUES (?1, ?2, ?3)")?.execute(params![endpoint, now, reason],)?;
@@ -299,58 +340,88 @@ impl Outbox {
 
     pub(crate) async fn clear_disabled(&self, endpoint: String) -> Result<bool, OutboxError> {
         self.call(Durability::Fsync, move |ctx| {
-            Ok(ctx.conn.prepare_cached("DELETE FROM disabled_endpoints WHERE endpoint = ?1")?.execute(params![endpoint])? > 0)
+            Ok(ctx
+                .conn
+                .prepare_cached("DELETE FROM disabled_endpoints WHERE endpoint = ?1")?
+                .execute(params![endpoint])?
+                > 0)
         })
         .await
     }
 
     /// Claims up to `limit` rows of `endpoint` that are due at `now_ms`.
-    pub(crate) async fn claim_due(&self, endpoint: String, now_ms: i64, limit: usize) -> Result<Claim, OutboxError> {
+    pub(crate) async fn claim_due(
+        &self,
+        endpoint: String,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Claim, OutboxError> {
         self.call(Durability::Lazy, move |ctx| {
-            let mut rows = Vec::new();
-            if limit > 0 {
-                let mut stmt = ctx.conn.prepare_cached(
-                    "UPDATE deliveries SET claimed = 1 WHERE seq IN (
-                         SELECT seq FROM deliveries
-                         WHERE endpoint = ?1 AND claimed = 0 AND next_attempt_at <= ?2
-                         ORDER BY next_attempt_at, seq LIMIT ?3)
-                     RETURNING seq, delivery_id, event_id, body, headers, original_event, correlation_id,
-                               attempt_count, attempts, dead_reason, dead_message",
+            // Walk the endpoint's rows in due order (index only), skipping claimed ones: they
+            // are at most the attempts in flight plus the hand-off queues, so the walk is short.
+            let mut chosen = Vec::new();
+            let mut next_due_ms = None;
+            {
+                let mut walk = ctx.conn.prepare_cached(
+                    "SELECT seq, next_attempt_at FROM deliveries WHERE endpoint = ?1 ORDER BY next_attempt_at, seq",
                 )?;
-                let mut query = stmt.query(params![endpoint, now_ms, limit as i64])?;
+                let mut query = walk.query(params![endpoint])?;
                 while let Some(r) = query.next()? {
-                    let headers: String = r.get(4)?;
-                    let original: String = r.get(5)?;
-                    let attempts: String = r.get(8)?;
-                    let dead_reason: Option<String> = r.get(9)?;
-                    let dead_message: Option<String> = r.get(10)?;
-                    rows.push(ClaimedDelivery {
-                        seq: r.get(0)?,
-                        delivery: WebhookDelivery {
-                            delivery_id: r.get(1)?,
-                            event_id: r.get(2)?,
-                            endpoint: endpoint.clone(),
-                            body: r.get(3)?,
-                            headers: serde_json::from_str(&headers)?,
-                            original_event: serde_json::from_str(&original)?,
-                            correlation_id: r.get(6)?,
-                        },
-                        attempt_count: r.get::<_, i64>(7)? as u32,
-                        attempts: serde_json::from_str(&attempts)?,
-                        dead: dead_reason
-                            .as_deref()
-                            .and_then(parse_reason)
-                            .map(|reason| (reason, dead_message.unwrap_or_default())),
-                    });
+                    let seq: i64 = r.get(0)?;
+                    if ctx.claimed.contains(&seq) {
+                        continue;
+                    }
+                    let due: i64 = r.get(1)?;
+                    if due <= now_ms && chosen.len() < limit {
+                        chosen.push(seq);
+                    } else {
+                        next_due_ms = Some(due);
+                        break;
+                    }
                 }
-                rows.sort_by_key(|r| r.seq);
             }
-            let next_due_ms: Option<i64> = ctx
-                .conn
-                .prepare_cached("SELECT MIN(next_attempt_at) FROM deliveries WHERE endpoint = ?1 AND claimed = 0")?
-                .query_row(params![endpoint], |r| r.get(0))
-                .optional()?
-                .flatten();
+            let mut rows = Vec::with_capacity(chosen.len());
+            let mut read = ctx.conn.prepare_cached(
+                "SELECT delivery_id, event_id, body, headers, original_event, correlation_id,
+                        attempt_count, attempts, dead_reason, dead_message
+                 FROM deliveries WHERE seq = ?1",
+            )?;
+            for seq in chosen {
+                let row = read.query_row(params![seq], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                    ))
+                })?;
+                let (delivery_id, event_id, body, headers, original, correlation_id, count, attempts, dead_reason, dead_message) = row;
+                ctx.claimed.insert(seq);
+                rows.push(ClaimedDelivery {
+                    seq,
+                    delivery: WebhookDelivery {
+                        delivery_id,
+                        event_id,
+                        endpoint: endpoint.clone(),
+                        body,
+                        headers: serde_json::from_str(&headers)?,
+                        original_event: serde_json::from_str(&original)?,
+                        correlation_id,
+                    },
+                    attempt_count: count as u32,
+                    attempts: serde_json::from_str(&attempts)?,
+                    dead: dead_reason
+                        .as_deref()
+                        .and_then(parse_reason)
+                        .map(|reason| (reason, dead_message.unwrap_or_default())),
+                });
+            }
             Ok(Claim { rows, next_due_ms })
         })
         .await
@@ -366,7 +437,8 @@ impl Outbox {
         let json = serde_json::to_string(attempts)?;
         let count = attempts.len() as i64;
         self.call(Durability::Fsync, move |ctx| {
-            ctx.conn.prepare_cached("UPDATE deliveries SET attempt_count = ?2, attempts = ?3, next_attempt_at = ?4, claimed = 0 WHERE seq = ?1")?.execute(params![seq, count, json, next_attempt_ms],)?;
+            ctx.conn.prepare_cached("UPDATE deliveries SET attempt_count = ?2, attempts = ?3, next_attempt_at = ?4 WHERE seq = ?1")?.execute(params![seq, count, json, next_attempt_ms],)?;
+            ctx.claimed.remove(&seq);
             Ok(())
         })
         .await
@@ -385,8 +457,20 @@ impl Outbox {
         let json = serde_json::to_string(attempts)?;
         let count = attempts.len() as i64;
         self.call(Durability::Fsync, move |ctx| {
-            ctx.conn.prepare_cached("UPDATE deliveries SET attempt_count = ?2, attempts = ?3, next_attempt_at = ?4,
-                        dead_reason = ?5, dead_message = ?6, claimed = 0 WHERE seq = ?1")?.execute(params![seq, count, json, next_attempt_ms, reason.as_str(), message],)?;
+            ctx.conn
+                .prepare_cached(
+                    "UPDATE deliveries SET attempt_count = ?2, attempts = ?3, next_attempt_at = ?4,
+                        dead_reason = ?5, dead_message = ?6 WHERE seq = ?1",
+                )?
+                .execute(params![
+                    seq,
+                    count,
+                    json,
+                    next_attempt_ms,
+                    reason.as_str(),
+                    message
+                ])?;
+            ctx.claimed.remove(&seq);
             Ok(())
         })
         .await
@@ -395,7 +479,7 @@ impl Outbox {
     /// Releases a claim without recording anything (shutdown caught the attempt before it began).
     pub(crate) async fn release(&self, seq: i64) -> Result<(), OutboxError> {
         self.call(Durability::Lazy, move |ctx| {
-            ctx.conn.prepare_cached("UPDATE deliveries SET claimed = 0 WHERE seq = ?1")?.execute(params![seq])?;
+            ctx.claimed.remove(&seq);
             Ok(())
         })
         .await
@@ -403,8 +487,12 @@ impl Outbox {
 
     /// Removes a delivered (or durably dead-lettered) row.
     pub(crate) async fn remove(&self, seq: i64) -> Result<(), OutboxError> {
-        self.call(Durability::Lazy, move |ctx| {
-            ctx.depth_delta -= ctx.conn.prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?.execute(params![seq])? as i64;
+        self.call(Durability::Removal, move |ctx| {
+            ctx.depth_delta -= ctx
+                .conn
+                .prepare_cached("DELETE FROM deliveries WHERE seq = ?1")?
+                .execute(params![seq])? as i64;
+            ctx.claimed.remove(&seq);
             Ok(())
         })
         .await
@@ -421,7 +509,12 @@ impl Outbox {
 
     /// Like `call`, and runs `on_commit` on the writer thread once the transaction's fate is
     /// known: with the result if it committed, `None` otherwise.
-    async fn call_with<T, F, C>(&self, durability: Durability, f: F, on_commit: C) -> Result<T, OutboxError>
+    async fn call_with<T, F, C>(
+        &self,
+        durability: Durability,
+        f: F,
+        on_commit: C,
+    ) -> Result<T, OutboxError>
     where
         T: Send + 'static,
         F: FnOnce(&mut JobContext<'_>) -> Result<T, OutboxError> + Send + 'static,
@@ -446,7 +539,10 @@ impl Outbox {
                 let _ = reply.send(outcome);
             })
         });
-        self.jobs.send(Job { durability, run }).await.map_err(|_| OutboxError::Closed)?;
+        self.jobs
+            .send(Job { durability, run })
+            .await
+            .map_err(|_| OutboxError::Closed)?;
         answer.await.map_err(|_| OutboxError::Closed)?
     }
 }
@@ -456,20 +552,26 @@ impl Outbox {
 fn writer_thread(conn: Connection, mut jobs: mpsc::Receiver<Job>, depth: Arc<AtomicI64>) {
     // open_connection left it at FULL.
     let mut mode = Durability::Fsync;
+    let mut claimed = std::collections::HashSet::new();
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_JOBS_PER_COMMIT {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+        drain_into(&mut jobs, &mut batch);
+        if batch.len() < MAX_JOBS_PER_COMMIT
+            && batch.iter().all(|j| j.durability == Durability::Removal)
+        {
+            std::thread::sleep(REMOVAL_LINGER);
+            drain_into(&mut jobs, &mut batch);
         }
         let wanted = if batch.iter().any(|j| j.durability == Durability::Fsync) {
             Durability::Fsync
         } else {
             Durability::Lazy
         };
-        let begin = set_synchronous(&conn, &mut mode, wanted).and_then(|()| conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).map(|_| ()));
+        let begin = set_synchronous(&conn, &mut mode, wanted).and_then(|()| {
+            conn.prepare_cached("BEGIN IMMEDIATE")
+                .and_then(|mut s| s.execute([]))
+                .map(|_| ())
+        });
         if let Err(e) = begin {
             let message = e.to_string();
             tracing::error!(error = %message, "outbox transaction could not begin");
@@ -478,13 +580,21 @@ fn writer_thread(conn: Connection, mut jobs: mpsc::Receiver<Job>, depth: Arc<Ato
             }
             continue;
         }
-        let mut ctx = JobContext { conn: &conn, depth_delta: 0 };
+        let mut ctx = JobContext {
+            conn: &conn,
+            depth_delta: 0,
+            claimed: &mut claimed,
+        };
         let mut finishers = Vec::with_capacity(batch.len());
         for job in batch {
             finishers.push((job.run)(Some(&mut ctx)));
         }
         let delta = ctx.depth_delta;
-        let commit = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])).map(|_| ()).map_err(|e| e.to_string());
+        let commit = conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         match &commit {
             Ok(()) => {
                 depth.fetch_add(delta, Ordering::Relaxed);
@@ -500,11 +610,29 @@ fn writer_thread(conn: Connection, mut jobs: mpsc::Receiver<Job>, depth: Arc<Ato
     }
 }
 
+/// Moves queued jobs into the batch, up to the cap, without waiting.
+fn drain_into(jobs: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_JOBS_PER_COMMIT {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
 /// Switches `synchronous` between FULL and NORMAL (outside a transaction) when the batch needs
 /// the other one.
-fn set_synchronous(conn: &Connection, mode: &mut Durability, wanted: Durability) -> Result<(), rusqlite::Error> {
+fn set_synchronous(
+    conn: &Connection,
+    mode: &mut Durability,
+    wanted: Durability,
+) -> Result<(), rusqlite::Error> {
     if *mode != wanted {
-        let value = if wanted == Durability::Fsync { "FULL" } else { "NORMAL" };
+        let value = if wanted == Durability::Fsync {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
         conn.pragma_update(None, "synchronous", value)?;
         *mode = wanted;
     }
@@ -528,6 +656,7 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     conn.set_prepared_statement_cache_capacity(64);
     conn.execute_batch(SCHEMA)?;
     // Claims are in-process state; the previous owner is gone (we hold the exclusive lock).
+    // Rows written by the first schema may still say claimed = 1; claims now live in memory.
     conn.execute("UPDATE deliveries SET claimed = 0 WHERE claimed != 0", [])?;
     Ok(conn)
 }
@@ -545,9 +674,13 @@ fn locked_error(e: rusqlite::Error, path: &Path) -> OutboxError {
 }
 
 fn parse_reason(s: &str) -> Option<DeadLetterReason> {
-    [DeadLetterReason::RetriesExhausted, DeadLetterReason::Rejected, DeadLetterReason::EndpointGone]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+    [
+        DeadLetterReason::RetriesExhausted,
+        DeadLetterReason::Rejected,
+        DeadLetterReason::EndpointGone,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == s)
 }
 
 pub(crate) fn now_ms() -> i64 {

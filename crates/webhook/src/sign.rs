@@ -31,9 +31,9 @@ impl SigningKey {
     pub fn from_secret(secret: &Secret) -> Result<Self, ConfigError> {
         let value = secret.expose();
         let key = match value.strip_prefix("whsec_") {
-            Some(encoded) => BASE64
-                .decode(encoded.trim())
-                .map_err(|_| ConfigError::SigningSecret("the part after whsec_ is not valid base64"))?,
+            Some(encoded) => BASE64.decode(encoded.trim()).map_err(|_| {
+                ConfigError::SigningSecret("the part after whsec_ is not valid base64")
+            })?,
             None => value.as_bytes().to_vec(),
         };
         if key.is_empty() {
@@ -66,8 +66,13 @@ mod tests {
     /// The example from the Standard Webhooks specification's reference test suite.
     #[test]
     fn matches_the_standard_webhooks_reference_vector() {
-        let key = SigningKey::from_secret(&Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).unwrap();
-        let sig = key.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+        let key = SigningKey::from_secret(&Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+            .unwrap();
+        let sig = key.sign(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 

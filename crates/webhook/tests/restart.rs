@@ -20,15 +20,26 @@ fn a_dispatcher_dropped_mid_retry_resumes_from_the_outbox() {
     let n = 100;
 
     // The partner lives on its own runtime so it outlives phase 1.
-    let partner_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let partner_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let server = partner_rt.block_on(TestServer::start(|_, _| Action::status(503)));
     let url = server.url("/hook");
 
-    let phase1 = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let phase1 = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     phase1.block_on(async {
         let outbox = Outbox::open(&path).unwrap();
         let mut config = fast_endpoint("partner", &url);
-        config.backoff = Backoff { min: Duration::from_millis(50), max: Duration::from_millis(300) };
+        config.backoff = Backoff {
+            min: Duration::from_millis(50),
+            max: Duration::from_millis(300),
+        };
         config.attempts = 50;
         let dispatcher = Dispatcher::start(
             outbox,
@@ -43,28 +54,50 @@ fn a_dispatcher_dropped_mid_retry_resumes_from_the_outbox() {
         for i in 0..n {
             dispatcher.enqueue(delivery("partner", i)).await.unwrap();
         }
-        // Wait until every row's retry state shows two failed attempts, then crash.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        // Wait until every row's retry state shows two failed attempts, then crash. Each retry
+        // state is an fsync'd commit: on a machine busy with other builds that can take seconds,
+        // hence the generous deadline.
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
         loop {
             let pending = dispatcher.outbox().pending(1000).await.unwrap();
             if pending.len() == n && pending.iter().all(|p| p.attempt_count >= 2) {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "retries did not progress");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "retries did not progress: {:?}",
+                pending
+                    .iter()
+                    .map(|p| (
+                        p.attempt_count,
+                        p.next_attempt_at.timestamp_millis()
+                            - chrono::Utc::now().timestamp_millis()
+                    ))
+                    .collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
     drop(phase1); // the crash: tasks are dropped wherever they are
 
     server.set_behaviour(|_, _| Action::ok());
-    let phase2 = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let phase2 = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     phase2.block_on(async {
         let outbox = Outbox::open(&path).unwrap();
         let pending = outbox.pending(1000).await.unwrap();
         assert_eq!(pending.len(), n, "nothing was lost");
         let counts: Vec<u32> = pending.iter().map(|p| p.attempt_count).collect();
-        assert!(counts.iter().all(|&c| c >= 2), "the retry state was persisted: {counts:?}");
-        assert!(pending.iter().all(|p| p.attempts.iter().all(|a| a.status == Some(503))));
+        assert!(
+            counts.iter().all(|&c| c >= 2),
+            "the retry state was persisted: {counts:?}"
+        );
+        assert!(pending
+            .iter()
+            .all(|p| p.attempts.iter().all(|a| a.status == Some(503))));
         let mut config = fast_endpoint("partner", &url);
         config.attempts = 50;
         let sink = Arc::new(MemorySink::default());
@@ -79,8 +112,16 @@ fn a_dispatcher_dropped_mid_retry_resumes_from_the_outbox() {
         )
         .await
         .unwrap();
-        wait_until("all delivered after the restart", Duration::from_secs(20), || server.delivered_ids().len() == n).await;
-        wait_until("outbox empty", Duration::from_secs(5), || dispatcher.outbox().depth() == 0).await;
+        wait_until(
+            "all delivered after the restart",
+            Duration::from_secs(60),
+            || server.delivered_ids().len() == n,
+        )
+        .await;
+        wait_until("outbox empty", Duration::from_secs(5), || {
+            dispatcher.outbox().depth() == 0
+        })
+        .await;
         let ids: HashSet<String> = server.delivered_ids().into_keys().collect();
         assert_eq!(ids, (0..n).map(|i| event(i).0).collect::<HashSet<_>>());
         assert_eq!(sink.len(), 0);
@@ -96,10 +137,17 @@ async fn graceful_shutdown_drains_attempts_in_flight() {
     let server = TestServer::start(|_, _| Action::Hang(Duration::from_millis(300))).await;
     let h = start(vec![fast_endpoint("partner", &server.url("/hook"))]).await;
     h.dispatcher.enqueue(delivery("partner", 1)).await.unwrap();
-    wait_until("attempt started", Duration::from_secs(5), || server.request_count() == 1).await;
+    wait_until("attempt started", Duration::from_secs(5), || {
+        server.request_count() == 1
+    })
+    .await;
     let outbox = h.dispatcher.outbox().clone();
     h.stop().await;
-    assert_eq!(outbox.depth(), 0, "the in-flight attempt finished and its row was removed");
+    assert_eq!(
+        outbox.depth(),
+        0,
+        "the in-flight attempt finished and its row was removed"
+    );
 }
 
 /// A second process (here: a second open) cannot take an outbox another instance holds.
@@ -115,8 +163,13 @@ async fn an_outbox_directory_belongs_to_one_instance() {
     })
     .await
     .unwrap();
-    let error = second.err().expect("the second open must fail while the first holds the lock");
-    assert!(error.to_string().contains("another gateway instance"), "{error}");
+    let error = second
+        .err()
+        .expect("the second open must fail while the first holds the lock");
+    assert!(
+        error.to_string().contains("another gateway instance"),
+        "{error}"
+    );
     assert!(started.elapsed() >= Duration::from_secs(5));
     drop(first);
 }

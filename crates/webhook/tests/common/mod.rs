@@ -35,7 +35,11 @@ impl Received {
 /// What the server does with one request.
 #[derive(Debug, Clone)]
 pub enum Action {
-    Respond { status: u16, headers: Vec<(String, String)>, body: String },
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
     /// Sleeps, then answers 200 (too late for a client with a shorter timeout).
     Hang(Duration),
     /// Closes the connection without an answer.
@@ -44,7 +48,11 @@ pub enum Action {
 
 impl Action {
     pub fn status(status: u16) -> Action {
-        Action::Respond { status, headers: vec![], body: String::new() }
+        Action::Respond {
+            status,
+            headers: vec![],
+            body: String::new(),
+        }
     }
     pub fn ok() -> Action {
         Action::status(200)
@@ -64,7 +72,9 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server on 127.0.0.1:0. `behaviour(request, n)` decides; `n` counts requests from 0.
-    pub async fn start(behaviour: impl Fn(&Received, usize) -> Action + Send + Sync + 'static) -> TestServer {
+    pub async fn start(
+        behaviour: impl Fn(&Received, usize) -> Action + Send + Sync + 'static,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -72,33 +82,60 @@ impl TestServer {
         let behaviour: Arc<Mutex<Behaviour>> = Arc::new(Mutex::new(Arc::new(behaviour)));
         let counter = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
-        let (r, d, b, s) = (requests.clone(), delivered.clone(), behaviour.clone(), stop.clone());
+        let (r, d, b, s) = (
+            requests.clone(),
+            delivered.clone(),
+            behaviour.clone(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let (stream, _) = tokio::select! {
                     accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => continue },
                     _ = s.cancelled() => return,
                 };
-                let (r, d, b, counter, s) = (r.clone(), d.clone(), b.clone(), counter.clone(), s.clone());
+                let (r, d, b, counter, s) =
+                    (r.clone(), d.clone(), b.clone(), counter.clone(), s.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let (r, d, b, counter) = (r.clone(), d.clone(), b.clone(), counter.clone());
                         async move {
                             let method = req.method().to_string();
-                            let path_and_query = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+                            let path_and_query = req
+                                .uri()
+                                .path_and_query()
+                                .map(|p| p.to_string())
+                                .unwrap_or_default();
                             let headers = req
                                 .headers()
                                 .iter()
-                                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                                .map(|(k, v)| {
+                                    (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
+                                })
                                 .collect();
-                            let body = req.into_body().collect().await.map(|c| c.to_bytes().to_vec()).unwrap_or_default();
-                            let received = Received { method, path_and_query, headers, body, at: Instant::now() };
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|c| c.to_bytes().to_vec())
+                                .unwrap_or_default();
+                            let received = Received {
+                                method,
+                                path_and_query,
+                                headers,
+                                body,
+                                at: Instant::now(),
+                            };
                             let n = counter.fetch_add(1, Ordering::SeqCst);
                             r.lock().unwrap().push(received.clone());
                             let behaviour = b.lock().unwrap().clone();
                             let action = behaviour(&received, n);
                             match action {
-                                Action::Respond { status, headers, body } => {
+                                Action::Respond {
+                                    status,
+                                    headers,
+                                    body,
+                                } => {
                                     if (200..300).contains(&status) {
                                         d.lock().unwrap().push(received);
                                     }
@@ -106,7 +143,9 @@ impl TestServer {
                                     for (k, v) in headers {
                                         resp = resp.header(k, v);
                                     }
-                                    Ok::<_, std::io::Error>(resp.body(Full::new(Bytes::from(body))).unwrap())
+                                    Ok::<_, std::io::Error>(
+                                        resp.body(Full::new(Bytes::from(body))).unwrap(),
+                                    )
                                 }
                                 Action::Hang(duration) => {
                                     tokio::time::sleep(duration).await;
@@ -116,7 +155,8 @@ impl TestServer {
                             }
                         }
                     });
-                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
                     tokio::select! {
                         _ = conn => {}
                         _ = s.cancelled() => {}
@@ -124,7 +164,13 @@ impl TestServer {
                 });
             }
         });
-        TestServer { addr, requests, delivered, behaviour, stop }
+        TestServer {
+            addr,
+            requests,
+            delivered,
+            behaviour,
+            stop,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -132,7 +178,10 @@ impl TestServer {
     }
 
     /// Changes what the server does from now on.
-    pub fn set_behaviour(&self, behaviour: impl Fn(&Received, usize) -> Action + Send + Sync + 'static) {
+    pub fn set_behaviour(
+        &self,
+        behaviour: impl Fn(&Received, usize) -> Action + Send + Sync + 'static,
+    ) {
         *self.behaviour.lock().unwrap() = Arc::new(behaviour);
     }
 
@@ -144,7 +193,8 @@ impl TestServer {
     pub fn delivered_ids(&self) -> HashMap<String, usize> {
         let mut ids = HashMap::new();
         for r in self.delivered.lock().unwrap().iter() {
-            *ids.entry(r.header("webhook-id").unwrap_or("").to_owned()).or_insert(0) += 1;
+            *ids.entry(r.header("webhook-id").unwrap_or("").to_owned())
+                .or_insert(0) += 1;
         }
         ids
     }
@@ -176,7 +226,12 @@ impl DeadLetterSink for MemorySink {
 
 impl MemorySink {
     pub fn ids(&self) -> Vec<String> {
-        self.records.lock().unwrap().iter().map(|r| r.webhook_id.clone()).collect()
+        self.records
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.webhook_id.clone())
+            .collect()
     }
     pub fn len(&self) -> usize {
         self.records.lock().unwrap().len()
@@ -186,10 +241,16 @@ impl MemorySink {
 /// An endpoint with test-sized timings: backoff 10ms..200ms, 1s timeout.
 pub fn fast_endpoint(key: &str, url: &str) -> EndpointConfig {
     let mut config = EndpointConfig::new(key, url);
-    config.backoff = Backoff { min: Duration::from_millis(10), max: Duration::from_millis(200) };
+    config.backoff = Backoff {
+        min: Duration::from_millis(10),
+        max: Duration::from_millis(200),
+    };
     config.timeout = Duration::from_secs(1);
     config.attempts = 8;
-    config.circuit_breaker = CircuitBreaker { failure_threshold: 0, cool_down: Duration::from_secs(1) };
+    config.circuit_breaker = CircuitBreaker {
+        failure_threshold: 0,
+        cool_down: Duration::from_secs(1),
+    };
     config
 }
 
@@ -206,14 +267,40 @@ pub async fn start(endpoints: Vec<EndpointConfig>) -> Harness {
     start_in(dir, endpoints, Arc::new(MemorySink::default())).await
 }
 
-pub async fn start_in(dir: tempfile::TempDir, endpoints: Vec<EndpointConfig>, sink: Arc<MemorySink>) -> Harness {
+pub async fn start_in(
+    dir: tempfile::TempDir,
+    endpoints: Vec<EndpointConfig>,
+    sink: Arc<MemorySink>,
+) -> Harness {
     let outbox = Outbox::open(dir.path()).unwrap();
     let registry = prometheus::Registry::new();
     let shutdown = CancellationToken::new();
-    let endpoints = endpoints.into_iter().map(|c| Endpoint::new(c).unwrap()).collect();
-    let config = DispatcherConfig { drain_timeout: Duration::from_secs(2), dead_letter_retry: Duration::from_millis(50), ..Default::default() };
-    let dispatcher = Dispatcher::start(outbox, endpoints, sink.clone(), &registry, config, shutdown.clone()).await.unwrap();
-    Harness { dispatcher, sink, registry, shutdown, dir }
+    let endpoints = endpoints
+        .into_iter()
+        .map(|c| Endpoint::new(c).unwrap())
+        .collect();
+    let config = DispatcherConfig {
+        drain_timeout: Duration::from_secs(2),
+        dead_letter_retry: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let dispatcher = Dispatcher::start(
+        outbox,
+        endpoints,
+        sink.clone(),
+        &registry,
+        config,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    Harness {
+        dispatcher,
+        sink,
+        registry,
+        shutdown,
+        dir,
+    }
 }
 
 impl Harness {
@@ -230,7 +317,11 @@ impl Harness {
                 continue;
             }
             for m in family.get_metric() {
-                let matches = labels.iter().all(|(k, v)| m.get_label().iter().any(|l| l.name() == *k && l.value() == *v));
+                let matches = labels.iter().all(|(k, v)| {
+                    m.get_label()
+                        .iter()
+                        .any(|l| l.name() == *k && l.value() == *v)
+                });
                 if matches {
                     use prometheus::proto::MetricType;
                     return Some(match family.get_field_type() {
