@@ -30,6 +30,7 @@ pub struct AppState {
     pub auth_token: Option<String>,
     pub ready: AtomicBool,
     pub extra: Option<Router<()>>,
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
@@ -38,6 +39,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/events", post(ingest))
         .route("/rules", get(rules))
         .route("/-/reload", post(reload))
+        .route("/-/dlq/replay", post(replay_webhooks))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -168,6 +170,22 @@ async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
             Json(json!({"result": "failure", "error": diagnostics, "version": state.reloader.pipeline.snapshot.load().version()})),
         )
             .into_response(),
+    }
+}
+
+/// `switchboard dlq replay` sends webhook dead letters here while the gateway runs (it holds the
+/// outbox): a JSON array of DLQ records.
+async fn replay_webhooks(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "Authorization", "a valid bearer token is required");
+    }
+    let records: Vec<switchboard_webhook::DeadLetterRecord> = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "$", &format!("not an array of webhook dead letters: {e}")),
+    };
+    match state.webhooks.replay(records).await {
+        Ok(n) => Json(json!({"replayed": n})).into_response(),
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "$", &e.to_string()),
     }
 }
 

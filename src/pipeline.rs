@@ -113,7 +113,12 @@ impl Pipeline {
     }
 
     /// Installs a new snapshot atomically; events already being evaluated finish on the old one.
+    /// Its webhook targets are registered first, so none of its deliveries finds no endpoint.
     pub fn install(&self, snapshot: Snapshot) {
+        if let Err(e) = self.webhooks.register_all(snapshot.rules.webhook_targets()) {
+            // A target that does not build fails its deliveries (retried, never acknowledged).
+            tracing::error!(error = %e, "registering webhook targets of the new rules");
+        }
         let old = self.snapshot.swap(Arc::new(snapshot));
         let new = self.snapshot.load();
         self.metrics.rules_version_info.with_label_values(&[old.version()]).set(0);

@@ -75,6 +75,40 @@ impl Webhooks {
         Webhooks { dispatcher: Some(dispatcher), registered: Arc::default() }
     }
 
+    /// Registers every webhook target of a rule set (at start and after each reload), so that
+    /// rows left in the outbox by an earlier run resume at once, before any new event arrives.
+    pub fn register_all<'a>(&self, targets: impl IntoIterator<Item = &'a WebhookTarget>) -> Result<(), SinkError> {
+        let Some(dispatcher) = &self.dispatcher else { return Ok(()) };
+        for target in targets {
+            let key = endpoint_key(target);
+            if self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
+                let endpoint = Endpoint::new(endpoint_config(&key, target)).map_err(|e| SinkError::Outbox(format!("webhook target {}: {e}", target.url)))?;
+                dispatcher.register(endpoint);
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-enqueues dead-lettered webhook deliveries (`switchboard dlq replay` through a running
+    /// gateway, which holds the outbox). Their endpoints must be registered (targets of the
+    /// current rules); a 410-disabled endpoint is re-enabled first, as replaying is the operator
+    /// saying the partner is back.
+    pub async fn replay(&self, records: Vec<DeadLetterRecord>) -> Result<usize, SinkError> {
+        let Some(dispatcher) = &self.dispatcher else {
+            return Err(SinkError::Outbox("no webhook outbox is open".into()));
+        };
+        let mut deliveries = Vec::with_capacity(records.len());
+        for r in &records {
+            if dispatcher.is_disabled(&r.endpoint_key) {
+                dispatcher.enable_endpoint(&r.endpoint_key).await.map_err(|e| SinkError::Outbox(e.to_string()))?;
+            }
+            deliveries.push(r.to_delivery().map_err(|e| SinkError::Outbox(format!("dead letter {}: {e}", r.delivery_id)))?);
+        }
+        let n = deliveries.len();
+        dispatcher.enqueue_batch(deliveries).await.map_err(|e| SinkError::Outbox(e.to_string()))?;
+        Ok(n)
+    }
+
     /// Writes the jobs to the outbox durably (one transaction); returns once they are durable.
     pub async fn enqueue(&self, jobs: Vec<WebhookJob>) -> Result<(), SinkError> {
         if jobs.is_empty() {

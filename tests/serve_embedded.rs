@@ -246,3 +246,67 @@ async fn to_store_and_the_store_http_api() {
         .unwrap();
     assert_eq!(by_time["events"].as_array().unwrap().len(), 4, "{by_time}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_webhook_goes_to_the_dlq_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = common::receiver::start_with(1, axum::http::StatusCode::BAD_REQUEST);
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("a.rules"),
+        format!("rule partner {{\n  when eventType == \"certification.issued\"\n  to webhook \"{}\" {{\n    sign \"${{SB_TEST_SIGNING:-whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}}\"\n  }}\n}}\n", receiver.url),
+    )
+    .unwrap();
+    let gw = start(dir.path(), &rules, &[]);
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let cert = envelope("w1", "certification.issued", json!({"n": 1}), &[]);
+    assert_eq!(client.post(gw.url("/events")).json(&cert).send().await.unwrap().status(), 202);
+
+    // A 400 is not retried: the delivery goes to the DLQ with the status.
+    let dlq = wait_topic(&data, "events.dlq", 1);
+    let record = &dlq[0]["value"];
+    assert_eq!(record["error"]["type"], "WebhookRejected", "{record}");
+    assert_eq!(record["attempts"][0]["status"], 400, "{record}");
+    assert_eq!(record["originalEvent"]["eventId"], "w1");
+    assert!(receiver.requests.lock().unwrap().is_empty());
+
+    let dlq_cmd = |args: &[&str]| {
+        let out = Command::new(common::binary())
+            .arg("--data")
+            .arg(&data)
+            .arg("--rules")
+            .arg(&rules)
+            .env("SWITCHBOARD_LISTEN", &gw.addr)
+            .arg("dlq")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "dlq {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let list = dlq_cmd(&["list", "--filter", "type=WebhookRejected"]);
+    assert!(list.contains("WebhookRejected\tw1\tcertification.issued"), "{list}");
+    assert!(dlq_cmd(&["list", "--filter", "eventId=nope"]).is_empty());
+    let shown: Value = serde_json::from_str(&dlq_cmd(&["show", "0"])).unwrap();
+    assert_eq!(shown["webhookId"], "w1");
+
+    // Replay through the running gateway: the partner now accepts, and the signature verifies.
+    dlq_cmd(&["replay", "--filter", "eventId=w1"]);
+    let hooks = common::eventually(Duration::from_secs(30), || {
+        let r = receiver.requests.lock().unwrap();
+        (!r.is_empty()).then(|| r.clone())
+    })
+    .expect("the replayed delivery did not arrive");
+    let h = &hooks[0];
+    assert_eq!(h.header("webhook-id"), Some("w1"));
+    assert_eq!(h.body["eventId"], "w1");
+    let signed = format!("{}.{}.{}", h.header("webhook-id").unwrap(), h.header("webhook-timestamp").unwrap(), h.body_text);
+    let script = "import sys,hmac,hashlib,base64\nkey=base64.b64decode('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw')\nprint('v1,'+base64.b64encode(hmac.new(key, sys.stdin.buffer.read(), hashlib.sha256).digest()).decode())";
+    let mut py = Command::new("python3").arg("-c").arg(script).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    py.stdin.take().unwrap().write_all(signed.as_bytes()).unwrap();
+    let expected = String::from_utf8(py.wait_with_output().unwrap().stdout).unwrap();
+    assert!(h.header("webhook-signature").unwrap().split(' ').any(|s| s == expected.trim()), "signature {:?} vs {expected}", h.header("webhook-signature"));
+}

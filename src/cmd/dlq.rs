@@ -3,7 +3,8 @@
 //!
 //! Replay re-injects the chosen records: a webhook record (it has a `deliveryId`) goes back into
 //! the webhook outbox under its original delivery id and `webhook-id` (so the partner can
-//! deduplicate), and the gateway's workers pick it up; any other record's `originalEvent` goes back
+//! deduplicate) — through the running gateway when one answers on the configured `listen`
+//! address (it holds the outbox), else straight into the outbox under `--data`; any other record's `originalEvent` goes back
 //! to the ingest topic with an `x-switchboard-replay` header, which lets it past dedup.
 use std::io::Write;
 use std::time::Duration;
@@ -201,27 +202,54 @@ pub fn run(global: &GlobalArgs, args: DlqArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Webhook dead letters go back into the outbox: through the running gateway (it holds the
+/// outbox's lock) at `POST /-/dlq/replay`, or, when no gateway answers on the configured address,
+/// straight into the outbox under `--data`.
+async fn replay_webhooks(config: &Config, records: Vec<switchboard_webhook::DeadLetterRecord>) -> anyhow::Result<()> {
+    let url = format!("http://{}/-/dlq/replay", config.listen);
+    let mut request = reqwest::Client::new().post(&url).json(&records);
+    if let Some(token) = config.auth_token() {
+        request = request.bearer_auth(token);
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => {
+            let status = response.status();
+            anyhow::bail!("the gateway at {url} refused the replay ({status}): {}", response.text().await.unwrap_or_default())
+        }
+        Err(e) if e.is_connect() => {
+            let deliveries = records
+                .iter()
+                .map(|r| r.to_delivery().with_context(|| format!("dead letter {}: body", r.delivery_id)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let outbox = switchboard_webhook::Outbox::open(config.data.join("outbox"))?;
+            outbox.enqueue_batch(deliveries).await?;
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("replaying through the gateway at {url}")),
+    }
+}
+
 async fn replay(config: &Config, chosen: &[&Letter], dry_run: bool) -> anyhow::Result<(usize, usize)> {
-    let mut webhook = Vec::new();
+    let mut webhook_records = Vec::new();
     let mut events = Vec::new();
     for l in chosen {
         if l.record.get("deliveryId").is_some() {
             let record: switchboard_webhook::DeadLetterRecord =
                 serde_json::from_value(l.record.clone()).with_context(|| format!("dead letter {} is not a webhook record", l.position))?;
-            webhook.push(record.to_delivery().with_context(|| format!("dead letter {}: body", l.position))?);
+            webhook_records.push(record);
         } else if let Some(original @ Value::Object(_)) = l.record.get("originalEvent") {
             events.push(original.clone());
         } else {
             eprintln!("skipping dead letter {}: its original event is not a JSON object", l.position);
         }
     }
-    let counts = (webhook.len(), events.len());
+    let counts = (webhook_records.len(), events.len());
     if dry_run {
         return Ok(counts);
     }
-    if !webhook.is_empty() {
-        let outbox = switchboard_webhook::Outbox::open(config.data.join("outbox"))?;
-        outbox.enqueue_batch(webhook).await?;
+    if !webhook_records.is_empty() {
+        replay_webhooks(config, webhook_records).await?;
     }
     if !events.is_empty() {
         let (sink, topic) = match &config.kafka {

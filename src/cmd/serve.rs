@@ -132,14 +132,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let (s, c, every) = (store.clone(), cancel.clone(), archive.every);
         tasks.spawn(async move { run_archiver(archiver, s, every, c).await });
     }
-    let pipeline = Arc::new(Pipeline::new(
-        snapshot,
-        metrics.clone(),
-        dedup,
-        dlq_topic,
-        Webhooks::new(dispatcher),
-        Some(store.clone()),
-    ));
+    let webhooks = Webhooks::new(dispatcher);
+    webhooks.register_all(snapshot.rules.webhook_targets())?;
+    let pipeline = Arc::new(Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, webhooks.clone(), Some(store.clone())));
     let reloader = Arc::new(Reloader::new(pipeline.clone(), config.rules.clone(), config.transforms.clone()));
 
     match (&config.kafka, &sink) {
@@ -193,6 +188,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         auth_token: config.auth_token(),
         ready: false.into(),
         extra: Some(crate::http_store::router(store.clone())),
+        webhooks,
     });
     let app = http::router(state.clone(), config.http.max_body_bytes);
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;

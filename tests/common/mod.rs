@@ -265,6 +265,7 @@ pub mod receiver {
     pub struct Request {
         pub headers: Vec<(String, String)>,
         pub body: serde_json::Value,
+        pub body_text: String,
     }
 
     impl Request {
@@ -279,6 +280,11 @@ pub mod receiver {
     }
 
     pub fn start(fail_first: usize) -> Receiver {
+        start_with(fail_first, StatusCode::SERVICE_UNAVAILABLE)
+    }
+
+    /// Answers `fail_status` to the first `fail_first` requests.
+    pub fn start_with(fail_first: usize, fail_status: StatusCode) -> Receiver {
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
         let seen = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -293,14 +299,15 @@ pub mod receiver {
                         let seen = seen.clone();
                         async move {
                             if seen.fetch_add(1, Ordering::SeqCst) < fail_first {
-                                return StatusCode::SERVICE_UNAVAILABLE;
+                                return fail_status;
                             }
                             let headers = headers
                                 .iter()
                                 .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
                                 .collect();
+                            let body_text = String::from_utf8_lossy(&body).into_owned();
                             let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                            reqs.lock().unwrap().push(Request { headers, body });
+                            reqs.lock().unwrap().push(Request { headers, body, body_text });
                             StatusCode::OK
                         }
                     }),

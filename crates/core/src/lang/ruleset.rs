@@ -96,6 +96,21 @@ impl RuleSet {
         self.default.is_some()
     }
 
+    /// Every distinct webhook target of the set (rules and default block), so the gateway can
+    /// register its endpoints when the set is installed.
+    pub fn webhook_targets(&self) -> Vec<&WebhookTarget> {
+        let mut out: Vec<&WebhookTarget> = Vec::new();
+        let actions = self.rules.iter().flat_map(|r| r.actions.iter()).chain(self.default.iter().flatten());
+        for action in actions {
+            if let CompiledAction::Webhook { target, .. } = action {
+                if !out.iter().any(|t| **t == **target) {
+                    out.push(target);
+                }
+            }
+        }
+        out
+    }
+
     fn run(&self, event: &Value, explain: bool) -> Explanation {
         let ctx = Ctx { root: event, explain };
         let mut fired: Vec<&CompiledRule> = Vec::new();
