@@ -537,7 +537,7 @@ impl<'a> Checker<'a, '_> {
     }
 
     fn webhook_options(&mut self, options: &[WebhookOption]) {
-        let mut seen: HashMap<&str, ()> = HashMap::new();
+        let mut seen: HashSet<&str> = HashSet::new();
         for o in options {
             let (word, span) = match o {
                 WebhookOption::Method(m) => ("method", m.span),
@@ -549,7 +549,7 @@ impl<'a> Checker<'a, '_> {
                     continue;
                 }
             };
-            if seen.insert(word, ()).is_some() {
+            if !seen.insert(word) {
                 self.push(Diagnostic::new(Code::E015, format!("`{word}` is written twice"), span).with_hint(format!("write `{word}` once")));
             }
             match o {
