@@ -23,8 +23,3 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Dlq(args) => dlq::run(&global, args),
     }
 }
-
-/// The message of a subcommand whose issue has not landed: exits 2, never a fake result.
-pub fn not_implemented(what: &str, issue: u32) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`switchboard {what}` is not implemented yet (issue {issue})")
-}
