@@ -2,7 +2,8 @@
 # Builds switchboard's Jolt engine and the reference Java Jolt, runs both over the same specs
 # and inputs (the reference's chainr/integration cases and transforms/member_to_crm.json), and
 # prints spec x (switchboard transforms/s, Java transforms/s, ratio). Single thread each; the
-# figure per spec is the median of RUNS (default 5) one-second runs after warm-up.
+# figure per spec is the median of RUNS (default 5) runs of 0.5 s of thread CPU time after
+# warm-up (CPU time, so that other work on the machine does not decide the result).
 #
 # Usage: bench/peers/jolt-java/run.sh        (SWITCHBOARD_SHARED overrides ../shared)
 set -euo pipefail
@@ -23,7 +24,7 @@ trap 'rm -f "$rust_out" "$java_out"' EXIT
 
 echo "timing switchboard ..." >&2
 "$target/release/examples/jolt_throughput" >"$rust_out"
-echo "timing Java (JIT warm-up 3 s per spec) ..." >&2
+echo "timing Java (JIT warm-up 2 s of CPU per spec) ..." >&2
 java -cp "$here/target/classes:$(cat "$here/target/classpath.txt")" switchboard.bench.JoltThroughput \
     "$SWITCHBOARD_SHARED" "$root/transforms/member_to_crm.json" "$root/crates/jolt/benches/member_event.json" \
     >"$java_out"

@@ -1,7 +1,7 @@
 //! Criterion benches of whole chains: `cargo bench -p switchboard-jolt`.
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-#[path = "cases.rs"]
+#[path = "support/cases.rs"]
 mod cases;
 
 fn bench_chains(c: &mut Criterion) {

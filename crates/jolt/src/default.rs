@@ -124,13 +124,19 @@ impl Key {
     fn apply_to(&self, container: &mut Value) {
         match container {
             Value::Object(map) if !self.is_index => {
-                let keys: Vec<String> = match self.op {
-                    Op::Literal => self.names.clone(),
-                    Op::Star => map.keys().cloned().collect(),
-                    Op::Or => map.keys().filter(|k| self.names.contains(k)).cloned().collect(),
-                };
-                for k in keys {
-                    let slot = map.entry(k).or_insert(Value::Null);
+                if self.op == Op::Literal {
+                    // A literal key always has exactly one name (see `compile`).
+                    let name = &self.names[0];
+                    if !map.contains_key(name) {
+                        map.insert(name.clone(), Value::Null);
+                    }
+                    if let Some(slot) = map.get_mut(name) {
+                        self.fill(slot);
+                    }
+                    return;
+                }
+                let wanted = |k: &String| self.op == Op::Star || self.names.contains(k);
+                for (_, slot) in map.iter_mut().filter(|(k, _)| wanted(k)) {
                     self.fill(slot);
                 }
             }

@@ -54,7 +54,7 @@ impl Ref {
 
     /// The matched key (or one of its captures) this reference names.
     pub fn resolve<'w>(&self, walked: &'w WalkedPath<'_>) -> Result<&'w str, TransformError> {
-        let matched = walked.matched_from_end(self.up).ok_or_else(|| {
+        let matched = walked.matched_up(self.up).ok_or_else(|| {
             TransformError(format!("reference &({},{}) looks above the top of the input", self.up, self.group))
         })?;
         matched.capture(self.group).ok_or_else(|| {
@@ -107,13 +107,22 @@ impl Glob {
 
     /// The byte ranges of what each star captured, or `None` when the key does not match.
     pub fn captures(&self, key: &str) -> Option<Vec<(usize, usize)>> {
+        if !self.could_match(key) {
+            return None;
+        }
         let mut caps = Vec::with_capacity(self.stars());
         glob_match(&self.segments, key, 0, &mut caps).then_some(caps)
     }
 
     pub fn is_match(&self, key: &str) -> bool {
-        let mut caps = Vec::new();
-        glob_match(&self.segments, key, 0, &mut caps)
+        self.could_match(key) && glob_match(&self.segments, key, 0, &mut Vec::new())
+    }
+
+    /// A cheap filter (prefix, suffix, length) before the backtracking match: most keys fail here.
+    fn could_match(&self, key: &str) -> bool {
+        let (first, last) = (&self.segments[0], &self.segments[self.segments.len() - 1]);
+        let fixed: usize = self.segments.iter().map(String::len).sum();
+        key.len() >= fixed + self.stars() && key.starts_with(first.as_str()) && key.ends_with(last.as_str())
     }
 }
 
@@ -187,9 +196,12 @@ impl AmpTemplate {
         Ok(AmpTemplate { tokens, canonical })
     }
 
-    pub fn evaluate(&self, walked: &WalkedPath<'_>) -> Result<String, TransformError> {
-        if let [AmpToken::Ref(r)] = self.tokens.as_slice() {
-            return r.resolve(walked).map(str::to_owned);
+    /// The key text; a lone reference borrows the matched key instead of copying it.
+    pub fn evaluate<'w>(&'w self, walked: &'w WalkedPath<'_>) -> Result<Cow<'w, str>, TransformError> {
+        match self.tokens.as_slice() {
+            [AmpToken::Ref(r)] => return r.resolve(walked).map(Cow::Borrowed),
+            [AmpToken::Literal(s)] => return Ok(Cow::Borrowed(s)),
+            _ => {}
         }
         let mut out = String::new();
         for token in &self.tokens {
@@ -198,7 +210,7 @@ impl AmpTemplate {
                 AmpToken::Ref(r) => out.push_str(r.resolve(walked)?),
             }
         }
-        Ok(out)
+        Ok(Cow::Owned(out))
     }
 }
 
@@ -261,7 +273,7 @@ impl ArrayIndex {
             ArrayIndex::Append => None,
             ArrayIndex::Explicit(n) => Some(*n),
             ArrayIndex::Amp(r) => parse_index(r.resolve(walked)?),
-            ArrayIndex::Hash(up) => walked.matched_from_end(*up).map(Matched::hash_count),
+            ArrayIndex::Hash(up) => walked.matched_up(*up).map(Matched::hash_count),
             ArrayIndex::Transpose(t) => t.evaluate(walked).and_then(|s| parse_index(&s)),
         })
     }
@@ -319,7 +331,7 @@ impl Transpose {
 
     /// The data this lookup finds, `None` when there is none (a present `null` is `Some`).
     pub fn lookup<'a>(&self, walked: &WalkedPath<'a>) -> Result<Option<&'a Value>, TransformError> {
-        let Some(step) = walked.from_end(self.up) else {
+        let Some(step) = walked.up(self.up) else {
             return Ok(None);
         };
         match &self.sub {
@@ -329,11 +341,11 @@ impl Transpose {
     }
 
     /// As an output key: strings as they are, numbers truncated to an int, booleans as text.
-    pub fn evaluate(&self, walked: &WalkedPath<'_>) -> Option<String> {
+    pub fn evaluate<'a>(&self, walked: &WalkedPath<'a>) -> Option<Cow<'a, str>> {
         match self.lookup(walked).ok()?? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => crate::number::Num::of(n).map(|n| n.int_value().to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+            Value::String(s) => Some(Cow::Borrowed(s)),
+            Value::Number(n) => crate::number::Num::of(n).map(|n| Cow::Owned(n.int_value().to_string())),
+            Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
             _ => None,
         }
     }
@@ -432,7 +444,7 @@ impl PathElement {
             PathElement::Star(g) => g.captures(key).map(|caps| Matched::with_captures(key.clone(), caps)),
             PathElement::Amp(a) => {
                 let evaluated = a.evaluate(walked)?;
-                (evaluated == key.as_ref()).then(|| Matched::new(Cow::Owned(evaluated)))
+                (evaluated == key.as_ref()).then(|| Matched::new(Cow::Owned(evaluated.into_owned())))
             }
             PathElement::Array(a) => match a.evaluate(walked)? {
                 Some(n) if n.to_string() == key.as_ref() => Some(Matched::new(key.clone())),
@@ -501,6 +513,7 @@ fn fix_leading_bracket_sugar(path: &str) -> String {
 
 /// `SpecStringParser.parseDotNotation`: splits an output path on unescaped dots, keeping `@(..)`
 /// groups whole.
+#[allow(clippy::while_let_on_iterator)]
 pub fn split_dot_notation(path: &str) -> Result<Vec<String>, String> {
     let fixed = fix_leading_bracket_sugar(path);
     let mut out = Vec::new();
@@ -508,6 +521,7 @@ pub fn split_dot_notation(path: &str) -> Result<Vec<String>, String> {
     let mut sb = String::new();
     let mut prev_is_escape = false;
     while let Some(c) = chars.next() {
+        // Not a `for`: parse_at_element below takes characters from the same iterator.
         let curr_is_escape = c == '\\' && !prev_is_escape;
         if prev_is_escape && c != '.' && c != '\\' {
             sb.push('\\');
@@ -549,7 +563,7 @@ fn parse_at_element(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, whole:
     }
     sb.push(first);
     let mut depth = usize::from(parens);
-    while let Some(c) = chars.next() {
+    for c in chars.by_ref() {
         sb.push(c);
         if parens {
             if c == '(' {
@@ -598,6 +612,8 @@ pub enum Step<'s> {
 #[derive(Debug, Clone)]
 pub struct ReadPath {
     steps: Vec<PathStep>,
+    /// The concrete steps, when no step depends on the input (most paths): no work per write.
+    fixed: Option<Vec<Step<'static>>>,
 }
 
 impl ReadPath {
@@ -620,7 +636,16 @@ impl ReadPath {
                 }
             });
         }
-        Ok(ReadPath { steps })
+        let fixed = steps
+            .iter()
+            .map(|s| match s {
+                PathStep::Key(KeyStep::Literal(l)) => Some(Step::Key(Cow::Owned(l.clone()))),
+                PathStep::Index(ArrayIndex::Append) => Some(Step::Append),
+                PathStep::Index(ArrayIndex::Explicit(n)) => Some(Step::Index(*n)),
+                _ => None,
+            })
+            .collect();
+        Ok(ReadPath { steps, fixed })
     }
 
     pub fn canonical(&self) -> String {
@@ -638,14 +663,17 @@ impl ReadPath {
     }
 
     /// Evaluates every step; `Ok(None)` when one has no value for this input (nothing happens).
-    pub fn evaluate<'s>(&'s self, walked: &WalkedPath<'_>) -> Result<Option<Vec<Step<'s>>>, TransformError> {
+    pub fn evaluate<'w>(&'w self, walked: &'w WalkedPath<'_>) -> Result<Option<Cow<'w, [Step<'w>]>>, TransformError> {
+        if let Some(fixed) = &self.fixed {
+            return Ok(Some(Cow::Borrowed(fixed.as_slice())));
+        }
         let mut out = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
             out.push(match step {
                 PathStep::Key(KeyStep::Literal(s)) => Step::Key(Cow::Borrowed(s)),
-                PathStep::Key(KeyStep::Amp(a)) => Step::Key(Cow::Owned(a.evaluate(walked)?)),
+                PathStep::Key(KeyStep::Amp(a)) => Step::Key(a.evaluate(walked)?),
                 PathStep::Key(KeyStep::Transpose(t)) => match t.evaluate(walked) {
-                    Some(s) => Step::Key(Cow::Owned(s)),
+                    Some(s) => Step::Key(s),
                     None => return Ok(None),
                 },
                 PathStep::Index(ArrayIndex::Append) => Step::Append,
@@ -655,7 +683,7 @@ impl ReadPath {
                 },
             });
         }
-        Ok(Some(out))
+        Ok(Some(Cow::Owned(out)))
     }
 
     /// Reads the data at this path below `tree`: `None` when something on the way is missing.

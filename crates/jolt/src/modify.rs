@@ -185,7 +185,7 @@ fn resolve_mut<'v>(root: &'v mut Value, levels: &[Level]) -> Option<&'v mut Valu
 /// The read-only walked path the lookups evaluate against. `root` is the `{"root": input}`
 /// wrapper; its first level stands for the input itself, as the reference's does.
 fn walked_view<'a>(root: &'a Value, levels: &'a [Level]) -> WalkedPath<'a> {
-    let mut walked = WalkedPath::new();
+    let mut walked = WalkedPath::with_capacity(levels.len() + 1);
     let mut tree = Some(root);
     for (i, level) in levels.iter().enumerate() {
         if let Some(step) = &level.step {
@@ -493,7 +493,7 @@ impl Leaf {
         let value = {
             let view: &Value = root;
             let mut walked = walked_view(view, levels);
-            let parent = walked.from_end(0).map_or(&NULL, |s| s.tree);
+            let parent = walked.up(0).map_or(&NULL, |s| s.tree);
             let input = if present {
                 match parent {
                     Value::Object(m) => m.get(key),
@@ -508,10 +508,8 @@ impl Leaf {
         };
         let Some(value) = value else { return };
         match resolve_mut(root, levels) {
-            Some(Value::Object(map)) => {
-                if self.mode.applies_to_map(map, key) {
-                    map.insert(key.to_owned(), value);
-                }
+            Some(Value::Object(map)) if self.mode.applies_to_map(map, key) => {
+                map.insert(key.to_owned(), value);
             }
             Some(Value::Array(list)) => {
                 if let (Some(i), Some(orig)) = (parse_index(key), parent_orig) {

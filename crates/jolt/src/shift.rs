@@ -6,17 +6,32 @@
 //! then each input key tries the literal keys first and, failing those, the computed keys in order
 //! `&` keys, then stars by how many they hold (3+, 2, 1, bare `*`), longer keys first, then
 //! alphabetically. The first computed key that matches takes the input key.
+// Keys and data travel as `&Cow` on purpose: a key borrowed from the input stays borrowed when a
+// match stores it, where a `&str` would force a copy.
+#![allow(clippy::ptr_arg)]
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use crate::keys::{computed_rank, PathElement, ReadPath};
-use crate::output;
+use crate::output::{self, Out};
 use crate::walked::{Matched, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
 
 const ROOT: &str = "root";
+/// Up to this many entries, finding a key by comparing strings beats hashing it.
+const SCAN_UP_TO: usize = 8;
+
+/// `map.get_key_value(key)`, scanning small maps instead of hashing.
+fn find<'m>(map: &'m Map<String, Value>, key: &str) -> Option<(&'m String, &'m Value)> {
+    if map.len() <= SCAN_UP_TO {
+        map.iter().find(|(k, _)| k.as_str() == key)
+    } else {
+        map.get_key_value(key)
+    }
+}
 static NULL: Value = Value::Null;
 
 #[derive(Debug)]
@@ -74,12 +89,12 @@ impl Shift {
     }
 
     pub fn apply(&self, input: &Value) -> Result<Value, TransformError> {
-        let mut output = Value::Object(Map::new());
+        let mut output = Out::new_map();
         let mut walked = WalkedPath::new();
         walked.push(input, Matched::new(Cow::Borrowed(ROOT)));
         self.root.apply(&Cow::Borrowed(ROOT), input, &mut walked, &mut output)?;
         Ok(match output {
-            Value::Object(mut map) => map.shift_remove(ROOT).unwrap_or(Value::Null),
+            Out::Map(mut map) => map.take(ROOT).map_or(Value::Null, Out::into_value),
             _ => Value::Null,
         })
     }
@@ -146,7 +161,7 @@ impl Composite {
         key: &Cow<'a, str>,
         input: &'a Value,
         walked: &mut WalkedPath<'a>,
-        out: &mut Value,
+        out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
         let Some(matched) = self.key.matches(key, walked)? else {
             return Ok(false);
@@ -168,12 +183,12 @@ impl Composite {
         Ok(true)
     }
 
-    fn process<'a>(&self, input: &'a Value, walked: &mut WalkedPath<'a>, out: &mut Value) -> Result<(), TransformError> {
+    fn process<'a>(&self, input: &'a Value, walked: &mut WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         match input {
             Value::Object(map) => {
                 if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
                     for (k, child) in &self.literals {
-                        if let Some((key, value)) = map.get_key_value(k.as_str()) {
+                        if let Some((key, value)) = find(map, k) {
                             child.apply(&Cow::Borrowed(key.as_str()), value, walked, out)?;
                         }
                     }
@@ -219,7 +234,7 @@ impl Composite {
                 // A scalar's text is matched as a key, with no data below it.
                 let text: Cow<'a, str> = Cow::Owned(crate::number::scalar_to_string(scalar).unwrap_or_default());
                 if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
-                    if let Some(&i) = self.literal_index.get(text.as_ref()) {
+                    if let Some(i) = self.literal(&text) {
                         self.literals[i].1.apply(&text, &NULL, walked, out)?;
                     }
                 }
@@ -235,14 +250,23 @@ impl Composite {
         Ok(())
     }
 
+    /// The literal child for `key`: a scan for a few literals (cheaper than hashing the key).
+    fn literal(&self, key: &str) -> Option<usize> {
+        if self.literals.len() <= SCAN_UP_TO {
+            self.literals.iter().position(|(k, _)| k == key)
+        } else {
+            self.literal_index.get(key).copied()
+        }
+    }
+
     fn apply_conflict<'a>(
         &self,
         key: &Cow<'a, str>,
         value: &'a Value,
         walked: &mut WalkedPath<'a>,
-        out: &mut Value,
+        out: &mut Out<'a>,
     ) -> Result<(), TransformError> {
-        if let Some(&i) = self.literal_index.get(key.as_ref()) {
+        if let Some(i) = self.literal(key) {
             self.literals[i].1.apply(key, value, walked, out)?;
             Ok(())
         } else {
@@ -255,7 +279,7 @@ impl Composite {
         key: &Cow<'a, str>,
         value: &'a Value,
         walked: &mut WalkedPath<'a>,
-        out: &mut Value,
+        out: &mut Out<'a>,
     ) -> Result<(), TransformError> {
         for child in &self.computed {
             if child.apply(key, value, walked, out)? {
@@ -272,7 +296,7 @@ impl Node {
         key: &Cow<'a, str>,
         input: &'a Value,
         walked: &mut WalkedPath<'a>,
-        out: &mut Value,
+        out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
         match self {
             Node::Composite(c) => c.apply(key, input, walked, out),
@@ -310,7 +334,7 @@ impl Leaf {
         key: &Cow<'a, str>,
         input: &'a Value,
         walked: &mut WalkedPath<'a>,
-        out: &mut Value,
+        out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
         let Some(matched) = self.key.matches(key, walked)? else {
             return Ok(false);
@@ -338,10 +362,14 @@ impl Leaf {
         Ok(real_child)
     }
 
-    fn write_all(&self, data: &Value, walked: &WalkedPath<'_>, out: &mut Value) -> Result<(), TransformError> {
+    fn write_all<'a>(&self, data: &Cow<'a, Value>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         for writer in &self.writers {
             if let Some(steps) = writer.evaluate(walked)? {
-                output::write(out, &steps, data.clone());
+                let value = match data {
+                    Cow::Borrowed(v) => Out::Data(v),
+                    Cow::Owned(v) => Out::Owned(v.clone()),
+                };
+                output::write(out, &steps, value);
             }
         }
         Ok(())

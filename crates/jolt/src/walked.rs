@@ -62,7 +62,11 @@ pub struct WalkedPath<'a> {
 
 impl<'a> WalkedPath<'a> {
     pub fn new() -> WalkedPath<'a> {
-        WalkedPath { steps: Vec::with_capacity(16) }
+        WalkedPath::with_capacity(16)
+    }
+
+    pub fn with_capacity(levels: usize) -> WalkedPath<'a> {
+        WalkedPath { steps: Vec::with_capacity(levels) }
     }
 
     pub fn push(&mut self, tree: &'a Value, matched: Matched<'a>) {
@@ -73,13 +77,13 @@ impl<'a> WalkedPath<'a> {
         self.steps.pop();
     }
 
-    pub fn from_end(&self, up: usize) -> Option<&PathStep<'a>> {
+    pub fn up(&self, up: usize) -> Option<&PathStep<'a>> {
         let len = self.steps.len();
         (up < len).then(|| &self.steps[len - 1 - up])
     }
 
     /// The match `up` levels up, following `@` aliases to the match they stand for.
-    pub fn matched_from_end(&self, up: usize) -> Option<&Matched<'a>> {
+    pub fn matched_up(&self, up: usize) -> Option<&Matched<'a>> {
         let len = self.steps.len();
         if up >= len {
             return None;
@@ -93,7 +97,7 @@ impl<'a> WalkedPath<'a> {
 
     /// Counts one more matched child of the current level (read by `[#n]`).
     pub fn count_match(&self) {
-        if let Some(m) = self.matched_from_end(0) {
+        if let Some(m) = self.matched_up(0) {
             m.hash_count.set(m.hash_count.get() + 1);
         }
     }
@@ -110,10 +114,10 @@ mod tests {
         walked.push(&data, Matched::new(Cow::Borrowed("root")));
         walked.push(&data, Matched::with_captures(Cow::Borrowed("tag-a"), vec![(4, 5)]));
         walked.push(&data, Matched::alias());
-        assert_eq!(walked.matched_from_end(0).unwrap().key(), "tag-a");
-        assert_eq!(walked.matched_from_end(0).unwrap().capture(1), Some("a"));
+        assert_eq!(walked.matched_up(0).unwrap().key(), "tag-a");
+        assert_eq!(walked.matched_up(0).unwrap().capture(1), Some("a"));
         walked.count_match();
-        assert_eq!(walked.matched_from_end(1).unwrap().hash_count(), 1);
-        assert!(walked.matched_from_end(3).is_none());
+        assert_eq!(walked.matched_up(1).unwrap().hash_count(), 1);
+        assert!(walked.matched_up(3).is_none());
     }
 }

@@ -19,6 +19,7 @@ const LEFT_OUT: &[(&str, &str)] = &[
 
 fn fixtures_dir() -> PathBuf {
     let shared = std::env::var_os("SWITCHBOARD_SHARED")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     shared.join("conformance/jolt")

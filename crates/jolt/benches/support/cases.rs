@@ -21,6 +21,7 @@ fn read(path: &Path) -> Value {
 
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("SWITCHBOARD_SHARED")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }

@@ -99,6 +99,6 @@ pub fn pad(left: bool, source: &str, args: Vec<Value>) -> Option<Value> {
     if width <= len {
         return Some(Value::String(source.to_owned()));
     }
-    let padding: String = std::iter::repeat(fill).take(width - len).collect();
+    let padding: String = std::iter::repeat_n(fill, width - len).collect();
     Some(Value::String(if left { padding + source } else { format!("{source}{padding}") }))
 }
