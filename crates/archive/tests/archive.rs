@@ -242,6 +242,7 @@ async fn s3_server_stopped_mid_run_fails_clearly_and_deletes_nothing_more() {
     };
     let err = archiver.run_once_with(&store, cutoff(), &mut hook).await.unwrap_err();
     let message = err.to_string();
+    eprintln!("the run failed as it should: {message}");
     assert!(matches!(err, ArchiveError::ObjectStore { op: "uploading", .. }), "{message}");
     assert!(message.contains(&server.endpoint), "the error names the server: {message}");
     assert!(message.to_lowercase().contains("connect") || message.contains("refused"), "{message}");
