@@ -55,7 +55,41 @@ def pattern_info(path):
     return names, feats
 
 
+def render_only(argv):
+    """harness.py --render A/results.json B/results.json ...: one table from several runs (an
+    engine re-measured later, e.g. switchboard once its `match` landed)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--render", nargs="+", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--events", type=int, default=100000)
+    ap.add_argument("--subset", default="all")
+    a = ap.parse_args(argv)
+    results, bad = [], []
+    for path in a.render:
+        d = json.load(open(path))
+        results += d["results"]
+        bad += d["disagreements"] + d["failures"]
+    seen, merged = set(), []
+    for r in reversed(results):  # a later file's measurement of an engine wins
+        key = (r["engine"], r["rules"])
+        if key not in seen and (r.get("available") or not any(
+                x["engine"] == r["engine"] and x["rules"] == r["rules"] and x.get("available")
+                for x in results)):
+            seen.add(key)
+            merged.append(r)
+    order = {"quamina": 0, "event-ruler": 1, "switchboard": 2, "reference": 3}
+    merged.sort(key=lambda r: (r["rules"], order.get(r["engine"], 9)))
+    print(render(merged, a))
+    ok = {"%s @ %d rules" % (r["engine"], r["rules"]) for r in merged if r.get("available")}
+    bad = [x for x in bad if not (isinstance(x, str) and x.split(":", 1)[0] in ok)]
+    for x in bad:
+        print(json.dumps(x, default=list))
+    sys.exit(1 if bad else 0)
+
+
 def main():
+    if "--render" in sys.argv:
+        return render_only(sys.argv[1:])
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True, help="generated data dir")
     ap.add_argument("--out", required=True, help="results dir")
@@ -66,6 +100,8 @@ def main():
     ap.add_argument("--warmup-seconds", type=float, default=10.0)
     ap.add_argument("--check-events", type=int, default=0, help="0: all events")
     ap.add_argument("--ref-events", type=int, default=20000)
+    ap.add_argument("--check-max-seconds", type=float, default=180.0,
+                    help="cap on each engine's untimed agreement pass (it then covers a prefix)")
     ap.add_argument("--subset", choices=["all", "common"], default="all",
                     help="common: the rule sets without numeric conditions (all engines alike)")
     ap.add_argument("--engines", default="quamina,event-ruler,switchboard,reference")
@@ -104,6 +140,7 @@ def main():
                                        "--runs", str(a.runs), "--warmup", "1",
                                        "--max-run-seconds", str(a.max_run_seconds),
                                        "--check-events", str(check), "--out", mfile,
+                                       "--check-max-seconds", str(a.check_max_seconds),
                                        "--skip-feature", "numeric"])
                     if r:
                         rejected = {x.split(":", 1)[0] for x in r.get("rules_rejected", [])}
@@ -117,7 +154,8 @@ def main():
                                  "--patterns", patterns, "--events", events, "--runs", str(a.runs),
                                  "--warmup", "3", "--warmup-seconds", str(a.warmup_seconds),
                                  "--max-run-seconds", str(a.max_run_seconds),
-                                 "--check-events", str(check), "--out", mfile])
+                                 "--check-events", str(check), "--out", mfile,
+                                 "--check-max-seconds", str(a.check_max_seconds)])
                     if r:
                         rejected = {x.split(":", 1)[0] for x in r.get("rules_rejected", [])}
                         loaded = all_names - rejected
@@ -130,6 +168,7 @@ def main():
                                  "--events", events, "--runs", str(a.runs),
                                  "--max-run-seconds", str(a.max_run_seconds),
                                  "--check-events", str(check), "--out", mfile, "--cpu", a.cpu,
+                                 "--check-max-seconds", str(a.check_max_seconds),
                                  "--workdir", os.path.join(a.out, "sb-work")])
                     if r and r.get("available"):
                         checked = r.get("events_checked", check)
@@ -144,6 +183,7 @@ def main():
                 r = {"available": False, "reason": "failed: " + err[:300]}
             r.setdefault("available", True)
             r["engine"], r["rules"] = eng, n
+            r["loadavg_after"] = [round(x, 1) for x in os.getloadavg()]
             if r["available"] and os.path.exists(mfile):
                 r["_matches"] = load_matches(mfile, checked)
                 r["_loaded"] = loaded
@@ -209,6 +249,7 @@ def render(results, a):
             "rules compared | matches/event | agreement |" % (
                 " (common subset: no numeric rules)" if a.subset == "common" else "", a.runs))
     lines = [head, "|" + "---|" * 9]
+    loads = [r["loadavg_after"][1] for r in results if r.get("loadavg_after") and r["engine"] != "reference"]
     for r in results:
         if r["engine"] == "reference":
             continue
@@ -238,6 +279,10 @@ def render(results, a):
             "%.2f s" % (r["build_ms"] / 1000.0) if r.get("build_ms") is not None else "?",
             fmt_int(rss / 1024.0), fmt_int(r.get("rules_compared", r.get("rules_loaded", 0))),
             "%.2f" % r["matches_per_event"] if r.get("matches_per_event") is not None else "?", ag))
+    if loads:
+        lines.append("")
+        lines.append("Machine load (5-minute load average on %d cores, after each engine run): %s to %s."
+                     % (os.cpu_count(), min(loads), max(loads)))
     refs = [r for r in results if r["engine"] == "reference" and r.get("available")]
     if refs:
         lines.append("")

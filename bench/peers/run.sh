@@ -4,6 +4,7 @@
 #   bench/peers/run.sh [--quick] [--rules 100,1000,...] [--events N] [--runs N]
 #                      [--engines quamina,event-ruler,switchboard,reference]
 #                      [--cpu N] [--no-build-switchboard] [--max-run-seconds S] [--common]
+#                      [--results DIR]
 #
 # Builds the drivers, generates (once, cached) the rule sets and events, runs every engine on
 # one core, prints the table and checks that all engines return the same matches. Exits 1 on any
@@ -31,6 +32,7 @@ CPU="${BENCH_CPU:-1}"
 BUILD_SB=1
 SEED=4
 SUBSET=all
+RES_OVERRIDE=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED="$2"; shift ;;
     --no-build-switchboard) BUILD_SB=0 ;;
     --common) SUBSET=common ;;
+    --results) RES_OVERRIDE="$2"; shift ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -55,6 +58,7 @@ case ",$ENGINES," in *,switchboard,*) ;; *) BUILD_SB=0 ;; esac
 DATA="$CACHE/data"
 RES="$CACHE/results-$MODE"
 if [ "$SUBSET" = common ]; then RES="$RES-common"; fi
+if [ -n "$RES_OVERRIDE" ]; then RES="$RES_OVERRIDE"; fi
 BIN="$CACHE/bin"
 mkdir -p "$DATA" "$RES" "$BIN"
 say() { printf '[peers %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

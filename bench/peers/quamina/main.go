@@ -50,6 +50,7 @@ func main() {
 	maxRun := flag.Float64("max-run-seconds", 0, "stop a timed pass after this many seconds (0: whole file)")
 	limit := flag.Int("limit", 0, "read only the first K events")
 	checkEvents := flag.Int("check-events", 0, "with --out: write the matches of the first K events only (0: all)")
+	checkMax := flag.Float64("check-max-seconds", 0, "with --out: stop writing matches after this many seconds (0: no limit)")
 	var skip multi
 	flag.Var(&skip, "skip-feature", "skip rules using this feature (repeatable)")
 	flag.Parse()
@@ -154,8 +155,12 @@ func main() {
 		f, err := os.Create(*out)
 		check(err)
 		w := bufio.NewWriterSize(f, 1<<20)
+		cStart := time.Now()
 		for i, ev := range evs {
 			if *checkEvents > 0 && i >= *checkEvents {
+				break
+			}
+			if *checkMax > 0 && i >= 1000 && i&255 == 0 && time.Since(cStart).Seconds() > *checkMax {
 				break
 			}
 			if len(strings.TrimSpace(string(ev))) == 0 {

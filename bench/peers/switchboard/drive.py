@@ -62,7 +62,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--max-run-seconds", type=float, default=10.0)
     ap.add_argument("--check-events", type=int, default=0)
-    ap.add_argument("--check-max-seconds", type=float, default=300.0)
+    ap.add_argument("--check-max-seconds", type=float, default=120.0)
     ap.add_argument("--out")
     ap.add_argument("--cpu", default="")
     ap.add_argument("--workdir", default=None)

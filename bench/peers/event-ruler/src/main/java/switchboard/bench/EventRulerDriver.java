@@ -34,7 +34,7 @@ public final class EventRulerDriver {
     public static void main(String[] args) throws Exception {
         String patterns = null, events = null, out = null;
         int runs = 5, warmup = 3, limit = 0, checkEvents = 0;
-        double warmupSeconds = 10.0, maxRunSeconds = 0;
+        double warmupSeconds = 10.0, maxRunSeconds = 0, checkMaxSeconds = 0;
         Set<String> skip = new HashSet<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -47,6 +47,7 @@ public final class EventRulerDriver {
                 case "--limit": limit = Integer.parseInt(args[++i]); break;
                 case "--max-run-seconds": maxRunSeconds = Double.parseDouble(args[++i]); break;
                 case "--check-events": checkEvents = Integer.parseInt(args[++i]); break;
+                case "--check-max-seconds": checkMaxSeconds = Double.parseDouble(args[++i]); break;
                 case "--skip-feature": skip.add(args[++i]); break;
                 default: throw new IllegalArgumentException("unknown argument " + args[i]);
             }
@@ -118,11 +119,19 @@ public final class EventRulerDriver {
             measuredLast = nm[0];
             sink += matches;
         }
+        int checked = evs.size();
+        if (checkEvents > 0) checked = Math.min(checkEvents, evs.size());
         if (out != null) {
             try (BufferedWriter w = Files.newBufferedWriter(Path.of(out), StandardCharsets.UTF_8)) {
                 StringBuilder sb = new StringBuilder();
                 int upto = checkEvents > 0 ? Math.min(checkEvents, evs.size()) : evs.size();
+                long cStart = System.nanoTime();
                 for (int i = 0; i < upto; i++) {
+                    if (checkMaxSeconds > 0 && i >= 1000 && (i & 255) == 0
+                            && (System.nanoTime() - cStart) / 1e9 > checkMaxSeconds) {
+                        checked = i;
+                        break;
+                    }
                     String ev = evs.get(i);
                     if (ev.isBlank()) continue;
                     List<String> got = new ArrayList<>(m.rulesForJSONEvent(ev));
@@ -151,6 +160,7 @@ public final class EventRulerDriver {
                 .append(names.isEmpty() ? 0 : Math.max(0, heapAfter - heapBefore) / names.size());
         j.append(",\"rss_before_build_kb\":").append(rssBefore);
         j.append(",\"events_measured\":").append(measured);
+        j.append(",\"events_checked\":").append(out == null ? 0 : checked);
         j.append(",\"warmup_passes\":").append(passes);
         j.append(",\"warmup_s\":").append(String.format("%.2f", warmupS));
         j.append(",\"events_per_s\":[");
