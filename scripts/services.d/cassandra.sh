@@ -165,13 +165,4 @@ except OSError:
 PY
 }
 
-cassandra_stop() {
-  if pid_alive "$CASSANDRA_RUN/pid"; then
-    local pid; pid=$(cat "$CASSANDRA_RUN/pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    log "Cassandra stopped"
-  fi
-  rm -f "$CASSANDRA_RUN/pid"
-}
+cassandra_stop() { stop_pidfile "$CASSANDRA_RUN/pid" Cassandra 30; }

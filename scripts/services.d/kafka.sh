@@ -95,13 +95,4 @@ kafka_ready() {
     --bootstrap-server 127.0.0.1:$KAFKA_PORT --list" >/dev/null 2>&1
 }
 
-kafka_stop() {
-  if pid_alive "$KAFKA_RUN/pid"; then
-    local pid; pid=$(cat "$KAFKA_RUN/pid")
-    pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true
-    log "Kafka stopped"
-  fi
-  rm -f "$KAFKA_RUN/pid"
-}
+kafka_stop() { stop_pidfile "$KAFKA_RUN/pid" Kafka 30; }

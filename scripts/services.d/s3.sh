@@ -41,13 +41,4 @@ s3_ready() {
     "http://127.0.0.1:$S3_PORT/$S3_BUCKET"
 }
 
-s3_stop() {
-  if pid_alive "$S3_RUN/pid"; then
-    local pid; pid=$(cat "$S3_RUN/pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 10); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    log "s3s-fs stopped"
-  fi
-  rm -f "$S3_RUN/pid"
-}
+s3_stop() { stop_pidfile "$S3_RUN/pid" s3s-fs 10; }
