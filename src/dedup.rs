@@ -172,10 +172,6 @@ impl Dedup {
         self.log = Some((path.to_path_buf(), f));
         Ok(())
     }
-
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
 }
 
 #[cfg(test)]
@@ -196,7 +192,7 @@ mod tests {
     fn capacity_bounds_memory() {
         let mut d = Dedup::in_memory(Duration::from_secs(3600), 3);
         d.record(["a", "b", "c", "d"], 0).unwrap();
-        assert_eq!(d.len(), 3);
+        assert_eq!(d.seen.len(), 3);
         assert!(!d.is_duplicate("a", 1), "the oldest is forgotten first");
         assert!(d.is_duplicate("d", 1));
     }

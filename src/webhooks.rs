@@ -61,24 +61,19 @@ fn endpoint_config(key: &str, t: &WebhookTarget) -> EndpointConfig {
 /// Hands planned webhook deliveries to the dispatcher's outbox.
 #[derive(Clone)]
 pub struct Webhooks {
-    dispatcher: Option<Dispatcher>,
+    dispatcher: Dispatcher,
     registered: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Webhooks {
-    /// No outbox: a webhook delivery is then an error (the batch is retried, never acknowledged).
-    pub fn disabled() -> Webhooks {
-        Webhooks { dispatcher: None, registered: Arc::default() }
-    }
-
     pub fn new(dispatcher: Dispatcher) -> Webhooks {
-        Webhooks { dispatcher: Some(dispatcher), registered: Arc::default() }
+        Webhooks { dispatcher, registered: Arc::default() }
     }
 
     /// Registers every webhook target of a rule set (at start and after each reload), so that
     /// rows left in the outbox by an earlier run resume at once, before any new event arrives.
     pub fn register_all<'a>(&self, targets: impl IntoIterator<Item = &'a WebhookTarget>) -> Result<(), SinkError> {
-        let Some(dispatcher) = &self.dispatcher else { return Ok(()) };
+        let dispatcher = &self.dispatcher;
         for target in targets {
             let key = endpoint_key(target);
             if self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
@@ -94,9 +89,7 @@ impl Webhooks {
     /// current rules); a 410-disabled endpoint is re-enabled first, as replaying is the operator
     /// saying the partner is back.
     pub async fn replay(&self, records: Vec<DeadLetterRecord>) -> Result<usize, SinkError> {
-        let Some(dispatcher) = &self.dispatcher else {
-            return Err(SinkError::Outbox("no webhook outbox is open".into()));
-        };
+        let dispatcher = &self.dispatcher;
         let mut deliveries = Vec::with_capacity(records.len());
         for r in &records {
             if dispatcher.is_disabled(&r.endpoint_key) {
@@ -114,9 +107,7 @@ impl Webhooks {
         if jobs.is_empty() {
             return Ok(());
         }
-        let Some(dispatcher) = &self.dispatcher else {
-            return Err(SinkError::Outbox("no webhook outbox is open".into()));
-        };
+        let dispatcher = &self.dispatcher;
         let mut deliveries = Vec::with_capacity(jobs.len());
         for job in jobs {
             let key = endpoint_key(&job.target);
