@@ -17,14 +17,19 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A fixed-key hasher (FNV-1a 64): the persisted hashes must be stable across restarts.
-fn id_hash(id: &str) -> u64 {
+/// FNV-1a 64: a fixed-key hash, stable across restarts and builds (the dedup log persists it, and
+/// webhook endpoint keys are derived from it).
+pub fn fnv1a_64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.as_bytes() {
+    for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+fn id_hash(id: &str) -> u64 {
+    fnv1a_64(id.as_bytes())
 }
 
 #[derive(Default, Clone, Copy)]

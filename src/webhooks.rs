@@ -34,13 +34,7 @@ pub struct WebhookJob {
 
 /// The outbox endpoint key of a target: FNV-1a 64 of its shown form (placeholders, not values).
 pub fn endpoint_key(target: &WebhookTarget) -> String {
-    let shown = format!("{target:?}");
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in shown.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("wh-{h:016x}")
+    format!("wh-{:016x}", crate::dedup::fnv1a_64(format!("{target:?}").as_bytes()))
 }
 
 fn endpoint_config(key: &str, t: &WebhookTarget) -> EndpointConfig {
