@@ -7,6 +7,7 @@
 pub mod config;
 pub mod scylla;
 pub mod sqlite;
+mod codec;
 mod rules;
 
 use chrono::{DateTime, Utc};

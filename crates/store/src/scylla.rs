@@ -32,6 +32,7 @@ use ::scylla::statement::prepared::PreparedStatement;
 use ::scylla::statement::{Consistency, SerialConsistency};
 use ::scylla::value::{CqlValue, Row};
 
+use crate::codec::{backend, from_micros, json_text, parse_json};
 use crate::rules::{check_expected, dedup_batch, from_i64, limit_i64, to_i64, validate};
 use crate::{
     AppendResult, ArchiveEntry, EventKey, EventStore, ExpectedVersion, FeedPosition, NewEvent, Result, Snapshot,
@@ -161,22 +162,6 @@ pub struct ScyllaStore {
     /// index rows are idempotent: this only saves rewriting the same hot row on every append,
     /// and forgetting hourly rewrites rows often enough to outlive their TTL.
     listed_buckets: Mutex<(i64, HashSet<(u8, i64)>)>,
-}
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-fn from_micros(what: &str, v: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Backend(format!("stored {what} {v} is out of range")))
-}
-
-fn json_text(v: &serde_json::Value) -> Result<String> {
-    serde_json::to_string(v).map_err(backend)
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored {what} is not valid JSON: {e}")))
 }
 
 fn now_us() -> i64 {

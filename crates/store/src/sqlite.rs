@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::codec::{backend, from_micros, json_text, parse_json};
 use crate::rules::{check_expected, dedup_batch, from_i64, limit_i64, to_i64, validate};
 use crate::{
     AppendResult, ArchiveEntry, EventKey, EventStore, ExpectedVersion, FeedPosition, NewEvent, Result, Snapshot,
@@ -158,24 +159,8 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
-}
-
-fn from_micros(what: &str, v: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Backend(format!("stored {what} {v} is out of range")))
-}
-
-fn to_json_text(v: &serde_json::Value) -> Result<String> {
-    serde_json::to_string(v).map_err(backend)
-}
-
-fn from_json_text<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("stored {what} is not valid JSON: {e}")))
 }
 
 impl SqliteStore {
@@ -307,7 +292,7 @@ fn event_from_row(row: EventRow) -> Result<(FeedPosition, StoredEvent)> {
             event_id,
             event_type,
             event_time: from_micros("event time", time)?,
-            payload: from_json_text("payload", &payload)?,
+            payload: parse_json("payload", &payload)?,
         },
     ))
 }
@@ -355,7 +340,7 @@ fn append_in_tx(conn: &Connection, aggregate_id: &str, events: Vec<NewEvent>, ex
         version += 1;
         let seq = to_i64("sequence", version)?;
         insert_event
-            .execute(params![aggregate_id, seq, e.event_id, e.event_type, micros(e.event_time), to_json_text(&e.payload)?])
+            .execute(params![aggregate_id, seq, e.event_id, e.event_type, micros(e.event_time), json_text(&e.payload)?])
             .map_err(backend)?;
         insert_id.execute(params![aggregate_id, e.event_id, seq]).map_err(backend)?;
     }
@@ -411,7 +396,7 @@ impl EventStore for SqliteStore {
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()> {
         validate(&snapshot.aggregate_id, &[])?;
         let version = to_i64("snapshot version", snapshot.version)?;
-        let data = to_json_text(&snapshot.data)?;
+        let data = json_text(&snapshot.data)?;
         self.write(move |conn| {
             conn.prepare_cached("INSERT OR REPLACE INTO snapshots (aggregate_id, version, data, created_at) VALUES (?1, ?2, ?3, ?4)")
                 .and_then(|mut s| s.execute(params![snapshot.aggregate_id, version, data, micros(snapshot.created_at)]))
@@ -432,7 +417,7 @@ impl EventStore for SqliteStore {
                 Ok(Snapshot {
                     aggregate_id: aggregate_id.clone(),
                     version: from_i64("snapshot version", version)?,
-                    data: from_json_text("snapshot", &data)?,
+                    data: parse_json("snapshot", &data)?,
                     created_at: from_micros("snapshot time", created_at)?,
                 })
             })
@@ -517,7 +502,7 @@ impl EventStore for SqliteStore {
                     count: from_i64("count", count)?,
                     first_time: from_micros("first_time", first)?,
                     last_time: from_micros("last_time", last)?,
-                    aggregates: from_json_text("archive aggregates", &aggregates)?,
+                    aggregates: parse_json("archive aggregates", &aggregates)?,
                     archived_at: from_micros("archived_at", archived_at)?,
                 })
             })
