@@ -169,18 +169,26 @@ fn delivery_text(d: &Delivery) -> String {
 
 pub fn match_lines(global: &GlobalArgs, _args: MatchArgs) -> anyhow::Result<Outcome> {
     let set = load_set(&global.rules_dir(), global)?;
-    let stdin = std::io::stdin().lock();
-    let mut out = std::io::stdout().lock();
-    for (i, line) in stdin.split(b'\n').enumerate() {
-        let line = line.context("reading stdin")?;
-        let n = i + 1;
+    let mut stdin = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut line = Vec::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        if stdin.read_until(b'\n', &mut line).context("reading stdin")? == 0 {
+            break;
+        }
+        n += 1;
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
         let result = match std::str::from_utf8(&line) {
             Err(e) => Err(format!("not UTF-8: {e}")),
             Ok(text) if text.trim().is_empty() => continue,
             Ok(text) => match serde_json::from_str::<Value>(text) {
                 Err(e) => Err(format!("not JSON: {e}")),
                 Ok(v) if !v.is_object() => Err("not a JSON object".to_string()),
-                Ok(v) => Ok(set.evaluate(&v).matched),
+                Ok(v) => Ok(set.matched_rules(&v)),
             },
         };
         let doc = match result {
@@ -188,8 +196,13 @@ pub fn match_lines(global: &GlobalArgs, _args: MatchArgs) -> anyhow::Result<Outc
             Err(error) => json!({ "line": n, "error": error }),
         };
         writeln!(out, "{doc}")?;
-        out.flush()?;
+        // Answer as soon as no further input is already waiting (interactive use), in batches
+        // otherwise (a file or a pipe in bulk).
+        if stdin.buffer().is_empty() {
+            out.flush()?;
+        }
     }
+    out.flush()?;
     Ok(Outcome::Success)
 }
 

@@ -191,7 +191,8 @@ pub(crate) fn build(b: Build) -> Result<RuleSet, Diagnostic> {
         ),
         None => None,
     };
-    Ok(RuleSet { rules, default, version: b.version })
+    let matcher = super::matcher::Matcher::build(&rules);
+    Ok(RuleSet { rules, default, version: b.version, matcher })
 }
 
 fn resolve(s: &str, env: Env) -> Result<Secret, String> {

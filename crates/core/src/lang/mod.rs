@@ -12,6 +12,7 @@ mod compile;
 pub mod diag;
 mod eval;
 mod ir;
+mod matcher;
 pub mod parse;
 pub mod print;
 pub mod ruleset;

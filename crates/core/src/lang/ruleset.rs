@@ -18,6 +18,8 @@ pub struct RuleSet {
     pub(crate) rules: Vec<CompiledRule>,
     pub(crate) default: Option<Vec<CompiledAction>>,
     pub(crate) version: String,
+    /// The index that finds the candidate rules of an event (see `matcher.rs`).
+    pub(crate) matcher: super::matcher::Matcher,
 }
 
 /// What one event does against a rule set.
@@ -69,7 +71,49 @@ pub struct RuleExplanation {
 impl RuleSet {
     /// Evaluates one event (any JSON value; a non-object simply matches nothing but `not` rules).
     pub fn evaluate(&self, event: &Value) -> Evaluation {
+        let ctx = Ctx { root: event, explain: false };
+        let mut fired: Vec<&CompiledRule> = Vec::new();
+        for id in self.matcher.candidates(event) {
+            let rule = &self.rules[id as usize];
+            if eval::eval(&rule.cond, &ctx, event).is_ok() {
+                fired.push(rule);
+                if rule.drop || rule.stop {
+                    break;
+                }
+            }
+        }
+        self.plan(event, &fired)
+    }
+
+    /// The rule names [`RuleSet::evaluate`] would report, without planning deliveries (no
+    /// payload copies, no transforms): what `switchboard match` and the benchmarks need.
+    pub fn matched_rules(&self, event: &Value) -> Vec<&str> {
+        let ctx = Ctx { root: event, explain: false };
+        let mut fired = Vec::new();
+        for id in self.matcher.candidates(event) {
+            let rule = &self.rules[id as usize];
+            if eval::eval(&rule.cond, &ctx, event).is_ok() {
+                fired.push(rule.name.as_str());
+                if rule.drop || rule.stop {
+                    break;
+                }
+            }
+        }
+        if fired.is_empty() && self.default.is_some() {
+            fired.push("default");
+        }
+        fired
+    }
+
+    /// The same answer as [`RuleSet::evaluate`] from the reference evaluator, which tries every
+    /// rule in order without the index. For tests and benchmarks that compare the two.
+    pub fn evaluate_reference(&self, event: &Value) -> Evaluation {
         self.run(event, false).evaluation
+    }
+
+    /// Indexed paths and rules without an index anchor (checked for every event).
+    pub fn matcher_shape(&self) -> (usize, usize) {
+        self.matcher.shape()
     }
 
     /// Evaluates one event and says, for every rule, why it fired or not.
@@ -143,6 +187,10 @@ impl RuleSet {
                 rules.push(RuleExplanation { name: rule.name.clone(), matched, reason });
             }
         }
+        Explanation { evaluation: self.plan(event, &fired), rules }
+    }
+
+    fn plan(&self, event: &Value, fired: &[&CompiledRule]) -> Evaluation {
         let mut planner = Planner { event, shared: None, seen: HashSet::new(), deliveries: Vec::new() };
         let matched = if fired.is_empty() {
             match &self.default {
@@ -153,14 +201,14 @@ impl RuleSet {
                 None => Vec::new(),
             }
         } else {
-            for rule in &fired {
+            for rule in fired {
                 if !rule.drop {
                     planner.plan(&rule.name, &rule.actions);
                 }
             }
             fired.iter().map(|r| r.name.clone()).collect()
         };
-        Explanation { evaluation: Evaluation { matched, deliveries: planner.deliveries }, rules }
+        Evaluation { matched, deliveries: planner.deliveries }
     }
 }
 
