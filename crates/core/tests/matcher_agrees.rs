@@ -190,3 +190,62 @@ fn every_anchorable_rule_is_indexed() {
     let e = json!({"eventType": "payment.completed", "data": {"tenantId": "t42"}});
     assert_eq!(set.matched_rules(&e), ["t42", "neg"]);
 }
+
+/// A random EventBridge pattern over the same fields (leaf matchers, nesting, `$or`).
+fn eb_leaf() -> BoxedStrategy<Value> {
+    let s = prop::sample::select(vec!["a", "b", "ab", "A", "10.1.2.3"]);
+    let one = prop_oneof![
+        literal(),
+        s.clone().prop_map(|s| json!({"prefix": s})),
+        s.clone().prop_map(|s| json!({"suffix": {"equals-ignore-case": s}})),
+        s.clone().prop_map(|s| json!({"equals-ignore-case": s})),
+        prop::sample::select(vec!["a*", "*b", "*"]).prop_map(|w| json!({"wildcard": w})),
+        prop::collection::vec(literal(), 1..3).prop_map(|l| json!({"anything-but": l})),
+        s.prop_map(|s| json!({"anything-but": {"prefix": s}})),
+        (-3i64..5, 0i64..4).prop_map(|(a, w)| json!({"numeric": [">=", a, "<", a + w]})),
+        (-3i64..5).prop_map(|a| json!({"numeric": ["=", a]})),
+        prop::bool::ANY.prop_map(|b| json!({"exists": b})),
+        Just(json!({"cidr": "10.0.0.0/8"})),
+    ];
+    prop::collection::vec(one, 1..3).prop_map(Value::Array).boxed()
+}
+
+fn eb_object(depth: u32) -> BoxedStrategy<Value> {
+    let field = prop::sample::select(vec!["x", "y", "tags", "ip", "d", "items", "sku", "n", "z"]);
+    let value = if depth == 0 {
+        eb_leaf()
+    } else {
+        prop_oneof![3 => eb_leaf(), 1 => eb_object(depth - 1)].boxed()
+    };
+    let fields = prop::collection::btree_map(field, value, 1..3);
+    if depth == 0 {
+        return fields.prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())).boxed();
+    }
+    (fields, prop::option::of(prop::collection::vec(eb_object(depth - 1), 1..3)))
+        .prop_map(|(m, or)| {
+            let mut o: serde_json::Map<String, Value> = m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            if let Some(or) = or {
+                o.insert("$or".into(), Value::Array(or));
+            }
+            Value::Object(o)
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matcher_agrees_on_event_patterns(patterns in prop::collection::vec(eb_object(2), 1..8),
+                                        events in prop::collection::vec(event(), 1..10)) {
+        let mut text = String::from("routing_rules:\n");
+        for (i, p) in patterns.iter().enumerate() {
+            text.push_str(&format!("  - name: p{i}\n    event_pattern: '{}'\n    targets:\n      - topic: t{i}\n", p.to_string().replace('\'', "''")));
+        }
+        let (files, compiled) = common::compile(&[("patterns.yaml", &text)]);
+        let set = compiled.rule_set.unwrap_or_else(|| panic!("{}", switchboard_core::lang::render_text(&files, &compiled.diagnostics)));
+        for e in &events {
+            prop_assert_eq!(set.evaluate(e), set.evaluate_reference(e), "patterns:\n{}\nevent: {}", text, e);
+        }
+    }
+}

@@ -91,6 +91,8 @@ pub enum ConditionKind {
     LetRef(String),
     /// `any P (C)` / `all P (C)`: paths inside `C` are relative to the element.
     Quantifier { all: bool, path: Path, condition: Box<Condition> },
+    /// An AWS EventBridge event pattern (YAML form `event_pattern:`), validated when parsed.
+    EventPattern(Box<super::eventpattern::EventPattern>),
 }
 
 /// `P OP ...`, or `exists P`.

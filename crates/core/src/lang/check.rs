@@ -257,6 +257,8 @@ impl<'a> Checker<'a, '_> {
                 }
                 self.predicate(p, c.span);
             }
+            // Validated completely by its parser.
+            ConditionKind::EventPattern(_) => {}
         }
     }
 
@@ -338,7 +340,7 @@ impl<'a> Checker<'a, '_> {
                 ConditionKind::Not(i) | ConditionKind::Group(i) => refs(i, out),
                 ConditionKind::Quantifier { condition, .. } => refs(condition, out),
                 ConditionKind::LetRef(n) => out.push(n.clone()),
-                ConditionKind::Predicate(_) => {}
+                ConditionKind::Predicate(_) | ConditionKind::EventPattern(_) => {}
             }
         }
         let graph: HashMap<&str, Vec<String>> = defs

@@ -121,6 +121,7 @@ impl<'a> CondCompiler<'a> {
                 text: print::condition(condition),
             },
             ConditionKind::Predicate(p) => Cond::Pred(predicate(p)?),
+            ConditionKind::EventPattern(p) => super::eventpattern::compile(p)?,
         })
     }
 }

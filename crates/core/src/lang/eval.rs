@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use serde_json::{Number, Value};
 
 use super::ast::{OrdOp, Segment};
+use super::eventpattern::NumOp;
 use super::ir::{Cond, Pred, Test};
 
 /// `Ok` when the condition holds; `Err(reason)` otherwise (the reason is empty unless explaining).
@@ -42,6 +43,27 @@ pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
             eval(cond, ctx, ctx.root).map_err(|r| if ctx.explain { format!("{name}: {r}") } else { r })
         }
         Cond::Pred(p) => eval_pred(p, cur, ctx.explain),
+        Cond::Each { path, path_text, cond } => {
+            let values = scalars(&reach(cur, path));
+            if values.is_empty() {
+                let empty = Value::Object(serde_json::Map::new());
+                return eval(cond, ctx, &empty).map_err(|r| if ctx.explain { format!("{path_text}: missing ({r})") } else { r });
+            }
+            let mut first = None;
+            for v in &values {
+                match eval(cond, ctx, v) {
+                    Ok(()) => return Ok(()),
+                    Err(r) => {
+                        first.get_or_insert(r);
+                    }
+                }
+            }
+            Err(match first {
+                Some(r) if ctx.explain && values.len() == 1 => r,
+                Some(r) if ctx.explain => format!("no value of {path_text} matches the pattern (the first: {r})"),
+                _ => String::new(),
+            })
+        }
         Cond::Quant { all, path, path_text, cond, text } => {
             let reached = reach(cur, path);
             let arrays: Vec<&Vec<Value>> = reached.iter().filter_map(|v| v.as_array()).collect();
@@ -227,6 +249,16 @@ fn scalar_test(test: &Test, v: &Value) -> (bool, bool) {
             Value::String(s) => (s.ends_with(p.as_str()), true),
             _ => (false, false),
         },
+        Test::Numeric(list) => match v {
+            Value::Number(x) => (
+                list.iter().all(|(op, n)| match op {
+                    NumOp::Eq => num_cmp(x, n) == Some(Ordering::Equal),
+                    NumOp::Ord(o) => ord_holds(*o, x, n),
+                }),
+                true,
+            ),
+            _ => (false, false),
+        },
         Test::Cidr(block) => match v {
             Value::String(s) => match s.parse::<std::net::IpAddr>() {
                 Ok(ip) => (block.contains(ip), true),
@@ -246,6 +278,20 @@ fn eval_pred(p: &Pred, cur: &Value, explain: bool) -> Verdict {
     }
     match &p.test {
         Test::Exists => Ok(()),
+        Test::LeafExists => match scalars(&reached).into_iter().find(|v| !v.is_object()) {
+            Some(_) => Ok(()),
+            None => fail("no value that is not an object".to_string()),
+        },
+        Test::AnythingBut(tests) => {
+            let values: Vec<&Value> = scalars(&reached).into_iter().filter(|v| !v.is_object()).collect();
+            if values.iter().any(|v| !tests.iter().any(|t| scalar_test(t, v).0)) {
+                return Ok(());
+            }
+            match values.first() {
+                Some(v) => fail(format!("{} is excluded by {}", short(v), p.op_text)),
+                None => fail("no value that is not an object".to_string()),
+            }
+        }
         Test::Ne(lit) => match scalars(&reached).into_iter().find(|v| json_eq(v, lit)) {
             Some(v) => fail(format!("{} is {}", short(v), p.op_text.trim_start_matches("!= "))),
             None => Ok(()),

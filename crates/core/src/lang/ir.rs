@@ -18,6 +18,10 @@ pub(crate) enum Cond {
     /// A `let` reference: its paths are evaluated from the envelope root.
     Let { name: String, cond: Arc<Cond> },
     Quant { all: bool, path: Vec<Segment>, path_text: String, cond: Box<Cond>, text: String },
+    /// An EventBridge nested pattern: holds when some value at `path` (array elements one by
+    /// one, objects as they are) satisfies `cond`; with nothing there, when `cond` holds on an
+    /// empty object (so `exists: false` below a missing object holds).
+    Each { path: Vec<Segment>, path_text: String, cond: Box<Cond> },
 }
 
 #[derive(Debug)]
@@ -46,6 +50,13 @@ pub(crate) enum Test {
     ContainsAll(Vec<Value>),
     Cidr(IpBlock),
     Exists,
+    /// EventBridge `exists: true`: the path reaches a value that is not an object (an array
+    /// counts by its elements; `[]` is nothing).
+    LeafExists,
+    /// EventBridge `numeric`: one number satisfying every comparison.
+    Numeric(Vec<(super::eventpattern::NumOp, Number)>),
+    /// EventBridge `anything-but`: some non-object value for which none of the tests holds.
+    AnythingBut(Vec<Test>),
 }
 
 /// An IP block with its host bits clear (the checker refuses others).

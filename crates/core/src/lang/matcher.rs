@@ -32,6 +32,7 @@ use regex_automata::{Input, MatchKind, PatternSet};
 use serde_json::Value;
 
 use super::ast::{OrdOp, Segment};
+use super::eventpattern::NumOp;
 use super::eval::reach;
 use super::ir::{Cond, CompiledRule, IpBlock, Test};
 
@@ -382,8 +383,25 @@ fn pred_anchors<'a>(path: Vec<Segment>, test: &'a Test) -> Option<Anchors<'a>> {
         Test::ContainsAny(list) => Some(list.iter().map(|v| (path.clone(), Anchor::Contains(v))).collect()),
         Test::ContainsAll(list) => one(Anchor::Contains(list.first()?)),
         Test::Cidr(b) => one(Anchor::Cidr(*b)),
-        Test::Exists => one(Anchor::Exists),
-        Test::Ne(_) | Test::NotIn(_) => None,
+        Test::Exists | Test::LeafExists => one(Anchor::Exists),
+        Test::Numeric(list) => {
+            let (mut lo, mut hi) = (None::<f64>, None::<f64>);
+            for (op, n) in list {
+                let f = f64_of(n)?;
+                match op {
+                    NumOp::Eq => (lo, hi) = (Some(f), Some(f)),
+                    NumOp::Ord(OrdOp::Gt | OrdOp::Ge) => lo = Some(f),
+                    NumOp::Ord(OrdOp::Lt | OrdOp::Le) => hi = Some(f),
+                }
+            }
+            match (lo, hi) {
+                (Some(lo), Some(hi)) => one(Anchor::Range(lo, hi)),
+                (Some(lo), None) => one(Anchor::AtLeast(lo)),
+                (None, Some(hi)) => one(Anchor::AtMost(hi)),
+                (None, None) => None,
+            }
+        }
+        Test::Ne(_) | Test::NotIn(_) | Test::AnythingBut(_) => None,
     }
 }
 
@@ -432,6 +450,12 @@ impl Chooser {
                 let base = join(prefix, path)?;
                 self.anchors(cond, Some(&base))
             }
+            // A value at the path (or, with none, an empty object) satisfies `cond`; `cond`'s
+            // anchors never hold on an empty object, so they are necessary here too.
+            Cond::Each { path, cond, .. } => {
+                let base = join(prefix, path)?;
+                self.anchors(cond, Some(&base))
+            }
             Cond::Quant { all: true, .. } | Cond::Not { .. } => None,
         }
     }
@@ -449,7 +473,7 @@ impl Chooser {
             Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|p| self.count(p, prefix)),
             Cond::Not { cond, .. } => self.count(cond, prefix),
             Cond::Let { cond, .. } => self.count(cond, None),
-            Cond::Quant { path, cond, .. } => {
+            Cond::Quant { path, cond, .. } | Cond::Each { path, cond, .. } => {
                 if let Some(base) = join(prefix, path) {
                     self.count(cond, Some(&base));
                 }

@@ -10,6 +10,7 @@ pub mod ast;
 mod check;
 mod compile;
 pub mod diag;
+pub mod eventpattern;
 mod eval;
 mod ir;
 mod matcher;

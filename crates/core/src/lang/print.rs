@@ -145,6 +145,7 @@ fn condition_at(c: &Condition, level: Level) -> String {
         ConditionKind::Group(inner) => (format!("({})", condition_at(inner, Level::Or)), Level::Not),
         ConditionKind::Predicate(p) => (predicate(p), Level::Not),
         ConditionKind::LetRef(name) => (name.clone(), Level::Not),
+        ConditionKind::EventPattern(p) => (format!("event_pattern {}", p.text), Level::Not),
         ConditionKind::Quantifier { all, path: p, condition: inner } => (
             format!("{} {} ({})", if *all { "all" } else { "any" }, path(p), condition_at(inner, Level::Or)),
             Level::Not,

@@ -214,11 +214,22 @@ impl Builder {
         let mut descriptions = Vec::new();
         let mut priorities = Vec::new();
         let mut stop = None;
+        let mut condition_key = None;
         let diagnostics_before = self.diagnostics.len();
         for (key, k, v) in entries {
             match key.as_str() {
                 "name" => name = self.string(v, "`name`"),
-                "condition" => condition = self.condition(&[], v),
+                "condition" | "event_pattern" if condition_key.is_some() => {
+                    self.error_hint(k, format!("a second condition (`{key}`)"), "a rule has one `condition:` or one `event_pattern:`");
+                }
+                "condition" => {
+                    condition_key = Some(());
+                    condition = self.condition(&[], v);
+                }
+                "event_pattern" => {
+                    condition_key = Some(());
+                    condition = self.event_pattern(v);
+                }
                 "targets" => actions.extend(self.targets(v)),
                 "description" => descriptions.extend(self.string(v, "`description`")),
                 "priority" => match &v.data {
@@ -232,7 +243,7 @@ impl Builder {
                 _ => self.error_hint(
                     k,
                     format!("unknown rule key `{key}`"),
-                    "a rule has `name`, `condition`, `targets` and optionally `priority`, `stop`, `description`",
+                    "a rule has `name`, `condition` (or `event_pattern`), `targets` and optionally `priority`, `stop`, `description`",
                 ),
             }
         }
@@ -326,6 +337,34 @@ impl Builder {
             }
             _ => {
                 self.error(node, "YAML aliases and tags are not supported in conditions");
+                None
+            }
+        }
+    }
+
+    /// `event_pattern:` an EventBridge pattern, as a mapping or as a string of JSON.
+    fn event_pattern(&mut self, node: &MarkedYaml) -> Option<Condition> {
+        let span = self.pos.span(node);
+        let value = match &node.data {
+            YamlData::Value(Scalar::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.error(node, format!("`event_pattern` is not JSON: {e}"));
+                    return None;
+                }
+            },
+            _ => match to_json(&self.pos, node) {
+                Ok(v) => v,
+                Err(d) => {
+                    self.diagnostics.push(d);
+                    return None;
+                }
+            },
+        };
+        match super::eventpattern::parse(&value) {
+            Ok(p) => Some(Condition { kind: ConditionKind::EventPattern(Box::new(p)), span }),
+            Err(e) => {
+                self.error_hint(node, format!("invalid event pattern: {e}"), "see docs/routing-language.md, \"EventBridge patterns\"");
                 None
             }
         }

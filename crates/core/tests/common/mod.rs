@@ -27,6 +27,15 @@ pub fn set(text: &str) -> RuleSet {
     }
 }
 
+/// Compiles one YAML-form file that must have no errors.
+pub fn set_yaml(text: &str) -> RuleSet {
+    let (files, compiled) = compile(&[("test.yaml", text)]);
+    match compiled.rule_set {
+        Some(s) => s,
+        None => panic!("did not compile:\n{}", lang::render_text(&files, &compiled.diagnostics)),
+    }
+}
+
 /// Whether `cond` holds for `event` (a rule `r` with that condition fires).
 pub fn holds(cond: &str, event: serde_json::Value) -> bool {
     let s = set(&format!("rule r {{\n  when {cond}\n  to topic \"t\"\n}}\n"));
