@@ -6,11 +6,11 @@
 //! windows overlap (usually one object per group): within a group events are sorted into the
 //! store's order (time, aggregate, sequence) and an event held by two objects is kept once, so
 //! the output is in time order and without duplicates while memory stays bounded by a group.
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use switchboard_store::{ArchiveEntry, EventStore, ExpectedVersion, NewEvent, StoreError, StoredEvent};
+use switchboard_store::{ArchiveEntry, EventStore, StoreError, StoredEvent};
 
 use crate::archiver::Archiver;
 use crate::error::{ArchiveError, Result};
@@ -179,14 +179,10 @@ impl Archiver {
         Ok(written)
     }
 
-    /// Puts archived events back into `into` (which may be `index` itself) at their original
-    /// sequences. Idempotent: an event already there (same aggregate, sequence and eventId) is
-    /// counted as present, never written twice.
-    ///
-    /// The store trait only appends after an aggregate's current version, so an aggregate can be
-    /// restored into a store where it ends right before the archived range — an empty store, or
-    /// one restored up to there. Anything else (e.g. the hot store the events were archived
-    /// from, whose aggregates went on) is refused with an error instead of renumbering events.
+    /// Puts archived events back into `into` (which may be `index` itself, the store they were
+    /// archived from) at their original sequences, through [`EventStore::restore_archived`].
+    /// Idempotent: an event already there (same aggregate, sequence and eventId) is counted as
+    /// present, never written twice; a sequence holding a different event is an error.
     pub async fn restore_into_store(
         &self,
         index: &dyn EventStore,
@@ -243,74 +239,23 @@ async fn read_all(store: &dyn EventStore, aggregate_id: &str, from: u64) -> Resu
     Ok(out)
 }
 
+/// Puts one aggregate's archived events back at their sequences; the store skips those already
+/// there and refuses (Invalid) a sequence that holds a different event.
 async fn restore_aggregate(
     into: &dyn EventStore,
     aggregate_id: &str,
     events: Vec<StoredEvent>,
     report: &mut RestoreReport,
 ) -> Result<()> {
-    let (Some(first), Some(last)) = (events.first().map(|e| e.sequence), events.last().map(|e| e.sequence)) else {
-        return Ok(());
-    };
-    // Sequences are unique in an aggregate, so the range holds at most `last - first + 1` events.
-    let span = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-    let present: HashMap<u64, String> = into
-        .read(aggregate_id, first, span)
-        .await?
-        .into_iter()
-        .filter(|e| e.sequence <= last)
-        .map(|e| (e.sequence, e.event_id))
-        .collect();
-    let mut missing: Vec<StoredEvent> = Vec::new();
-    for event in events {
-        match present.get(&event.sequence) {
-            Some(id) if *id == event.event_id => report.already_present += 1,
-            Some(id) => {
-                return Err(ArchiveError::Restore(format!(
-                    "{aggregate_id} #{} is event {id} in the store but {} in the archive; refusing to overwrite it",
-                    event.sequence, event.event_id
-                )));
-            }
-            None => missing.push(event),
+    match into.restore_archived(aggregate_id, events).await {
+        Ok(counts) => {
+            report.restored += counts.restored;
+            report.already_present += counts.already_present;
+            Ok(())
         }
+        Err(StoreError::Invalid(why)) => Err(ArchiveError::Restore(why)),
+        Err(e) => Err(e.into()),
     }
-    // Append each run of consecutive sequences right after its predecessor.
-    let mut runs: Vec<Vec<StoredEvent>> = Vec::new();
-    for event in missing {
-        match runs.last_mut() {
-            Some(run) if run.last().is_some_and(|prev| prev.sequence + 1 == event.sequence) => run.push(event),
-            _ => runs.push(vec![event]),
-        }
-    }
-    for run in runs {
-        let (Some(start), Some(end)) = (run.first().map(|e| e.sequence), run.last().map(|e| e.sequence)) else { continue };
-        let count = run.len();
-        let new_events = run
-            .into_iter()
-            .map(|e| NewEvent { event_id: e.event_id, event_type: e.event_type, event_time: e.event_time, payload: e.payload })
-            .collect();
-        let cannot = |why: String| {
-            ArchiveError::Restore(format!(
-                "cannot put {aggregate_id} #{start}..#{end} back at its sequences: {why}. The event store can only \
-                 append after an aggregate's version; restore into an empty store (or one that ends right before \
-                 this range) instead"
-            ))
-        };
-        match into.append(aggregate_id, new_events, ExpectedVersion::Exact(start.saturating_sub(1))).await {
-            Ok(result) if result.appended == count && result.version == end => report.restored += count as u64,
-            Ok(result) => {
-                return Err(cannot(format!(
-                    "the store appended {} of {count} (it remembers their eventIds) and is now at version {}",
-                    result.appended, result.version
-                )))
-            }
-            Err(StoreError::Conflict { current, .. }) => {
-                return Err(cannot(format!("the aggregate's version in the store is {current}, not {}", start.saturating_sub(1))))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

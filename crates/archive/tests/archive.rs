@@ -120,15 +120,32 @@ async fn a_corrupted_object_is_refused_on_restore() {
 }
 
 #[tokio::test]
-async fn restoring_into_the_store_it_was_archived_from_is_refused_not_renumbered() {
+async fn restoring_into_the_store_it_was_archived_from_puts_events_back_at_their_sequences() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path(), "hot.db");
-    seed(&store, 3, 20, 0).await;
+    seed(&store, 3, 20, 5).await;
+    let expected = old_events_jsonl(&store).await;
+    let before = hot_events(&store).await;
     let archiver = local_archiver(&dir.path().join("archive"), "same-store", 1_000);
-    archiver.run_once(&store, cutoff()).await.unwrap();
-    let err = archiver.restore_into_store(&store, RestoreFilter::default(), &store).await.unwrap_err();
-    assert!(err.to_string().contains("cannot put member/0000 #1..#20 back"), "{err}");
-    assert!(hot_events(&store).await.is_empty(), "nothing was appended under new sequence numbers");
+    let report = archiver.run_once(&store, cutoff()).await.unwrap();
+    assert_eq!(report.events, 60);
+    assert_eq!(hot_events(&store).await.len(), 5, "only the recent events stay hot");
+
+    let first = archiver.restore_into_store(&store, RestoreFilter::default(), &store).await.unwrap();
+    assert_eq!((first.restored, first.already_present), (60, 0));
+    assert_same_bytes(&jsonl(&hot_events(&store).await), &jsonl(&before), "the store after restoring into itself");
+    assert_same_bytes(&old_events_jsonl(&store).await, &expected, "the old events, back at their sequences");
+    let second = archiver.restore_into_store(&store, RestoreFilter::default(), &store).await.unwrap();
+    assert_eq!((second.restored, second.already_present), (0, 60), "restoring twice never duplicates");
+    // Versions did not move: the next append to an aggregate continues after its last sequence.
+    let next = switchboard_store::NewEvent {
+        event_id: "after-restore".into(),
+        event_type: "member.updated".into(),
+        event_time: cutoff(),
+        payload: serde_json::json!({"eventId": "after-restore"}),
+    };
+    let r = store.append("member/0000", vec![next], switchboard_store::ExpectedVersion::Exact(20)).await.unwrap();
+    assert_eq!((r.version, r.appended), (21, 1));
 }
 
 /// Stops a run at `stop_at` (the state a process killed there leaves), reruns it, and checks

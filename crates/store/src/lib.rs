@@ -80,6 +80,29 @@ pub struct ArchiveEntry {
     pub archived_at: DateTime<Utc>,
 }
 
+/// What [`EventStore::restore_archived`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoreCounts {
+    pub restored: u64,
+    pub already_present: u64,
+}
+
+/// Checks the events given to `restore_archived`: all of `aggregate_id`, sequences from 1.
+pub(crate) fn check_restore(aggregate_id: &str, events: &[StoredEvent]) -> Result<()> {
+    if aggregate_id.is_empty() {
+        return Err(StoreError::Invalid("the aggregate id is empty".into()));
+    }
+    for e in events {
+        if e.aggregate_id != aggregate_id {
+            return Err(StoreError::Invalid(format!("event {} belongs to {}, not {aggregate_id}", e.event_id, e.aggregate_id)));
+        }
+        if e.sequence == 0 {
+            return Err(StoreError::Invalid(format!("event {} has sequence 0 (sequences start at 1)", e.event_id)));
+        }
+    }
+    Ok(())
+}
+
 /// Identifies one stored event for deletion.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventKey {
@@ -116,6 +139,12 @@ pub trait EventStore: Send + Sync {
     async fn feed(&self, after: FeedPosition, limit: usize) -> Result<Vec<(FeedPosition, StoredEvent)>>;
     /// Deletes archived events from the hot store.
     async fn delete(&self, keys: &[EventKey]) -> Result<()>;
+    /// Puts archived events of one aggregate back at their original sequences (the archiver's
+    /// `restore --into-store`). Per event: a free sequence gets the event as it was archived;
+    /// a sequence holding the same eventId is left alone (counted as already present); one
+    /// holding another event is [`StoreError::Invalid`]. The aggregate's version never goes
+    /// down, and restored events join the ordered feed at its end.
+    async fn restore_archived(&self, aggregate_id: &str, events: Vec<StoredEvent>) -> Result<RestoreCounts>;
     async fn record_archive(&self, entry: ArchiveEntry) -> Result<()>;
     async fn list_archives(&self) -> Result<Vec<ArchiveEntry>>;
 }

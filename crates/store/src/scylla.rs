@@ -36,7 +36,7 @@ use crate::codec::{backend, from_micros, json_text, parse_json};
 use crate::rules::{check_expected, dedup_batch, from_i64, limit_i64, to_i64, validate};
 use crate::{
     AppendResult, ArchiveEntry, EventKey, EventStore, ExpectedVersion, FeedPosition, NewEvent, Result, Snapshot,
-    StoreError, StoredEvent,
+    RestoreCounts, StoreError, StoredEvent, check_restore,
 };
 
 /// Keyspace replication. `Simple { replication_factor: 1 }` is for a single test node.
@@ -625,6 +625,32 @@ impl ScyllaStore {
         Ok(())
     }
 
+    /// The eventId stored at (aggregate, sequence), if any.
+    async fn event_id_at(&self, aggregate_id: &str, sequence: u64) -> Result<Option<String>> {
+        let row: Option<(String, i64)> = self
+            .session
+            .execute_unpaged(&self.st.event_at, (aggregate_id, self.bucket(sequence)?, to_i64("sequence", sequence)?))
+            .await
+            .map_err(backend)?
+            .into_rows_result()
+            .map_err(backend)?
+            .maybe_first_row()
+            .map_err(backend)?;
+        Ok(row.map(|(id, _)| id))
+    }
+
+    fn restored_or_conflict(&self, aggregate_id: &str, e: &StoredEvent, there: &str, counts: &mut RestoreCounts) -> Result<()> {
+        if there == e.event_id {
+            counts.already_present += 1;
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(format!(
+                "{aggregate_id} #{} holds event {there}, not the archived {}; refusing to overwrite it",
+                e.sequence, e.event_id
+            )))
+        }
+    }
+
     async fn read_range(&self, aggregate_id: &str, from: u64, to: u64, limit: usize) -> Result<Vec<StoredEvent>> {
         let mut out = Vec::new();
         if from > to || limit == 0 {
@@ -890,6 +916,50 @@ impl EventStore for ScyllaStore {
             futures::future::try_join_all(chunk.iter().map(|key| self.delete_one(key))).await?;
         }
         Ok(())
+    }
+
+    async fn restore_archived(&self, aggregate_id: &str, events: Vec<StoredEvent>) -> Result<RestoreCounts> {
+        check_restore(aggregate_id, &events)?;
+        let mut counts = RestoreCounts::default();
+        // Every sequence is checked before anything is written, so a conflict writes nothing.
+        let mut missing = Vec::new();
+        for e in events {
+            match self.event_id_at(aggregate_id, e.sequence).await? {
+                Some(id) => self.restored_or_conflict(aggregate_id, &e, &id, &mut counts)?,
+                None => missing.push(e),
+            }
+        }
+        for e in missing {
+            let bucket = self.bucket(e.sequence)?;
+            let seq = to_i64("sequence", e.sequence)?;
+            // A conditional write of the one row: of two restores racing, one writes it.
+            let mut batch = Batch::new(BatchType::Logged);
+            batch.set_serial_consistency(Some(self.serial_consistency));
+            batch.set_consistency(self.consistency);
+            batch.append_statement(self.st.insert_event.clone());
+            let payload = json_text(&e.payload)?;
+            let values = vec![(
+                aggregate_id,
+                bucket,
+                seq,
+                e.event_id.as_str(),
+                e.event_type.as_str(),
+                e.event_time.timestamp_micros(),
+                payload,
+                seq,
+            )];
+            if !applied(self.session.batch(&batch, values).await.map_err(backend)?)? {
+                let id = self.event_id_at(aggregate_id, e.sequence).await?.unwrap_or_default();
+                self.restored_or_conflict(aggregate_id, &e, &id, &mut counts)?;
+                continue;
+            }
+            let new = NewEvent { event_id: e.event_id, event_type: e.event_type, event_time: e.event_time, payload: e.payload };
+            // The eventId row (with a new feed position), the time index, the feed and the
+            // version hint (written USING TIMESTAMP version: it never goes down).
+            self.write_derived(aggregate_id, e.sequence, std::slice::from_ref(&new)).await?;
+            counts.restored += 1;
+        }
+        Ok(counts)
     }
 
     async fn record_archive(&self, entry: ArchiveEntry) -> Result<()> {

@@ -28,7 +28,7 @@ use crate::codec::{backend, from_micros, json_text, parse_json};
 use crate::rules::{check_expected, dedup_batch, from_i64, limit_i64, to_i64, validate};
 use crate::{
     AppendResult, ArchiveEntry, EventKey, EventStore, ExpectedVersion, FeedPosition, NewEvent, Result, Snapshot,
-    StoreError, StoredEvent,
+    RestoreCounts, StoreError, StoredEvent, check_restore,
 };
 
 /// How hard each commit pushes data to the disk (SQLite's `PRAGMA synchronous`, in WAL mode).
@@ -448,6 +448,66 @@ impl EventStore for SqliteStore {
                 stmt.execute(params![aggregate_id, sequence]).map_err(backend)?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn restore_archived(&self, aggregate_id: &str, events: Vec<StoredEvent>) -> Result<RestoreCounts> {
+        check_restore(aggregate_id, &events)?;
+        let aggregate_id = aggregate_id.to_string();
+        // One job: a conflict anywhere rolls the whole call back (its savepoint).
+        self.write(move |conn| {
+            let mut counts = RestoreCounts::default();
+            let mut at = conn.prepare_cached("SELECT event_id FROM events WHERE aggregate_id = ?1 AND sequence = ?2").map_err(backend)?;
+            let mut id_at =
+                conn.prepare_cached("SELECT sequence FROM event_ids WHERE aggregate_id = ?1 AND event_id = ?2").map_err(backend)?;
+            let mut insert_event = conn
+                .prepare_cached(
+                    "INSERT INTO events (aggregate_id, sequence, event_id, event_type, event_time, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(backend)?;
+            let mut insert_id = conn
+                .prepare_cached("INSERT OR IGNORE INTO event_ids (aggregate_id, event_id, sequence) VALUES (?1, ?2, ?3)")
+                .map_err(backend)?;
+            let mut highest = 0u64;
+            for e in &events {
+                let seq = to_i64("sequence", e.sequence)?;
+                highest = highest.max(e.sequence);
+                let there: Option<String> = at.query_row(params![aggregate_id, seq], |r| r.get(0)).optional().map_err(backend)?;
+                match there {
+                    Some(id) if id == e.event_id => counts.already_present += 1,
+                    Some(id) => {
+                        return Err(StoreError::Invalid(format!(
+                            "{aggregate_id} #{} holds event {id}, not the archived {}; refusing to overwrite it",
+                            e.sequence, e.event_id
+                        )))
+                    }
+                    None => {
+                        let known: Option<i64> =
+                            id_at.query_row(params![aggregate_id, e.event_id], |r| r.get(0)).optional().map_err(backend)?;
+                        if let Some(other) = known.filter(|s| *s != seq) {
+                            return Err(StoreError::Invalid(format!(
+                                "event {} of {aggregate_id} is recorded at #{other}, not at the archived #{}",
+                                e.event_id, e.sequence
+                            )));
+                        }
+                        insert_event
+                            .execute(params![aggregate_id, seq, e.event_id, e.event_type, micros(e.event_time), json_text(&e.payload)?])
+                            .map_err(backend)?;
+                        insert_id.execute(params![aggregate_id, e.event_id, seq]).map_err(backend)?;
+                        counts.restored += 1;
+                    }
+                }
+            }
+            if highest > 0 {
+                conn.prepare_cached(
+                    "INSERT INTO aggregates (aggregate_id, version) VALUES (?1, ?2)
+                     ON CONFLICT (aggregate_id) DO UPDATE SET version = max(version, excluded.version)",
+                )
+                .and_then(|mut s| s.execute(params![aggregate_id, to_i64("version", highest).unwrap_or(i64::MAX)]))
+                .map_err(backend)?;
+            }
+            Ok(counts)
         })
         .await
     }

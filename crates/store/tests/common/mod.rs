@@ -256,6 +256,46 @@ pub async fn delete_events<H: Harness>(h: &H) {
     assert_eq!((r.version, r.appended), (4, 1));
 }
 
+/// Archived events go back at their own sequences into the store they were deleted from: the
+/// same bytes, the version unchanged, twice is a no-op, a foreign event at a sequence refuses
+/// the call and writes nothing of it.
+pub async fn restore_archived_events<H: Harness>(h: &H) {
+    let store = h.open().await;
+    store
+        .append("r", vec![ev("r1", "T", t(0)), ev("r2", "T", t(1)), ev("r3", "T", t(2)), ev("r4", "T", t(3))], ExpectedVersion::NoStream)
+        .await
+        .unwrap();
+    let before = store.read("r", 1, 10).await.unwrap();
+    let archived: Vec<StoredEvent> = before[..3].to_vec();
+    let keys: Vec<EventKey> = archived.iter().map(|e| EventKey { aggregate_id: "r".into(), sequence: e.sequence }).collect();
+    store.delete(&keys).await.unwrap();
+    assert_eq!(ids(&store.read("r", 1, 10).await.unwrap()), ["r4"]);
+
+    let counts = store.restore_archived("r", archived.clone()).await.unwrap();
+    assert_eq!((counts.restored, counts.already_present), (3, 0));
+    assert_eq!(store.read("r", 1, 10).await.unwrap(), before, "back at their sequences, unchanged");
+    assert_eq!(ids(&store.read_by_time(t(0), t(10), None, 10).await.unwrap()), ["r1", "r2", "r3", "r4"]);
+    let counts = store.restore_archived("r", archived.clone()).await.unwrap();
+    assert_eq!((counts.restored, counts.already_present), (0, 3), "a second restore writes nothing");
+    // The version did not move, and the eventIds are still known.
+    let r = store.append("r", vec![ev("r2", "T", t(1))], ExpectedVersion::Any).await.unwrap();
+    assert_eq!((r.version, r.appended), (4, 0));
+    let r = store.append("r", vec![ev("r5", "T", t(4))], ExpectedVersion::Exact(4)).await.unwrap();
+    assert_eq!((r.version, r.appended), (5, 1));
+
+    // A different event at an archived sequence: refused, and nothing of the call is written.
+    store.delete(&keys[..1]).await.unwrap();
+    let mut foreign = archived[1].clone();
+    foreign.event_id = "other".into();
+    let err = store.restore_archived("r", vec![archived[0].clone(), foreign]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(err.to_string().contains("#2 holds event r2"), "{err}");
+    assert_eq!(ids(&store.read("r", 1, 10).await.unwrap()), ["r2", "r3", "r4", "r5"], "r1 was not restored either");
+    // Events of another aggregate are refused.
+    let err = store.restore_archived("x", archived[..1].to_vec()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+}
+
 fn entry(key: &str, first: i64) -> ArchiveEntry {
     ArchiveEntry {
         object_key: key.into(),
@@ -349,6 +389,7 @@ macro_rules! store_suite {
     };
     ($harness:ty) => {
         store_suite!($harness: ordering, conflict_names_current_version, concurrent_appenders, idempotent_reappend,
-            snapshots, time_queries, feed_order, delete_events, archive_index, restart, two_writers, invalid_requests);
+            snapshots, time_queries, feed_order, delete_events, restore_archived_events, archive_index, restart, two_writers,
+            invalid_requests);
     };
 }
