@@ -185,10 +185,15 @@ pub fn match_lines(global: &GlobalArgs, _args: MatchArgs) -> anyhow::Result<Outc
         let result = match std::str::from_utf8(&line) {
             Err(e) => Err(format!("not UTF-8: {e}")),
             Ok(text) if text.trim().is_empty() => continue,
-            Ok(text) => match serde_json::from_str::<Value>(text) {
+            // Only the parts of the event the rules read are built (RuleSet::matched_rules_json).
+            Ok(text) if text.trim_start().starts_with('{') => match set.matched_rules_json(text) {
+                Ok(matched) => Ok(matched),
+                // The message of a whole-document parse, which names the first error's position.
+                Err(e) => Err(format!("not JSON: {}", serde_json::from_str::<Value>(text).err().unwrap_or(e))),
+            },
+            Ok(text) => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
                 Err(e) => Err(format!("not JSON: {e}")),
-                Ok(v) if !v.is_object() => Err("not a JSON object".to_string()),
-                Ok(v) => Ok(set.matched_rules(&v)),
+                Ok(_) => Err("not a JSON object".to_string()),
             },
         };
         let doc = match result {

@@ -167,7 +167,10 @@ proptest! {
             let indexed = set.evaluate(e);
             prop_assert_eq!(&indexed, &reference, "rules:\n{}\nevent: {}", text, e);
             let names: Vec<&str> = set.matched_rules(e);
-            prop_assert_eq!(names, reference.matched.iter().map(String::as_str).collect::<Vec<_>>());
+            prop_assert_eq!(&names, &reference.matched.iter().map(String::as_str).collect::<Vec<_>>());
+            // Parsing only the paths the rules read gives the same answer.
+            let projected = set.matched_rules_json(&e.to_string()).unwrap();
+            prop_assert_eq!(&projected, &names, "projected: {}", set.project(&e.to_string()).unwrap());
         }
     }
 }
@@ -245,7 +248,28 @@ proptest! {
         let (files, compiled) = common::compile(&[("patterns.yaml", &text)]);
         let set = compiled.rule_set.unwrap_or_else(|| panic!("{}", switchboard_core::lang::render_text(&files, &compiled.diagnostics)));
         for e in &events {
-            prop_assert_eq!(set.evaluate(e), set.evaluate_reference(e), "patterns:\n{}\nevent: {}", text, e);
+            let reference = set.evaluate_reference(e);
+            prop_assert_eq!(&set.evaluate(e), &reference, "patterns:\n{}\nevent: {}", text, e);
+            let projected = set.matched_rules_json(&e.to_string()).unwrap();
+            prop_assert_eq!(projected, reference.matched.iter().map(String::as_str).collect::<Vec<_>>());
         }
     }
+}
+
+/// The projection keeps exactly what conditions read: referenced fields whole, arrays with their
+/// elements projected, everything else skipped (but still validated).
+#[test]
+fn the_projection_reads_only_referenced_paths() {
+    let set = common::set(
+        "rule a {\n  when data.amount > 5 and any data.items (sku == \"x\")\n  to topic \"t\"\n}\n\
+         rule b {\n  when metadata.tags contains \"vip\"\n  to topic \"t\"\n}\n",
+    );
+    let event = r#"{"eventId":"e1","data":{"amount":9,"note":"long text","items":[{"sku":"x","qty":2},{"sku":"y"}],"nested":{"a":[1,2]}},"metadata":{"tags":["vip",{"k":1}],"userId":"u"}}"#;
+    assert_eq!(
+        set.project(event).unwrap(),
+        json!({"data":{"amount":9,"items":[{"sku":"x"},{"sku":"y"}]},"metadata":{"tags":["vip",{"k":1}]}})
+    );
+    assert_eq!(set.matched_rules_json(event).unwrap(), ["a", "b"]);
+    assert!(set.matched_rules_json(r#"{"data": {"note": [1,}}"#).is_err(), "skipped parts are still validated");
+    assert!(set.matched_rules_json(r#"{"a": 1} x"#).is_err(), "trailing characters are an error");
 }

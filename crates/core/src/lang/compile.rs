@@ -146,7 +146,13 @@ fn predicate(p: &Predicate) -> Result<Pred, String> {
         Operator::InCidr(s) => Test::Cidr(IpBlock::parse(&s.value)?),
         Operator::Exists => Test::Exists,
     };
-    Ok(Pred { path: p.path.segments.clone(), path_text: print::path(&p.path), op_text: print::operator(&p.op), test })
+    Ok(Pred {
+        path: p.path.segments.clone(),
+        path_text: print::path(&p.path),
+        op_text: print::operator(&p.op),
+        test,
+        slot: super::eval::NO_SLOT,
+    })
 }
 
 /// The transforms directory file a reference names: its last path segment, `.json` added when
@@ -192,8 +198,10 @@ pub(crate) fn build(b: Build) -> Result<RuleSet, Diagnostic> {
         ),
         None => None,
     };
+    let slot_count = super::eval::assign_slots(&mut rules);
     let matcher = super::matcher::Matcher::build(&rules);
-    Ok(RuleSet { rules, default, version: b.version, matcher })
+    let projection = super::matcher::Projection::build(&rules);
+    Ok(RuleSet { rules, default, version: b.version, matcher, projection, slot_count })
 }
 
 fn resolve(s: &str, env: Env) -> Result<Secret, String> {

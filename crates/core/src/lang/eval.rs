@@ -1,6 +1,7 @@
 //! The reference evaluator: conditions over a JSON event, straight from the spec's semantics
 //! (path sets, ANY over values, missing paths false). Simple and correct rather than fast: every
 //! rule is tried in order. With `explain` it also says why a condition failed.
+use std::cell::Cell;
 use std::cmp::Ordering;
 
 use serde_json::{Number, Value};
@@ -15,6 +16,55 @@ pub(crate) type Verdict = Result<(), String>;
 pub(crate) struct Ctx<'a> {
     pub root: &'a Value,
     pub explain: bool,
+    /// What each root path of the set leads to in this event, resolved on first use (empty:
+    /// no sharing).
+    pub slots: &'a [Cell<Slot<'a>>],
+}
+
+/// `Pred::slot` of a predicate whose path is not resolved through the shared table.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// A root path's resolution in one event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot<'a> {
+    Unknown,
+    Missing,
+    One(&'a Value),
+    /// It crosses an array: the general path-set evaluation applies.
+    General,
+}
+
+pub(crate) fn slots<'a>(n: usize) -> Vec<Cell<Slot<'a>>> {
+    vec![Cell::new(Slot::Unknown); n]
+}
+
+fn resolve<'a>(cur: &'a Value, path: &[Segment]) -> Slot<'a> {
+    match walk(cur, path) {
+        None => Slot::General,
+        Some(None) => Slot::Missing,
+        Some(Some(v)) => Slot::One(v),
+    }
+}
+
+/// Numbers the root paths of every rule's predicates (outside quantifiers; lets are shared
+/// `Arc`s and keep [`NO_SLOT`]). Returns how many distinct paths there are.
+pub(crate) fn assign_slots(rules: &mut [super::ir::CompiledRule]) -> usize {
+    fn walk_cond(c: &mut Cond, table: &mut std::collections::HashMap<Vec<Segment>, u32>) {
+        match c {
+            Cond::Pred(p) => {
+                let next = table.len() as u32;
+                p.slot = *table.entry(p.path.clone()).or_insert(next);
+            }
+            Cond::And(parts) | Cond::Or(parts) => parts.iter_mut().for_each(|p| walk_cond(p, table)),
+            Cond::Not { cond, .. } => walk_cond(cond, table),
+            Cond::Let { .. } | Cond::Quant { .. } | Cond::Each { .. } => {}
+        }
+    }
+    let mut table = std::collections::HashMap::new();
+    for r in rules {
+        walk_cond(&mut r.cond, &mut table);
+    }
+    table.len()
 }
 
 pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
@@ -42,7 +92,7 @@ pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
         Cond::Let { name, cond } => {
             eval(cond, ctx, ctx.root).map_err(|r| if ctx.explain { format!("{name}: {r}") } else { r })
         }
-        Cond::Pred(p) => eval_pred(p, cur, ctx.explain),
+        Cond::Pred(p) => eval_pred(p, ctx, cur),
         Cond::Each { path, path_text, cond } => {
             let values = scalars(&reach(cur, path));
             if values.is_empty() {
@@ -270,7 +320,67 @@ fn scalar_test(test: &Test, v: &Value) -> (bool, bool) {
     }
 }
 
-fn eval_pred(p: &Pred, cur: &Value, explain: bool) -> Verdict {
+/// Where a path leads when it crosses no array: nothing, or exactly one value. `None` when it
+/// meets an array on the way (the general path-set semantics then apply).
+pub(crate) fn walk<'a>(cur: &'a Value, path: &[Segment]) -> Option<Option<&'a Value>> {
+    let mut v = cur;
+    for seg in path {
+        match (v, seg) {
+            (Value::Object(map), Segment::Field(name)) => match map.get(name) {
+                Some(next) => v = next,
+                None => return Some(None),
+            },
+            (Value::Array(_), _) => return None,
+            _ => return Some(None),
+        }
+    }
+    Some(Some(v))
+}
+
+/// The predicate on one non-array value (the common case: a path through objects to a scalar),
+/// without allocating; the same answer as the general evaluation of that single value.
+fn single_value_holds(test: &Test, v: &Value) -> bool {
+    match test {
+        Test::Exists => true,
+        Test::LeafExists => !v.is_object(),
+        Test::Ne(lit) => !json_eq(v, lit),
+        Test::NotIn(lits) => !lits.iter().any(|l| json_eq(v, l)),
+        Test::Contains(_) | Test::ContainsAny(_) | Test::ContainsAll(_) => contains_test(test, v),
+        Test::AnythingBut(tests) => !v.is_object() && !tests.iter().any(|t| scalar_test(t, v).0),
+        other => scalar_test(other, v).0,
+    }
+}
+
+/// The verdict when the path leads to nothing or to one non-array value; `None` otherwise.
+fn quick_verdict(test: &Test, at: Slot<'_>) -> Option<Verdict> {
+    match at {
+        Slot::Missing => Some(Err(String::new())),
+        Slot::One(v) if !v.is_array() => Some(if single_value_holds(test, v) { Ok(()) } else { Err(String::new()) }),
+        _ => None,
+    }
+}
+
+fn eval_pred(p: &Pred, ctx: &Ctx<'_>, cur: &Value) -> Verdict {
+    let explain = ctx.explain;
+    if !explain {
+        let quick = match ctx.slots.get(p.slot as usize) {
+            Some(cell) if std::ptr::eq(cur, ctx.root) => {
+                let at = match cell.get() {
+                    Slot::Unknown => {
+                        let at = resolve(ctx.root, &p.path);
+                        cell.set(at);
+                        at
+                    }
+                    known => known,
+                };
+                quick_verdict(&p.test, at)
+            }
+            _ => quick_verdict(&p.test, resolve(cur, &p.path)),
+        };
+        if let Some(verdict) = quick {
+            return verdict;
+        }
+    }
     let reached = reach(cur, &p.path);
     let fail = |why: String| Err(if explain { format!("{}: {why}", p.path_text) } else { String::new() });
     if reached.is_empty() {

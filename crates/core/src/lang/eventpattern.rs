@@ -302,7 +302,7 @@ fn compile_object(o: &Object, base: &str) -> Result<Cond, String> {
                 let mut alts = Vec::new();
                 for m in matchers {
                     let test = leaf_test(m)?;
-                    let pred = Pred { path: path.clone(), path_text: text.clone(), op_text: matcher_text(m), test };
+                    let pred = Pred { path: path.clone(), path_text: text.clone(), op_text: matcher_text(m), test, slot: super::eval::NO_SLOT };
                     alts.push(match m {
                         Matcher::Exists(false) => Cond::Not { cond: Box::new(Cond::Pred(pred)), text: format!("exists {text}") },
                         _ => Cond::Pred(pred),

@@ -31,6 +31,10 @@ pub(crate) struct Pred {
     /// The operator as written (`>= 1000`), for `explain`.
     pub op_text: String,
     pub test: Test,
+    /// For a path from the envelope root: its index in the set's table of such paths, whose
+    /// values are looked up once per event and shared by every rule ([`super::eval::NO_SLOT`]
+    /// inside quantifiers and lets).
+    pub slot: u32,
 }
 
 #[derive(Debug)]

@@ -24,7 +24,7 @@
 //! Among several usable conjuncts the one expected to produce the fewest candidates is chosen: the
 //! number of rules sharing that (path, operator, value) in the whole set, weighted by operator
 //! kind (an `eventType` every tenant rule also tests loses to the tenant id).
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use aho_corasick::AhoCorasick;
 use regex_automata::meta;
@@ -33,7 +33,7 @@ use serde_json::Value;
 
 use super::ast::{OrdOp, Segment};
 use super::eventpattern::NumOp;
-use super::eval::reach;
+use super::eval::{reach, walk};
 use super::ir::{Cond, CompiledRule, IpBlock, Test};
 
 /// An index over the rules of one set. Immutable after [`Matcher::build`].
@@ -227,7 +227,7 @@ impl PathIndex {
         }
         if !self.needle_build.is_empty() {
             let build = std::mem::take(&mut self.needle_build);
-            let mut ids: HashMap<&str, usize> = HashMap::new();
+            let mut ids: HashMap<&str, usize> = HashMap::default();
             let mut texts: Vec<&str> = Vec::new();
             let mut rules: Vec<Vec<u32>> = Vec::new();
             for (text, rule) in &build {
@@ -260,30 +260,43 @@ impl PathIndex {
     }
 
     fn probe(&self, root: &Value, out: &mut Vec<u32>) {
-        let reached = reach(root, &self.path);
-        if reached.is_empty() {
-            return;
-        }
-        out.extend_from_slice(&self.exists);
         let has_contains = !self.contains.is_empty() || self.needles.is_some();
-        for v in &reached {
-            match v {
-                Value::Array(items) => {
-                    if has_contains {
-                        for_each_scalar(items, &mut |e| self.contains.probe(e, out));
-                    }
-                    for_each_scalar(items, &mut |e| self.probe_scalar(e, out));
-                }
-                Value::String(s) if has_contains => {
-                    if let Some(n) = &self.needles {
-                        for m in n.ac.find_overlapping_iter(s.as_str()) {
-                            out.extend_from_slice(&n.rules[m.pattern().as_usize()]);
-                        }
-                    }
-                    self.probe_scalar(v, out);
-                }
-                other => self.probe_scalar(other, out),
+        match walk(root, &self.path) {
+            Some(None) => {}
+            Some(Some(v)) => {
+                out.extend_from_slice(&self.exists);
+                self.probe_reached(v, has_contains, out);
             }
+            None => {
+                let reached = reach(root, &self.path);
+                if !reached.is_empty() {
+                    out.extend_from_slice(&self.exists);
+                }
+                for v in reached {
+                    self.probe_reached(v, has_contains, out);
+                }
+            }
+        }
+    }
+
+    /// One value the path reached (an array stands for its elements).
+    fn probe_reached(&self, v: &Value, has_contains: bool, out: &mut Vec<u32>) {
+        match v {
+            Value::Array(items) => {
+                if has_contains {
+                    for_each_scalar(items, &mut |e| self.contains.probe(e, out));
+                }
+                for_each_scalar(items, &mut |e| self.probe_scalar(e, out));
+            }
+            Value::String(s) if has_contains => {
+                if let Some(n) = &self.needles {
+                    for m in n.ac.find_overlapping_iter(s.as_str()) {
+                        out.extend_from_slice(&n.rules[m.pattern().as_usize()]);
+                    }
+                }
+                self.probe_scalar(v, out);
+            }
+            other => self.probe_scalar(other, out),
         }
     }
 
@@ -497,11 +510,11 @@ fn join(prefix: Option<&[Segment]>, path: &[Segment]) -> Option<Vec<Segment>> {
 
 impl Matcher {
     pub(crate) fn build(rules: &[CompiledRule]) -> Matcher {
-        let mut chooser = Chooser { shared: HashMap::new() };
+        let mut chooser = Chooser { shared: HashMap::default() };
         for r in rules {
             chooser.count(&r.cond, None);
         }
-        let mut by_path: HashMap<Vec<Segment>, PathIndex> = HashMap::new();
+        let mut by_path: HashMap<Vec<Segment>, PathIndex> = HashMap::default();
         let mut always = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             let id = i as u32;
@@ -563,5 +576,186 @@ impl Matcher {
     /// Number of indexed paths and of rules without an anchor (for `match --stats` and docs).
     pub(crate) fn shape(&self) -> (usize, usize) {
         (self.paths.len(), self.always.len())
+    }
+}
+
+/// The part of an event the rules can see: every path any condition reads, as a trie. Parsing an
+/// event through it ([`Projection::parse`]) builds only those parts, skipping (but still
+/// validating) the rest of the bytes, so a 1 KB event whose rules read five fields costs five
+/// small values, not a whole tree. Evaluating the projected event gives exactly the answer of
+/// the whole event: every path is reached with the same values, arrays keep their elements (each
+/// projected by the same node, since a field step passes through arrays), and a path's final
+/// value is kept whole.
+#[derive(Debug, Default)]
+pub(crate) struct Projection {
+    keep_all: bool,
+    children: HashMap<String, Projection>,
+}
+
+impl Projection {
+    pub(crate) fn build(rules: &[CompiledRule]) -> Projection {
+        let mut root = Projection::default();
+        for r in rules {
+            root.add_cond(&r.cond, &[]);
+        }
+        root
+    }
+
+    /// The node of `path` below `self`, created as needed; `None` once a node keeps everything
+    /// (an index segment keeps its array whole).
+    fn node(&mut self, path: &[Segment]) -> Option<&mut Projection> {
+        let mut node = self;
+        for seg in path {
+            if node.keep_all {
+                return None;
+            }
+            match seg {
+                Segment::Field(name) => node = node.children.entry(name.clone()).or_default(),
+                Segment::Index(_) => {
+                    node.keep_all = true;
+                    return None;
+                }
+            }
+        }
+        if node.keep_all {
+            None
+        } else {
+            Some(node)
+        }
+    }
+
+    fn add_cond(&mut self, cond: &Cond, base: &[Segment]) {
+        match cond {
+            Cond::Pred(p) => {
+                let full: Vec<Segment> = base.iter().chain(&p.path).cloned().collect();
+                if let Some(n) = self.node(&full) {
+                    n.keep_all = true;
+                }
+            }
+            Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|c| self.add_cond(c, base)),
+            Cond::Not { cond, .. } => self.add_cond(cond, base),
+            Cond::Let { cond, .. } => self.add_cond(cond, &[]),
+            Cond::Quant { path, cond, .. } | Cond::Each { path, cond, .. } => {
+                let full: Vec<Segment> = base.iter().chain(path).cloned().collect();
+                if self.node(&full).is_none() {
+                    return;
+                }
+                // Element paths that do not begin with a field (the element itself, or an index
+                // into it) need the elements whole.
+                if !element_paths_start_with_fields(cond) {
+                    if let Some(n) = self.node(&full) {
+                        n.keep_all = true;
+                    }
+                    return;
+                }
+                self.add_cond(cond, &full);
+            }
+        }
+    }
+
+    /// Parses `text` (a JSON document) keeping only the projected parts.
+    pub(crate) fn parse(&self, text: &str) -> serde_json::Result<Value> {
+        if self.keep_all {
+            return serde_json::from_str(text);
+        }
+        match text.bytes().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let v = serde::Deserializer::deserialize_map(&mut de, ObjectVisitor(self))?;
+                de.end()?;
+                Ok(v)
+            }
+            Some(b'[') => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let v = serde::Deserializer::deserialize_seq(&mut de, ArrayVisitor(self))?;
+                de.end()?;
+                Ok(v)
+            }
+            _ => serde_json::from_str(text),
+        }
+    }
+}
+
+/// Whether every path of `cond` relative to a quantified element starts with a field name
+/// (lets are from the root and do not count).
+fn element_paths_start_with_fields(cond: &Cond) -> bool {
+    match cond {
+        Cond::Pred(p) => matches!(p.path.first(), Some(Segment::Field(_))),
+        Cond::And(parts) | Cond::Or(parts) => parts.iter().all(element_paths_start_with_fields),
+        Cond::Not { cond, .. } => element_paths_start_with_fields(cond),
+        Cond::Let { .. } => true,
+        Cond::Quant { path, .. } | Cond::Each { path, .. } => matches!(path.first(), Some(Segment::Field(_))),
+    }
+}
+
+fn parse_child(node: &Projection, raw: &serde_json::value::RawValue) -> serde_json::Result<Value> {
+    node.parse(raw.get())
+}
+
+struct ObjectVisitor<'a>(&'a Projection);
+
+impl<'de> serde::de::Visitor<'de> for ObjectVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(kept) = map.next_key_seed(KeySeed(self.0))? {
+            match kept {
+                Some((key, child)) => {
+                    let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                    let value = parse_child(child, raw).map_err(serde::de::Error::custom)?;
+                    out.insert(key, value);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+struct ArrayVisitor<'a>(&'a Projection);
+
+impl<'de> serde::de::Visitor<'de> for ArrayVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
+            out.push(parse_child(self.0, raw).map_err(serde::de::Error::custom)?);
+        }
+        Ok(Value::Array(out))
+    }
+}
+
+/// Reads an object key: the key and its node when projected, `None` when the value is skipped.
+struct KeySeed<'a>(&'a Projection);
+
+impl<'de, 'a> serde::de::DeserializeSeed<'de> for KeySeed<'a> {
+    type Value = Option<(String, &'a Projection)>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 'a> serde::de::Visitor<'de> for KeySeed<'a> {
+    type Value = Option<(String, &'a Projection)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.children.get(key).map(|child| (key.to_string(), child)))
     }
 }

@@ -20,6 +20,10 @@ pub struct RuleSet {
     pub(crate) version: String,
     /// The index that finds the candidate rules of an event (see `matcher.rs`).
     pub(crate) matcher: super::matcher::Matcher,
+    /// The paths conditions read, for parsing events partially (`matched_rules_json`).
+    pub(crate) projection: super::matcher::Projection,
+    /// How many root paths conditions read (see `Pred::slot`).
+    pub(crate) slot_count: usize,
 }
 
 /// What one event does against a rule set.
@@ -71,7 +75,8 @@ pub struct RuleExplanation {
 impl RuleSet {
     /// Evaluates one event (any JSON value; a non-object simply matches nothing but `not` rules).
     pub fn evaluate(&self, event: &Value) -> Evaluation {
-        let ctx = Ctx { root: event, explain: false };
+        let slots = eval::slots(self.slot_count);
+        let ctx = Ctx { root: event, explain: false, slots: &slots };
         let mut fired: Vec<&CompiledRule> = Vec::new();
         for id in self.matcher.candidates(event) {
             let rule = &self.rules[id as usize];
@@ -88,7 +93,8 @@ impl RuleSet {
     /// The rule names [`RuleSet::evaluate`] would report, without planning deliveries (no
     /// payload copies, no transforms): what `switchboard match` and the benchmarks need.
     pub fn matched_rules(&self, event: &Value) -> Vec<&str> {
-        let ctx = Ctx { root: event, explain: false };
+        let slots = eval::slots(self.slot_count);
+        let ctx = Ctx { root: event, explain: false, slots: &slots };
         let mut fired = Vec::new();
         for id in self.matcher.candidates(event) {
             let rule = &self.rules[id as usize];
@@ -105,10 +111,29 @@ impl RuleSet {
         fired
     }
 
+    /// [`RuleSet::matched_rules`] of an event given as JSON text: only the parts of the event
+    /// some condition reads are built (the rest is skipped, still validated), which is how
+    /// `switchboard match` reads its input. An error when the text is not JSON.
+    pub fn matched_rules_json(&self, text: &str) -> serde_json::Result<Vec<&str>> {
+        let projected = self.projection.parse(text)?;
+        Ok(self.matched_rules(&projected))
+    }
+
+    /// The event as the rules see it: only the paths some condition reads (for tests).
+    pub fn project(&self, text: &str) -> serde_json::Result<Value> {
+        self.projection.parse(text)
+    }
+
     /// The same answer as [`RuleSet::evaluate`] from the reference evaluator, which tries every
     /// rule in order without the index. For tests and benchmarks that compare the two.
     pub fn evaluate_reference(&self, event: &Value) -> Evaluation {
         self.run(event, false).evaluation
+    }
+
+    /// How many rules the index proposes for `event` (each then checked in full): at least the
+    /// number that fire. For benchmarks and tuning.
+    pub fn candidate_count(&self, event: &Value) -> usize {
+        self.matcher.candidates(event).len()
     }
 
     /// Indexed paths and rules without an index anchor (checked for every event).
@@ -156,7 +181,7 @@ impl RuleSet {
     }
 
     fn run(&self, event: &Value, explain: bool) -> Explanation {
-        let ctx = Ctx { root: event, explain };
+        let ctx = Ctx { root: event, explain, slots: &[] };
         let mut fired: Vec<&CompiledRule> = Vec::new();
         let mut ended_by: Option<&CompiledRule> = None;
         let mut rules = Vec::new();

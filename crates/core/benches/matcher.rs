@@ -1,12 +1,12 @@
 //! The matcher alone: event bytes in, matched rule names out, at 100 / 1,000 / 10,000 / 100,000
 //! rules, on the peer benchmark's generated rule sets and ~1 KB events (bench/peers/gen).
 //!
-//!     cargo bench --bench matcher                 # every size
-//!     MATCHER_BENCH_RULES=100,1000 cargo bench --bench matcher
+//!     cargo bench -p switchboard-core --bench matcher              # every size
+//!     MATCHER_BENCH_RULES=100,1000 cargo bench -p switchboard-core --bench matcher
 //!
 //! Besides criterion's timings it prints, per size, the compile time of the rule set and the
 //! heap it holds (bytes per rule, counted by this binary's allocator), and benchmarks the
-//! reference evaluator (every rule tried in order) beside the compiled matcher up to 10,000
+//! reference evaluator (every rule tried in order) beside the compiled matcher up to 1,000
 //! rules. The data is generated once by `python3 bench/peers/gen/generate.py` into
 //! `$BENCH_PEERS_DIR/data` (default ~/.cache/switchboard/bench-peers/data), shared with
 //! `bench/peers/run.sh`. Under `cargo test` (no `--bench`) it runs one small size once.
@@ -54,7 +54,7 @@ fn data_dir() -> PathBuf {
 
 fn generate(dir: &Path, events: usize, rules: &[usize]) {
     let list: Vec<String> = rules.iter().map(|n| n.to_string()).collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers/gen/generate.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peers/gen/generate.py");
     let status = std::process::Command::new("python3")
         .arg(&script)
         .args(["--out".as_ref(), dir.as_os_str()])
@@ -98,13 +98,13 @@ fn matcher(c: &mut Criterion) {
     let n_events = if full { 5_000 } else { 200 };
     let dir = data_dir();
     generate(&dir, n_events, &sizes);
-    let events: Vec<Vec<u8>> = std::fs::read(dir.join(format!("events-{n_events}.jsonl")))
+    let events: Vec<String> = std::fs::read_to_string(dir.join(format!("events-{n_events}.jsonl")))
         .expect("events file")
-        .split(|b| *b == b'\n')
+        .lines()
         .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
+        .map(str::to_string)
         .collect();
-    let bytes: usize = events.iter().map(Vec::len).sum();
+    let bytes: usize = events.iter().map(String::len).sum();
 
     let mut group = c.benchmark_group("matcher");
     group.throughput(Throughput::Elements(events.len() as u64));
@@ -117,37 +117,52 @@ fn matcher(c: &mut Criterion) {
         let took = started.elapsed();
         let held = LIVE.load(Ordering::Relaxed) - before;
         let (paths, always) = set.matcher_shape();
-        let mut matches = 0usize;
+        let (mut matches, mut candidates) = (0usize, 0usize);
         for e in &events {
-            let v: serde_json::Value = serde_json::from_slice(e).expect("event JSON");
-            matches += set.matched_rules(&v).len();
+            let v: serde_json::Value = serde_json::from_str(e).expect("event JSON");
+            let projected = set.matched_rules_json(e).expect("event JSON");
+            assert_eq!(projected, set.matched_rules(&v), "the projected parse changes nothing");
+            matches += projected.len();
+            candidates += set.candidate_count(&v);
         }
         eprintln!(
             "matcher: {n} rules: compiled in {:.3} s, {} bytes held ({} bytes/rule), {paths} indexed paths, \
-             {always} rules without an anchor, {:.2} matches/event over {} events of {} bytes on average",
+             {always} rules without an anchor, {:.2} matches and {:.2} candidates per event over {} events of {} bytes on average",
             took.as_secs_f64(),
             held,
             held / n as isize,
             matches as f64 / events.len() as f64,
+            candidates as f64 / events.len() as f64,
             events.len(),
             bytes / events.len()
         );
+        // Bytes in, names out: the projected parse (only the paths rules read) and the index.
         group.bench_with_input(BenchmarkId::new("compiled", n), &set, |b, set| {
             b.iter(|| {
                 let mut found = 0usize;
                 for e in &events {
-                    let v: serde_json::Value = serde_json::from_slice(e).expect("event JSON");
+                    found += set.matched_rules_json(e).expect("event JSON").len();
+                }
+                found
+            })
+        });
+        // The same on a whole parsed tree (what the gateway does, as it forwards the event).
+        group.bench_with_input(BenchmarkId::new("compiled-full-parse", n), &set, |b, set| {
+            b.iter(|| {
+                let mut found = 0usize;
+                for e in &events {
+                    let v: serde_json::Value = serde_json::from_str(e).expect("event JSON");
                     found += set.matched_rules(&v).len();
                 }
                 found
             })
         });
-        if n <= 10_000 {
+        if n <= 1_000 {
             group.bench_with_input(BenchmarkId::new("reference", n), &set, |b, set| {
                 b.iter(|| {
                     let mut found = 0usize;
                     for e in &events {
-                        let v: serde_json::Value = serde_json::from_slice(e).expect("event JSON");
+                        let v: serde_json::Value = serde_json::from_str(e).expect("event JSON");
                         found += set.evaluate_reference(&v).matched.len();
                     }
                     found
