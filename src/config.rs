@@ -75,6 +75,9 @@ pub struct KafkaConfig {
     pub consumer: BTreeMap<String, String>,
     /// Messages in flight (consumed, not yet committed) before the consumer pauses.
     pub max_in_flight: usize,
+    /// Batches being delivered at once (the next planned while earlier ones await acks);
+    /// offsets are still stored strictly in order.
+    pub batches_in_flight: usize,
 }
 
 impl Default for KafkaConfig {
@@ -89,6 +92,7 @@ impl Default for KafkaConfig {
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),
             max_in_flight: 5000,
+            batches_in_flight: 4,
         }
     }
 }
@@ -267,6 +271,9 @@ impl Config {
                 if let Err(e) = regex::Regex::new(p) {
                     errors.push(format!("kafka.topic_pattern: {e}"));
                 }
+            }
+            if k.batches_in_flight == 0 {
+                errors.push("kafka.batches_in_flight: must be positive".into());
             }
             if k.max_in_flight == 0 {
                 errors.push("kafka.max_in_flight: must be positive".into());

@@ -79,6 +79,7 @@ struct TimeQuery {
     limit: Option<usize>,
 }
 
+#[allow(clippy::result_large_err)] // the error is the HTTP response itself, built once
 fn parse_time(field: &str, text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, Response> {
     match text {
         None => Ok(default),

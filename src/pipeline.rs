@@ -66,6 +66,10 @@ pub struct Pipeline {
     pub snapshot: ArcSwap<Snapshot>,
     pub metrics: Arc<Metrics>,
     dedup: Mutex<Dedup>,
+    /// EventIds planned in a batch that is not durable yet: a later batch in flight skips them
+    /// (its offsets are stored only after this batch's, so nothing is lost if this one fails
+    /// and is retried).
+    in_flight_ids: Mutex<HashSet<String>>,
     dlq_topic: String,
     webhooks: Webhooks,
     store: Option<Arc<dyn EventStore>>,
@@ -109,7 +113,15 @@ impl Pipeline {
     ) -> Pipeline {
         metrics.rules_loaded.set(snapshot.rules.rule_count() as i64);
         metrics.rules_version_info.with_label_values(&[snapshot.version()]).set(1);
-        Pipeline { snapshot: ArcSwap::from_pointee(snapshot), metrics, dedup: Mutex::new(dedup), dlq_topic, webhooks, store }
+        Pipeline {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            metrics,
+            dedup: Mutex::new(dedup),
+            in_flight_ids: Mutex::new(HashSet::new()),
+            dlq_topic,
+            webhooks,
+            store,
+        }
     }
 
     /// Installs a new snapshot atomically; events already being evaluated finish on the old one.
@@ -172,7 +184,9 @@ impl Pipeline {
             let event_type = envelope.event_type.clone().unwrap_or_default();
             let replayed = input.header(REPLAY_HEADER).is_some();
             let duplicate = batch_ids.contains(&event_id)
-                || (!replayed && self.dedup.lock().unwrap_or_else(|p| p.into_inner()).is_duplicate(&event_id, now));
+                || (!replayed
+                    && (self.in_flight_ids.lock().unwrap_or_else(|p| p.into_inner()).contains(&event_id)
+                        || self.dedup.lock().unwrap_or_else(|p| p.into_inner()).is_duplicate(&event_id, now)));
             if duplicate {
                 self.metrics.events_duplicate.inc();
                 continue;
@@ -181,6 +195,7 @@ impl Pipeline {
             plan.event_ids.push(event_id.clone());
             self.route(&mut plan, input, &value, &event_type);
         }
+        self.in_flight_ids.lock().unwrap_or_else(|p| p.into_inner()).extend(plan.event_ids.iter().cloned());
         plan
     }
 
@@ -236,15 +251,27 @@ impl Pipeline {
     /// the batch is redelivered (at least once).
     pub async fn deliver(&self, plan: Plan, sink: &TopicSink) -> Result<(), SinkError> {
         let Plan { messages, webhooks, store, event_ids, started, events } = plan;
-        let (topics, hooks) = tokio::join!(sink.publish(messages), self.webhooks.enqueue(webhooks));
-        topics?;
-        hooks?;
-        self.append_to_store(store).await?;
-        self.dedup
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .record(event_ids.iter().map(String::as_str), now_ms())
-            .map_err(|e| SinkError::Join(format!("dedup log: {e}")))?;
+        let durable = async {
+            let (topics, hooks) = tokio::join!(sink.publish(messages), self.webhooks.enqueue(webhooks));
+            topics?;
+            hooks?;
+            self.append_to_store(store).await?;
+            self.dedup
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .record(event_ids.iter().map(String::as_str), now_ms())
+                .map_err(|e| SinkError::Join(format!("dedup log: {e}")))
+        }
+        .await;
+        // Durable (now in the dedup log) or failed (the batch is planned again): either way no
+        // longer in flight.
+        {
+            let mut in_flight = self.in_flight_ids.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &event_ids {
+                in_flight.remove(id);
+            }
+        }
+        durable?;
         if let Some(t) = started {
             // Every event of the batch waited for the whole batch to become durable.
             let latency = t.elapsed().as_secs_f64();

@@ -100,12 +100,7 @@ impl Reloader {
                 got = rx.recv() => if got.is_none() { break },
             }
             // Debounce: wait for a quiet period so an editor's save-rename-chmod is one reload.
-            loop {
-                match tokio::time::timeout(debounce, rx.recv()).await {
-                    Ok(Some(())) => continue,
-                    _ => break,
-                }
-            }
+            while let Ok(Some(())) = tokio::time::timeout(debounce, rx.recv()).await {}
             let _ = self.reload("file change").await;
         }
         drop(watcher);

@@ -1,6 +1,6 @@
 //! Sources: the loops that take events from the local bus or a Kafka consumer group, run them
 //! through the pipeline, and acknowledge them only once every planned delivery is durable.
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use futures::stream::{FuturesOrdered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::LocalBus;
@@ -152,91 +153,125 @@ fn to_input(m: &BorrowedMessage<'_>) -> Input {
     Input { value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(), headers }
 }
 
-/// The Kafka router: batches of up to `batch_size`, each made durable before its offsets are
-/// stored. While a batch is being delivered the consumer keeps polling (so the group does not
-/// evict it) into a bounded buffer, and pauses its assignment when the buffer is full.
+/// How long the first message of a batch waits for more before the batch is started anyway.
+const BATCH_LINGER: Duration = Duration::from_millis(5);
+
+/// The offsets to store once a batch is durable: one past the highest offset per partition.
+fn next_offsets(batch: &[(String, i32, i64, Input)]) -> HashMap<(String, i32), i64> {
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    for (topic, partition, offset, _) in batch {
+        let e = next.entry((topic.clone(), *partition)).or_insert(*offset + 1);
+        *e = (*e).max(*offset + 1);
+    }
+    next
+}
+
+fn store_offsets(consumer: &GatewayConsumer, next: HashMap<(String, i32), i64>) {
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        if let Err(e) = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset)) {
+            tracing::warn!(error = %e, "offset list");
+        }
+    }
+    if let Err(e) = consumer.store_offsets(&tpl) {
+        // A partition revoked meanwhile: its new owner redelivers (at least once).
+        tracing::warn!(error = %e, "storing offsets failed");
+    }
+}
+
+/// The Kafka router: batches of up to `batch_size`, up to `batches_in_flight` of them being
+/// delivered at once (planning the next while the previous ones wait for their acks). Batches
+/// complete in order, and a batch's offsets are stored only once it and every batch before it
+/// are durable, so a stored offset never passes an event that is not durable (at least once).
+/// The consumer keeps polling into a bounded buffer meanwhile (so the group does not evict it)
+/// and pauses its assignment when `max_in_flight` messages are buffered.
 pub async fn run_kafka(
     pipeline: Arc<Pipeline>,
     consumer: GatewayConsumer,
     sink: TopicSink,
     batch_size: usize,
     max_in_flight: usize,
+    batches_in_flight: usize,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut pending: Vec<(String, i32, i64, Input)> = Vec::new();
-    tracing::info!("Kafka router started");
-    'outer: loop {
-        // Fill a batch: wait for the first message, then take what is ready (up to 5 ms).
-        while pending.is_empty() {
-            tokio::select! {
-                _ = cancel.cancelled() => break 'outer,
-                m = consumer.recv() => match m {
-                    Ok(m) => pending.push((m.topic().to_string(), m.partition(), m.offset(), to_input(&m))),
-                    Err(e) => { tracing::warn!(error = %e, "Kafka consume error"); tokio::time::sleep(Duration::from_millis(200)).await; }
-                },
-            }
+    let mut pending: VecDeque<(String, i32, i64, Input)> = VecDeque::new();
+    // When the oldest buffered message arrived (the batch linger runs from there).
+    let mut oldest: Option<tokio::time::Instant> = None;
+    let mut paused: Option<TopicPartitionList> = None;
+    let (p, s, c) = (&*pipeline, &sink, &cancel);
+    let mut in_flight = FuturesOrdered::new();
+    let batches_in_flight = batches_in_flight.max(1);
+    let mut turns = 0u64;
+    tracing::info!(batch_size, batches_in_flight, "Kafka router started");
+    let interrupted = loop {
+        // Start every batch that is due: full, or its first message has lingered long enough.
+        while in_flight.len() < batches_in_flight
+            && !pending.is_empty()
+            && (pending.len() >= batch_size || oldest.is_some_and(|t| t.elapsed() >= BATCH_LINGER))
+        {
+            let take = pending.len().min(batch_size);
+            let batch: Vec<_> = pending.drain(..take).collect();
+            oldest = if pending.is_empty() { None } else { Some(tokio::time::Instant::now()) };
+            let offsets = next_offsets(&batch);
+            let inputs: Vec<Input> = batch.into_iter().map(|(_, _, _, i)| i).collect();
+            in_flight.push_back(async move { (deliver_until_durable(p, &inputs, s, c).await, offsets) });
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(5);
-        while pending.len() < batch_size {
-            match tokio::time::timeout_at(deadline, consumer.recv()).await {
-                Ok(Ok(m)) => pending.push((m.topic().to_string(), m.partition(), m.offset(), to_input(&m))),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "Kafka consume error");
-                    break;
+        // librdkafka's receive is not a tokio resource, so tokio's cooperative budget never
+        // makes this loop yield: do it by hand, so that on a one-core runtime the HTTP server
+        // and the reloader keep their turn however busy the stream is.
+        turns += 1;
+        if turns % 64 == 0 {
+            tokio::task::yield_now().await;
+        }
+        if paused.is_some() && pending.len() < max_in_flight / 2 {
+            if let Some(assignment) = paused.take() {
+                if let Err(e) = consumer.resume(&assignment) {
+                    tracing::warn!(error = %e, "resuming the consumer failed");
                 }
-                Err(_) => break,
             }
         }
-        let take = pending.len().min(batch_size);
-        let batch: Vec<_> = pending.drain(..take).collect();
-        let inputs: Vec<Input> = batch.iter().map(|(_, _, _, i)| i.clone()).collect();
-
-        let delivery = deliver_until_durable(&pipeline, &inputs, &sink, &cancel);
-        tokio::pin!(delivery);
-        let mut paused: Option<TopicPartitionList> = None;
-        let durable = loop {
-            tokio::select! {
-                ok = &mut delivery => break ok,
-                m = consumer.recv(), if paused.is_none() => match m {
-                    Ok(m) => {
-                        pending.push((m.topic().to_string(), m.partition(), m.offset(), to_input(&m)));
-                        if pending.len() >= max_in_flight {
-                            if let Ok(assignment) = consumer.assignment() {
-                                if consumer.pause(&assignment).is_ok() {
-                                    tracing::debug!(buffered = pending.len(), "back-pressure: consumer paused");
-                                    paused = Some(assignment);
-                                }
+        let linger_until = oldest.map(|t| t + BATCH_LINGER);
+        tokio::select! {
+            _ = cancel.cancelled() => break false,
+            Some((durable, offsets)) = in_flight.next(), if !in_flight.is_empty() => {
+                if !durable {
+                    break true;
+                }
+                store_offsets(&consumer, offsets);
+            }
+            m = consumer.recv(), if paused.is_none() => match m {
+                Ok(m) => {
+                    pending.push_back((m.topic().to_string(), m.partition(), m.offset(), to_input(&m)));
+                    oldest.get_or_insert_with(tokio::time::Instant::now);
+                    if pending.len() >= max_in_flight {
+                        if let Ok(assignment) = consumer.assignment() {
+                            if consumer.pause(&assignment).is_ok() {
+                                tracing::debug!(buffered = pending.len(), "back-pressure: consumer paused");
+                                paused = Some(assignment);
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "Kafka consume error"),
-                },
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Kafka consume error");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+            _ = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)),
+                if linger_until.is_some() && in_flight.len() < batches_in_flight => {}
+        }
+    };
+    // Shutdown: let the batches being delivered finish (each stops retrying once cancelled) and
+    // store the offsets of those that became durable, in order.
+    if !interrupted {
+        while let Some((durable, offsets)) = in_flight.next().await {
+            if !durable {
+                break;
             }
-        };
-        if let Some(assignment) = paused.take() {
-            if let Err(e) = consumer.resume(&assignment) {
-                tracing::warn!(error = %e, "resuming the consumer failed");
-            }
-        }
-        if !durable {
-            break;
-        }
-        let mut next: HashMap<(String, i32), i64> = HashMap::new();
-        for (topic, partition, offset, _) in &batch {
-            let e = next.entry((topic.clone(), *partition)).or_insert(*offset + 1);
-            *e = (*e).max(*offset + 1);
-        }
-        let mut tpl = TopicPartitionList::new();
-        for ((topic, partition), offset) in next {
-            if let Err(e) = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset)) {
-                tracing::warn!(error = %e, "offset list");
-            }
-        }
-        if let Err(e) = consumer.store_offsets(&tpl) {
-            // A partition revoked meanwhile: its new owner redelivers (at least once).
-            tracing::warn!(error = %e, "storing offsets failed");
+            store_offsets(&consumer, offsets);
         }
     }
+    drop(in_flight);
     // Shutdown: commit what is durable, synchronously.
     match consumer.commit_consumer_state(CommitMode::Sync) {
         Ok(()) | Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}

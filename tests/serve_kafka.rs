@@ -184,9 +184,12 @@ async fn hot_reload_under_a_steady_stream() {
     let producer = {
         let input = input.clone();
         tokio::spawn(async move {
-            for chunk in 0..(EVENTS / 5000) {
-                let batch: Vec<Vec<u8>> = (0..5000)
-                    .map(|i| bytes(&envelope(&format!("e{}", chunk * 5000 + i), "member.created", json!({"n": i}), &[])))
+            // ~100 chunks over ~5 s, so the stream spans the 20 reloads (~200 ms apart) however
+            // fast the gateway routes.
+            const CHUNK: usize = 1000;
+            for chunk in 0..(EVENTS / CHUNK) {
+                let batch: Vec<Vec<u8>> = (0..CHUNK)
+                    .map(|i| bytes(&envelope(&format!("e{}", chunk * CHUNK + i), "member.created", json!({"n": i}), &[])))
                     .collect();
                 produce(&input, &batch, &[]).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -218,7 +221,7 @@ async fn hot_reload_under_a_steady_stream() {
     assert_eq!(ids.len(), EVENTS, "lost events: {} of {EVENTS} arrived", ids.len());
     assert_eq!(got.len(), EVENTS, "each event is routed by exactly one snapshot, once");
     let used: HashSet<&str> = got.iter().filter_map(|m| m.header("rule")).collect();
-    assert!(used.len() > 2, "the stream spanned several snapshots: {used:?}");
+    assert!(used.len() > 5, "the stream spanned several snapshots: {used:?}");
     assert_eq!(gw.terminate(Duration::from_secs(30)), Some(0));
 }
 

@@ -141,9 +141,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         (Some(k), _) => {
             let consumer = sources::consumer(k, metrics.clone())?;
             let (p, s, c, f) = (pipeline.clone(), sink.clone(), cancel.clone(), failed.clone());
-            let (batch, inflight) = (config.pipeline.batch_size, k.max_in_flight);
+            let (batch, inflight, batches) = (config.pipeline.batch_size, k.max_in_flight, k.batches_in_flight);
             tasks.spawn(async move {
-                if let Err(e) = sources::run_kafka(p, consumer, s, batch, inflight, c.clone()).await {
+                if let Err(e) = sources::run_kafka(p, consumer, s, batch, inflight, batches, c.clone()).await {
                     tracing::error!(error = %e, "the Kafka router stopped");
                     f.store(true, Ordering::Relaxed);
                     c.cancel();

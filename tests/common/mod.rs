@@ -221,24 +221,21 @@ pub mod kafka {
         let mut out = Vec::new();
         let mut last_msg = std::time::Instant::now();
         loop {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    let headers = m
-                        .headers()
-                        .map(|hs| {
-                            hs.iter()
-                                .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    out.push(Msg {
-                        key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                        value: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap_or(Value::Null),
-                        headers,
-                    });
-                    last_msg = std::time::Instant::now();
-                }
-                Some(Err(_)) | None => {}
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                let headers = m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Msg {
+                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    value: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap_or(Value::Null),
+                    headers,
+                });
+                last_msg = std::time::Instant::now();
             }
             if out.len() >= min && last_msg.elapsed() > Duration::from_millis(500) {
                 break;
