@@ -19,10 +19,31 @@ use crate::sinks::TopicSink;
 
 /// Retries delivering a batch until it is durable or shutdown is requested. Returns false when
 /// shutdown interrupted it (the batch stays unacknowledged and is redelivered on restart).
-async fn deliver_until_durable(pipeline: &Pipeline, inputs: &[Input], sink: &TopicSink, cancel: &CancellationToken) -> bool {
+///
+/// Planning (decode, dedup, match, transform, serialize) runs on the blocking pool, so batches in
+/// flight are planned on every core while this task only awaits durability.
+async fn deliver_until_durable(
+    pipeline: &Arc<Pipeline>,
+    inputs: Arc<Vec<Input>>,
+    sink: &TopicSink,
+    cancel: &CancellationToken,
+) -> bool {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let plan = pipeline.plan(inputs);
+        let (p, batch) = (pipeline.clone(), inputs.clone());
+        let plan = match tokio::task::spawn_blocking(move || p.plan(&batch)).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                // A panic while planning: retried like a failed delivery, never acknowledged.
+                tracing::error!(error = %e, "planning a batch failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => return false,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
         match pipeline.deliver(plan, sink).await {
             Ok(()) => return true,
             Err(e) => {
@@ -68,7 +89,7 @@ pub async fn run_local(
         }
         let last = records.last().map(|(o, _)| *o).unwrap_or(next);
         let inputs: Vec<Input> = records.into_iter().map(|(_, r)| Input { value: r.value, headers: r.headers }).collect();
-        if !deliver_until_durable(&pipeline, &inputs, &sink, &cancel).await {
+        if !deliver_until_durable(&pipeline, Arc::new(inputs), &sink, &cancel).await {
             break;
         }
         next = last + 1;
@@ -198,7 +219,7 @@ pub async fn run_kafka(
     // When the oldest buffered message arrived (the batch linger runs from there).
     let mut oldest: Option<tokio::time::Instant> = None;
     let mut paused: Option<TopicPartitionList> = None;
-    let (p, s, c) = (&*pipeline, &sink, &cancel);
+    let (p, s, c) = (&pipeline, &sink, &cancel);
     let mut in_flight = FuturesOrdered::new();
     let batches_in_flight = batches_in_flight.max(1);
     let mut turns = 0u64;
@@ -213,8 +234,8 @@ pub async fn run_kafka(
             let batch: Vec<_> = pending.drain(..take).collect();
             oldest = if pending.is_empty() { None } else { Some(tokio::time::Instant::now()) };
             let offsets = next_offsets(&batch);
-            let inputs: Vec<Input> = batch.into_iter().map(|(_, _, _, i)| i).collect();
-            in_flight.push_back(async move { (deliver_until_durable(p, &inputs, s, c).await, offsets) });
+            let inputs: Arc<Vec<Input>> = Arc::new(batch.into_iter().map(|(_, _, _, i)| i).collect());
+            in_flight.push_back(async move { (deliver_until_durable(p, inputs, s, c).await, offsets) });
         }
         // librdkafka's receive is not a tokio resource, so tokio's cooperative budget never
         // makes this loop yield: do it by hand, so that on a one-core runtime the HTTP server
