@@ -77,7 +77,7 @@ def render_only(argv):
                 for x in results)):
             seen.add(key)
             merged.append(r)
-    order = {"quamina": 0, "event-ruler": 1, "switchboard": 2, "reference": 3}
+    order = {"quamina": 0, "event-ruler": 1, "switchboard": 2, "switchboard-eb": 3, "reference": 4}
     merged.sort(key=lambda r: (r["rules"], order.get(r["engine"], 9)))
     print(render(merged, a))
     ok = {"%s @ %d rules" % (r["engine"], r["rules"]) for r in merged if r.get("available")}
@@ -159,12 +159,18 @@ def main():
                     if r:
                         rejected = {x.split(":", 1)[0] for x in r.get("rules_rejected", [])}
                         loaded = all_names - rejected
-            elif eng == "switchboard":
+            elif eng in ("switchboard", "switchboard-eb"):
                 if a.switchboard_unavailable or not a.switchboard_bin:
                     r = {"available": False, "reason": a.switchboard_unavailable or "not built"}
                 else:
+                    rules_dir = os.path.join(rdir, "dsl")
+                    if eng == "switchboard-eb":
+                        # The very EventBridge patterns the peers load, as `event_pattern:` rules.
+                        rules_dir = os.path.join(a.out, "sb-eb-rules-%d" % n)
+                        subprocess.run([sys.executable, os.path.join(HERE, "switchboard", "eb_rules.py"),
+                                        patterns, rules_dir], check=True)
                     r, err = sh([sys.executable, os.path.join(HERE, "switchboard", "drive.py"),
-                                 "--bin", a.switchboard_bin, "--rules", os.path.join(rdir, "dsl"),
+                                 "--bin", a.switchboard_bin, "--rules", rules_dir,
                                  "--events", events, "--runs", str(a.runs),
                                  "--max-run-seconds", str(a.max_run_seconds),
                                  "--check-events", str(check), "--out", mfile, "--cpu", a.cpu,
@@ -259,12 +265,12 @@ def render(results, a):
             continue
         eps = statistics.median(r["events_per_s"])
         cell = fmt_int(eps)
-        if r["engine"] == "switchboard" and r.get("match_events_per_s"):
+        if r["engine"].startswith("switchboard") and r.get("match_events_per_s"):
             cell += " (matching only: %s)" % fmt_int(statistics.median(r["match_events_per_s"]))
         em = r.get("events_measured") or []
         if em and max(em) < r.get("events", 0):
             cell += " [%s of %s events per run]" % (fmt_int(statistics.median(em)), fmt_int(r["events"]))
-        elif r["engine"] == "switchboard" and r.get("events", 0) < a.events:
+        elif r["engine"].startswith("switchboard") and r.get("events", 0) < a.events:
             cell += " [%s events per run]" % fmt_int(r["events"])
         agree = r.get("agreement", [])
         if not agree:

@@ -2,7 +2,7 @@
 # Peer benchmark: switchboard vs Quamina vs AWS Event Ruler on identical rule sets and events.
 #
 #   bench/peers/run.sh [--quick] [--rules 100,1000,...] [--events N] [--runs N]
-#                      [--engines quamina,event-ruler,switchboard,reference]
+#                      [--engines quamina,event-ruler,switchboard,switchboard-eb,reference]
 #                      [--cpu N] [--no-build-switchboard] [--max-run-seconds S] [--common]
 #                      [--results DIR]
 #
@@ -27,7 +27,7 @@ RUNS=5
 MAX_RUN=10
 WARMUP=10
 CHECK=0
-ENGINES=quamina,event-ruler,switchboard,reference
+ENGINES=quamina,event-ruler,switchboard,switchboard-eb,reference
 CPU="${BENCH_CPU:-1}"
 BUILD_SB=1
 SEED=4
@@ -53,7 +53,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case ",$ENGINES," in *,switchboard,*) ;; *) BUILD_SB=0 ;; esac
+case ",$ENGINES," in *,switchboard,*|*,switchboard-eb,*) ;; *) BUILD_SB=0 ;; esac
 
 DATA="$CACHE/data"
 RES="$CACHE/results-$MODE"
@@ -97,7 +97,7 @@ fi
 
 # ---- switchboard (release build) ---------------------------------------------------------------
 SB_BIN=""; SB_WHY=""
-if [[ ",$ENGINES," == *,switchboard,* ]]; then
+if [[ ",$ENGINES," == *,switchboard,* || ",$ENGINES," == *,switchboard-eb,* ]]; then
   if [ -n "${SWITCHBOARD_BIN:-}" ]; then
     SB_BIN="$SWITCHBOARD_BIN"
   else
