@@ -12,6 +12,10 @@ pub struct Metrics {
     pub events_processed: IntCounter,
     /// Decode → deliveries durable, per event.
     pub processing_duration: Histogram,
+    /// Per batch, the time of each stage of planning and making it durable: `plan`, `publish`
+    /// (topic messages and DLQ records acknowledged), `outbox` (webhook rows committed),
+    /// `store` (event-store appends), `dedup` (the eventIds recorded).
+    pub batch_stage_duration: prometheus::HistogramVec,
     /// Records written to the DLQ, by reason.
     pub events_dlq: IntCounterVec,
     /// Processing errors by type (invalid_json, invalid_envelope, template, transform, sink, ...).
@@ -54,6 +58,12 @@ impl Metrics {
                 .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
         )?;
         registry.register(Box::new(processing_duration.clone()))?;
+        let batch_stage_duration = prometheus::HistogramVec::new(
+            HistogramOpts::new("batch_stage_duration_seconds", "Per batch: time spent in each stage of planning and delivery")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["stage"],
+        )?;
+        registry.register(Box::new(batch_stage_duration.clone()))?;
         let rules_loaded = IntGauge::new("rules_loaded", "Rules in the serving rule set")?;
         registry.register(Box::new(rules_loaded.clone()))?;
         Ok(Metrics {
@@ -68,6 +78,7 @@ impl Metrics {
             registry,
             events_processed,
             processing_duration,
+            batch_stage_duration,
             events_duplicate,
             rules_loaded,
         })

@@ -196,6 +196,9 @@ impl Pipeline {
             self.route(&mut plan, input, &value, &event_type);
         }
         self.in_flight_ids.lock().unwrap_or_else(|p| p.into_inner()).extend(plan.event_ids.iter().cloned());
+        if let Some(t) = plan.started {
+            self.metrics.batch_stage_duration.with_label_values(&["plan"]).observe(t.elapsed().as_secs_f64());
+        }
         plan
     }
 
@@ -251,16 +254,36 @@ impl Pipeline {
     /// the batch is redelivered (at least once).
     pub async fn deliver(&self, plan: Plan, sink: &TopicSink) -> Result<(), SinkError> {
         let Plan { messages, webhooks, store, event_ids, started, events } = plan;
+        let stage = |name: &str, since: Instant| {
+            self.metrics.batch_stage_duration.with_label_values(&[name]).observe(since.elapsed().as_secs_f64());
+        };
         let durable = async {
-            let (topics, hooks) = tokio::join!(sink.publish(messages), self.webhooks.enqueue(webhooks));
+            let t = Instant::now();
+            let publish = async {
+                let out = sink.publish(messages).await;
+                stage("publish", t);
+                out
+            };
+            let outbox = async {
+                let out = self.webhooks.enqueue(webhooks).await;
+                stage("outbox", t);
+                out
+            };
+            let (topics, hooks) = tokio::join!(publish, outbox);
             topics?;
             hooks?;
+            let t = Instant::now();
             self.append_to_store(store).await?;
-            self.dedup
+            stage("store", t);
+            let t = Instant::now();
+            let recorded = self
+                .dedup
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .record(event_ids.iter().map(String::as_str), now_ms())
-                .map_err(|e| SinkError::Join(format!("dedup log: {e}")))
+                .map_err(|e| SinkError::Join(format!("dedup log: {e}")));
+            stage("dedup", t);
+            recorded
         }
         .await;
         // Durable (now in the dedup log) or failed (the batch is planned again): either way no

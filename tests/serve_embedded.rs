@@ -125,7 +125,15 @@ async fn seed_rules_over_http_and_the_local_bus() {
     assert_eq!(client.get(gw.url("/healthz")).send().await.unwrap().status(), 200);
     assert_eq!(client.get(gw.url("/readyz")).send().await.unwrap().status(), 200);
     let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    for name in ["events_processed_total", "event_processing_duration_seconds_bucket", "rule_matches_total", "webhook_deliveries_total", "rules_version_info"] {
+    for name in [
+        "events_processed_total",
+        "event_processing_duration_seconds_bucket",
+        "batch_stage_duration_seconds_bucket{stage=\"publish\"",
+        "batch_stage_duration_seconds_bucket{stage=\"plan\"",
+        "rule_matches_total",
+        "webhook_deliveries_total",
+        "rules_version_info",
+    ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
     let logs = gw.logs();
