@@ -378,31 +378,14 @@ impl ScyllaStore {
     /// into the next bucket counts as the whole append, so no one claims sequences that append
     /// is still writing.
     async fn current_version(&self, aggregate_id: &str) -> Result<u64> {
-        let hint: Option<(i64,)> = self
-            .session
-            .execute_unpaged(&self.st.version_hint, (aggregate_id,))
-            .await
-            .map_err(backend)?
-            .into_rows_result()
-            .map_err(backend)?
-            .maybe_first_row::<(Option<i64>,)>()
-            .map_err(backend)?
-            .and_then(|(v,)| v.map(|v| (v,)));
+        let hint: Option<(Option<i64>,)> = self.first_row(&self.st.version_hint, (aggregate_id,)).await?;
         let mut version = match hint {
-            Some((v,)) => from_i64("version", v)?,
-            None => 0,
+            Some((Some(v),)) => from_i64("version", v)?,
+            _ => 0,
         };
         loop {
             let bucket = self.bucket(version + 1)?;
-            let last: Option<(i64, Option<i64>)> = self
-                .session
-                .execute_unpaged(&self.st.last_in_bucket, (aggregate_id, bucket))
-                .await
-                .map_err(backend)?
-                .into_rows_result()
-                .map_err(backend)?
-                .maybe_first_row()
-                .map_err(backend)?;
+            let last: Option<(i64, Option<i64>)> = self.first_row(&self.st.last_in_bucket, (aggregate_id, bucket)).await?;
             let Some((last, append_last)) = last else { break };
             let last = from_i64("sequence", last)?.max(from_i64("sequence", append_last.unwrap_or(0))?);
             if last <= version {
@@ -590,25 +573,10 @@ impl ScyllaStore {
     async fn delete_one(&self, key: &EventKey) -> Result<()> {
         let bucket = self.bucket(key.sequence)?;
         let seq = to_i64("sequence", key.sequence)?;
-        let row: Option<(String, i64)> = self
-            .session
-            .execute_unpaged(&self.st.event_at, (key.aggregate_id.as_str(), bucket, seq))
-            .await
-            .map_err(backend)?
-            .into_rows_result()
-            .map_err(backend)?
-            .maybe_first_row()
-            .map_err(backend)?;
+        let row: Option<(String, i64)> = self.first_row(&self.st.event_at, (key.aggregate_id.as_str(), bucket, seq)).await?;
         let Some((event_id, time)) = row else { return Ok(()) }; // already gone
-        let position: Option<(Option<i64>,)> = self
-            .session
-            .execute_unpaged(&self.st.event_id_position, (key.aggregate_id.as_str(), event_id.as_str()))
-            .await
-            .map_err(backend)?
-            .into_rows_result()
-            .map_err(backend)?
-            .maybe_first_row()
-            .map_err(backend)?;
+        let position: Option<(Option<i64>,)> =
+            self.first_row(&self.st.event_id_position, (key.aggregate_id.as_str(), event_id.as_str())).await?;
         if let Some((Some(position),)) = position {
             let minute = (position >> NODE_BITS).div_euclid(MINUTE_US);
             self.session
@@ -625,17 +593,25 @@ impl ScyllaStore {
         Ok(())
     }
 
-    /// The eventId stored at (aggregate, sequence), if any.
-    async fn event_id_at(&self, aggregate_id: &str, sequence: u64) -> Result<Option<String>> {
-        let row: Option<(String, i64)> = self
-            .session
-            .execute_unpaged(&self.st.event_at, (aggregate_id, self.bucket(sequence)?, to_i64("sequence", sequence)?))
+    /// The first row of a prepared statement's result, if there is one.
+    async fn first_row<T>(&self, statement: &PreparedStatement, values: impl SerializeRow) -> Result<Option<T>>
+    where
+        T: for<'f> ::scylla::deserialize::row::DeserializeRow<'f, 'f>,
+    {
+        self.session
+            .execute_unpaged(statement, values)
             .await
             .map_err(backend)?
             .into_rows_result()
             .map_err(backend)?
-            .maybe_first_row()
-            .map_err(backend)?;
+            .maybe_first_row::<T>()
+            .map_err(backend)
+    }
+
+    /// The eventId stored at (aggregate, sequence), if any.
+    async fn event_id_at(&self, aggregate_id: &str, sequence: u64) -> Result<Option<String>> {
+        let key = (aggregate_id, self.bucket(sequence)?, to_i64("sequence", sequence)?);
+        let row: Option<(String, i64)> = self.first_row(&self.st.event_at, key).await?;
         Ok(row.map(|(id, _)| id))
     }
 
@@ -848,15 +824,7 @@ impl EventStore for ScyllaStore {
     }
 
     async fn load_snapshot(&self, aggregate_id: &str) -> Result<Option<Snapshot>> {
-        let row: Option<(i64, String, i64)> = self
-            .session
-            .execute_unpaged(&self.st.latest_snapshot, (aggregate_id,))
-            .await
-            .map_err(backend)?
-            .into_rows_result()
-            .map_err(backend)?
-            .maybe_first_row()
-            .map_err(backend)?;
+        let row: Option<(i64, String, i64)> = self.first_row(&self.st.latest_snapshot, (aggregate_id,)).await?;
         row.map(|(version, data, created_at)| {
             Ok(Snapshot {
                 aggregate_id: aggregate_id.to_string(),
