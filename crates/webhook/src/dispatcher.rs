@@ -36,6 +36,9 @@ use crate::metrics::Metrics;
 use crate::outbox::{now_ms, ClaimedDelivery, HandedOver, Outbox};
 use crate::retry::{classify_status, next_delay, parse_retry_after, Verdict};
 
+/// The dead-letter message of a delivery to an endpoint that answered 410 (now or before).
+const GONE_MESSAGE: &str = "the endpoint answered 410 Gone and is disabled";
+
 /// Tuning of the dispatcher as a whole (per-endpoint settings live on [`Endpoint`]).
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -516,7 +519,7 @@ async fn attempt(
     }
     if worker.disabled.load(Ordering::Acquire) {
         let attempts = row.attempts.clone();
-        let message = "the endpoint answered 410 Gone and is disabled".to_owned();
+        let message = GONE_MESSAGE.to_owned();
         return dead_letter(
             inner,
             worker,
@@ -639,7 +642,7 @@ async fn attempt(
                     tracing::error!(endpoint = %label, %error, "cannot persist that the endpoint is disabled");
                 }
             }
-            let message = "the endpoint answered 410 Gone and is disabled".to_owned();
+            let message = GONE_MESSAGE.to_owned();
             dead_letter(
                 inner,
                 worker,

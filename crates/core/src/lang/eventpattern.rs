@@ -66,6 +66,7 @@ pub fn parse(value: &Value) -> Result<EventPattern, String> {
     Ok(EventPattern { text: value.to_string(), root })
 }
 
+/// `at.key` (`key` at the top): a place in the pattern, for errors, and a path's text, for explain.
 fn place(at: &str, key: &str) -> String {
     if at.is_empty() {
         key.to_string()
@@ -279,18 +280,10 @@ fn leaf_test(m: &Matcher) -> Result<Test, String> {
     })
 }
 
-fn path_text(base: &str, key: &str) -> String {
-    if base.is_empty() {
-        key.to_string()
-    } else {
-        format!("{base}.{key}")
-    }
-}
-
 fn compile_object(o: &Object, base: &str) -> Result<Cond, String> {
     let mut parts = Vec::new();
     for (key, field) in &o.fields {
-        let text = path_text(base, key);
+        let text = place(base, key);
         let path = vec![Segment::Field(key.clone())];
         match field {
             Field::Nested(inner) => parts.push(Cond::Each {

@@ -688,10 +688,6 @@ fn element_paths_start_with_fields(cond: &Cond) -> bool {
     }
 }
 
-fn parse_child(node: &Projection, raw: &serde_json::value::RawValue) -> serde_json::Result<Value> {
-    node.parse(raw.get())
-}
-
 struct ObjectVisitor<'a>(&'a Projection);
 
 impl<'de> serde::de::Visitor<'de> for ObjectVisitor<'_> {
@@ -707,7 +703,7 @@ impl<'de> serde::de::Visitor<'de> for ObjectVisitor<'_> {
             match kept {
                 Some((key, child)) => {
                     let raw: &'de serde_json::value::RawValue = map.next_value()?;
-                    let value = parse_child(child, raw).map_err(serde::de::Error::custom)?;
+                    let value = child.parse(raw.get()).map_err(serde::de::Error::custom)?;
                     out.insert(key, value);
                 }
                 None => {
@@ -731,7 +727,7 @@ impl<'de> serde::de::Visitor<'de> for ArrayVisitor<'_> {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
         while let Some(raw) = seq.next_element::<&'de serde_json::value::RawValue>()? {
-            out.push(parse_child(self.0, raw).map_err(serde::de::Error::custom)?);
+            out.push(self.0.parse(raw.get()).map_err(serde::de::Error::custom)?);
         }
         Ok(Value::Array(out))
     }
