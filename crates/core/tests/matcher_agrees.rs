@@ -175,6 +175,20 @@ proptest! {
     }
 }
 
+/// Found by `matcher_agrees`: a quantifier over an array another rule keeps whole (`items[1]`)
+/// still needs the root paths of the lets inside it (`tags`, `x`) in the projection.
+#[test]
+fn a_let_inside_a_quantifier_over_a_whole_array_is_projected() {
+    let text = "let is_a = x == \"a\" or tags contains \"a\"\n\
+                rule r0 {\n  when any items (sku == \"a\") and items[1].sku != \"a\"\n  to topic \"t0\"\n}\n\
+                rule r1 {\n  when any items (is_a)\n  to topic \"t1\"\n}\n";
+    let (_, compiled) = common::compile(&[("regression.rules", text)]);
+    let set = compiled.rule_set.expect("the set compiles");
+    let event = serde_json::json!({"tags": "ab", "items": [{}]});
+    assert_eq!(set.matched_rules(&event), vec!["r1"]);
+    assert_eq!(set.matched_rules_json(&event.to_string()).unwrap(), vec!["r1"]);
+}
+
 /// The index anchors each tenant rule on its tenant id (the conjunct fewer rules share), and
 /// only a bare `not` is left to be checked on every event.
 #[test]

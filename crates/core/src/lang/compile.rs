@@ -95,12 +95,12 @@ impl<'a> CondCompiler<'a> {
                 Cond::And(parts.iter().map(|p| self.condition(p)).collect::<Result<_, _>>()?)
             }
             ConditionKind::Not(inner) => {
-                Cond::Not { cond: Box::new(self.condition(inner)?), text: print::condition(inner) }
+                Cond::Not { cond: Box::new(self.condition(inner)?), text: print::condition(inner).into() }
             }
             ConditionKind::Group(inner) => self.condition(inner)?,
             ConditionKind::LetRef(name) => {
                 if let Some(done) = self.compiled.get(name) {
-                    return Ok(Cond::Let { name: name.clone(), cond: done.clone() });
+                    return Ok(Cond::Let { name: name.as_str().into(), cond: done.clone() });
                 }
                 if self.active.contains(name) {
                     return Err(format!("let `{name}` refers to itself"));
@@ -111,16 +111,16 @@ impl<'a> CondCompiler<'a> {
                 self.active.pop();
                 let compiled = Arc::new(compiled?);
                 self.compiled.insert(name.clone(), compiled.clone());
-                Cond::Let { name: name.clone(), cond: compiled }
+                Cond::Let { name: name.as_str().into(), cond: compiled }
             }
-            ConditionKind::Quantifier { all, path, condition } => Cond::Quant {
+            ConditionKind::Quantifier { all, path, condition } => Cond::Quant(Box::new(Quant {
                 all: *all,
                 path: path.segments.clone(),
                 path_text: print::path(path),
-                cond: Box::new(self.condition(condition)?),
+                cond: self.condition(condition)?,
                 text: print::condition(condition),
-            },
-            ConditionKind::Predicate(p) => Cond::Pred(predicate(p)?),
+            })),
+            ConditionKind::Predicate(p) => Cond::Pred(Arc::new(predicate(p)?)),
             ConditionKind::EventPattern(p) => super::eventpattern::compile(p)?,
         })
     }
@@ -147,9 +147,9 @@ fn predicate(p: &Predicate) -> Result<Pred, String> {
         Operator::Exists => Test::Exists,
     };
     Ok(Pred {
-        path: p.path.segments.clone(),
-        path_text: print::path(&p.path),
-        op_text: print::operator(&p.op),
+        path: p.path.segments.as_slice().into(),
+        path_text: print::path(&p.path).into(),
+        op_text: print::operator(&p.op).into(),
         test,
         slot: super::eval::NO_SLOT,
     })
@@ -186,7 +186,7 @@ pub(crate) fn build(b: Build) -> Result<RuleSet, Diagnostic> {
         rules.push(CompiledRule {
             name: r.name.value.clone(),
             cond,
-            actions,
+            actions: actions.into(),
             drop: r.actions.iter().any(|a| a.kind == ActionKind::Drop),
             stop: r.actions.iter().any(|a| a.kind == ActionKind::Stop),
         });
@@ -198,7 +198,8 @@ pub(crate) fn build(b: Build) -> Result<RuleSet, Diagnostic> {
         ),
         None => None,
     };
-    let slot_count = super::eval::assign_slots(&mut rules);
+    rules.shrink_to_fit();
+    let slot_count = super::eval::intern_predicates(&mut rules);
     let matcher = super::matcher::Matcher::build(&rules);
     let projection = super::matcher::Projection::build(&rules);
     Ok(RuleSet { rules, default, version: b.version, matcher, projection, slot_count })
@@ -248,7 +249,7 @@ fn actions(list: &[Action], transforms: &HashMap<String, Arc<Transform>>, env: E
                 };
                 let hs: Vec<&Header> = hs.iter().collect();
                 out.push(CompiledAction::Topic {
-                    pieces,
+                    pieces: pieces.into(),
                     key,
                     transform: transform(ts.first(), transforms)?,
                     headers: headers(&hs, env)?,

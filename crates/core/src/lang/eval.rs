@@ -8,7 +8,9 @@ use serde_json::{Number, Value};
 
 use super::ast::{OrdOp, Segment};
 use super::eventpattern::NumOp;
-use super::ir::{Cond, Pred, Test};
+use std::sync::Arc;
+
+use super::ir::{Cond, Each, Pred, Quant, Test};
 
 /// `Ok` when the condition holds; `Err(reason)` otherwise (the reason is empty unless explaining).
 pub(crate) type Verdict = Result<(), String>;
@@ -46,25 +48,55 @@ fn resolve<'a>(cur: &'a Value, path: &[Segment]) -> Slot<'a> {
     }
 }
 
-/// Numbers the root paths of every rule's predicates (outside quantifiers; lets are shared
-/// `Arc`s and keep [`NO_SLOT`]). Returns how many distinct paths there are.
-pub(crate) fn assign_slots(rules: &mut [super::ir::CompiledRule]) -> usize {
-    fn walk_cond(c: &mut Cond, table: &mut std::collections::HashMap<Vec<Segment>, u32>) {
+/// Shares identical predicates and numbers root paths, once per rule set. Every predicate of a
+/// rule's condition outside quantifiers and lets (those are evaluated from another value, or are
+/// already shared `Arc`s) gets the slot of its path, and identical predicates (same path, same
+/// operator text and same compiled test) become one `Arc<Pred>`, their paths one `Arc<[Segment]>`.
+/// Rule sets repeat predicates a lot (`eventType == "..."`), so this is most of a rule set's
+/// condition memory. Returns how many distinct root paths there are.
+pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> usize {
+    /// A predicate's identity: its path, its operator text (what `explain` shows) and its
+    /// compiled test (the `Debug` text names the variant, the literals and a regex's pattern).
+    type PredKey = (Arc<[Segment]>, Box<str>, String);
+    /// A distinct root path: the one shared copy, its slot and its text.
+    type SharedPath = (Arc<[Segment]>, u32, Arc<str>);
+    #[derive(Default)]
+    struct Tables {
+        paths: std::collections::HashMap<Arc<[Segment]>, SharedPath>,
+        preds: std::collections::HashMap<PredKey, Arc<Pred>>,
+    }
+    fn walk_cond(c: &mut Cond, t: &mut Tables) {
         match c {
             Cond::Pred(p) => {
-                let next = table.len() as u32;
-                p.slot = *table.entry(p.path.clone()).or_insert(next);
+                let key = (p.path.clone(), p.op_text.clone(), format!("{:?}", p.test));
+                if let Some(shared) = t.preds.get(&key) {
+                    *p = shared.clone();
+                    return;
+                }
+                let next = t.paths.len() as u32;
+                let (path, slot, path_text) = t
+                    .paths
+                    .entry(p.path.clone())
+                    .or_insert_with(|| (p.path.clone(), next, p.path_text.clone()))
+                    .clone();
+                // Fresh from the compiler, so not shared yet.
+                if let Some(own) = Arc::get_mut(p) {
+                    own.slot = slot;
+                    own.path = path;
+                    own.path_text = path_text;
+                    t.preds.insert(key, p.clone());
+                }
             }
-            Cond::And(parts) | Cond::Or(parts) => parts.iter_mut().for_each(|p| walk_cond(p, table)),
-            Cond::Not { cond, .. } => walk_cond(cond, table),
-            Cond::Let { .. } | Cond::Quant { .. } | Cond::Each { .. } => {}
+            Cond::And(parts) | Cond::Or(parts) => parts.iter_mut().for_each(|p| walk_cond(p, t)),
+            Cond::Not { cond, .. } => walk_cond(cond, t),
+            Cond::Let { .. } | Cond::Quant(_) | Cond::Each(_) => {}
         }
     }
-    let mut table = std::collections::HashMap::new();
+    let mut tables = Tables::default();
     for r in rules {
-        walk_cond(&mut r.cond, &mut table);
+        walk_cond(&mut r.cond, &mut tables);
     }
-    table.len()
+    tables.paths.len()
 }
 
 pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
@@ -93,7 +125,8 @@ pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
             eval(cond, ctx, ctx.root).map_err(|r| if ctx.explain { format!("{name}: {r}") } else { r })
         }
         Cond::Pred(p) => eval_pred(p, ctx, cur),
-        Cond::Each { path, path_text, cond } => {
+        Cond::Each(each) => {
+            let Each { path, path_text, cond } = &**each;
             let values = scalars(&reach(cur, path));
             if values.is_empty() {
                 let empty = Value::Object(serde_json::Map::new());
@@ -114,7 +147,8 @@ pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
                 _ => String::new(),
             })
         }
-        Cond::Quant { all, path, path_text, cond, text } => {
+        Cond::Quant(q) => {
+            let Quant { all, path, path_text, cond, text } = &**q;
             let reached = reach(cur, path);
             let arrays: Vec<&Vec<Value>> = reached.iter().filter_map(|v| v.as_array()).collect();
             if arrays.is_empty() {

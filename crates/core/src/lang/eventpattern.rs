@@ -8,11 +8,14 @@
 //! `$or` at any level. A leaf is always a list, matching when any event value there (any element
 //! of an array) matches any entry. A nested mapping over an array of objects matches when one
 //! element satisfies all of it (Event Ruler's array consistency, `rulesForJSONEvent`).
+use std::sync::Arc;
+
 use serde_json::{Number, Value};
 
 use super::ast::{OrdOp, Segment};
 use super::compile::{ignore_case_regex, matches_regex};
-use super::ir::{Cond, IpBlock, Pred, Test};
+
+use super::ir::{Cond, Each, IpBlock, Pred, Test};
 
 /// A parsed, validated event pattern. `text` is its compact JSON, shown by `explain`.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,30 +289,38 @@ fn compile_object(o: &Object, base: &str) -> Result<Cond, String> {
         let text = place(base, key);
         let path = vec![Segment::Field(key.clone())];
         match field {
-            Field::Nested(inner) => parts.push(Cond::Each {
+            Field::Nested(inner) => parts.push(Cond::Each(Box::new(Each {
                 path,
                 path_text: text.clone(),
-                cond: Box::new(compile_object(inner, &text)?),
-            }),
+                cond: compile_object(inner, &text)?,
+            }))),
             Field::Leaf(matchers) => {
                 let mut alts = Vec::new();
                 for m in matchers {
                     let test = leaf_test(m)?;
-                    let pred = Pred { path: path.clone(), path_text: text.clone(), op_text: matcher_text(m), test, slot: super::eval::NO_SLOT };
+                    let pred = Arc::new(Pred {
+                        path: path.as_slice().into(),
+                        path_text: text.as_str().into(),
+                        op_text: matcher_text(m).into(),
+                        test,
+                        slot: super::eval::NO_SLOT,
+                    });
                     alts.push(match m {
-                        Matcher::Exists(false) => Cond::Not { cond: Box::new(Cond::Pred(pred)), text: format!("exists {text}") },
+                        Matcher::Exists(false) => {
+                            Cond::Not { cond: Box::new(Cond::Pred(pred)), text: format!("exists {text}").into() }
+                        }
                         _ => Cond::Pred(pred),
                     });
                 }
-                parts.push(if alts.len() == 1 { alts.pop().expect("one") } else { Cond::Or(alts) });
+                parts.push(if alts.len() == 1 { alts.pop().expect("one") } else { Cond::Or(alts.into()) });
             }
         }
     }
     for alts in &o.ors {
         let alts: Vec<Cond> = alts.iter().map(|a| compile_object(a, base)).collect::<Result<_, _>>()?;
-        parts.push(Cond::Or(alts));
+        parts.push(Cond::Or(alts.into()));
     }
-    Ok(if parts.len() == 1 { parts.pop().expect("one") } else { Cond::And(parts) })
+    Ok(if parts.len() == 1 { parts.pop().expect("one") } else { Cond::And(parts.into()) })
 }
 
 fn matcher_text(m: &Matcher) -> String {

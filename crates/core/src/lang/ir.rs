@@ -10,26 +10,60 @@ use super::ast::{OrdOp, Segment};
 
 /// A condition. `text` fields hold the DSL text of a part, for `explain`.
 #[derive(Debug)]
+///
+/// Kept small (32 bytes) because a rule set holds one per predicate and connective: the rare
+/// variants are boxed, and predicates are shared (`Arc`): identical predicates of different
+/// rules are one [`Pred`] after [`super::eval::intern_predicates`].
 pub(crate) enum Cond {
-    Or(Vec<Cond>),
-    And(Vec<Cond>),
-    Not { cond: Box<Cond>, text: String },
-    Pred(Pred),
+    Or(Box<[Cond]>),
+    And(Box<[Cond]>),
+    Not { cond: Box<Cond>, text: Box<str> },
+    Pred(Arc<Pred>),
     /// A `let` reference: its paths are evaluated from the envelope root.
-    Let { name: String, cond: Arc<Cond> },
-    Quant { all: bool, path: Vec<Segment>, path_text: String, cond: Box<Cond>, text: String },
+    Let { name: Box<str>, cond: Arc<Cond> },
+    Quant(Box<Quant>),
     /// An EventBridge nested pattern: holds when some value at `path` (array elements one by
     /// one, objects as they are) satisfies `cond`; with nothing there, when `cond` holds on an
     /// empty object (so `exists: false` below a missing object holds).
-    Each { path: Vec<Segment>, path_text: String, cond: Box<Cond> },
+    Each(Box<Each>),
+}
+
+impl Cond {
+    /// The path and inner condition of a quantifier or an EventBridge nested pattern.
+    pub(crate) fn scope(&self) -> Option<(&[Segment], &Cond)> {
+        match self {
+            Cond::Quant(q) => Some((&q.path, &q.cond)),
+            Cond::Each(e) => Some((&e.path, &e.cond)),
+            _ => None,
+        }
+    }
+}
+
+/// `any P: C` / `all P: C`.
+#[derive(Debug)]
+pub(crate) struct Quant {
+    pub all: bool,
+    pub path: Vec<Segment>,
+    pub path_text: String,
+    pub cond: Cond,
+    pub text: String,
+}
+
+/// See [`Cond::Each`].
+#[derive(Debug)]
+pub(crate) struct Each {
+    pub path: Vec<Segment>,
+    pub path_text: String,
+    pub cond: Cond,
 }
 
 #[derive(Debug)]
 pub(crate) struct Pred {
-    pub path: Vec<Segment>,
-    pub path_text: String,
+    /// Shared by every predicate of the set on the same path.
+    pub path: Arc<[Segment]>,
+    pub path_text: Arc<str>,
     /// The operator as written (`>= 1000`), for `explain`.
-    pub op_text: String,
+    pub op_text: Box<str>,
     pub test: Test,
     /// For a path from the envelope root: its index in the set's table of such paths, whose
     /// values are looked up once per event and shared by every rule ([`super::eval::NO_SLOT`]
@@ -227,7 +261,7 @@ pub(crate) enum KeySource {
 
 #[derive(Debug)]
 pub(crate) enum CompiledAction {
-    Topic { pieces: Vec<TopicPiece>, key: KeySource, transform: Option<Arc<Transform>>, headers: Vec<(String, Secret)> },
+    Topic { pieces: Box<[TopicPiece]>, key: KeySource, transform: Option<Arc<Transform>>, headers: Vec<(String, Secret)> },
     Webhook { target: Arc<WebhookTarget>, transform: Option<Arc<Transform>> },
     Store,
 }
@@ -236,7 +270,7 @@ pub(crate) enum CompiledAction {
 pub(crate) struct CompiledRule {
     pub name: String,
     pub cond: Cond,
-    pub actions: Vec<CompiledAction>,
+    pub actions: Box<[CompiledAction]>,
     /// `drop`: fires, delivers nothing, ends evaluation.
     pub drop: bool,
     /// `stop`: ends evaluation after this rule's own deliveries.

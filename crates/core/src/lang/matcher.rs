@@ -459,17 +459,17 @@ impl Chooser {
                 Some(all)
             }
             Cond::Let { cond, .. } => self.anchors(cond, None),
-            Cond::Quant { all: false, path, cond, .. } => {
-                let base = join(prefix, path)?;
-                self.anchors(cond, Some(&base))
+            Cond::Quant(q) if !q.all => {
+                let base = join(prefix, &q.path)?;
+                self.anchors(&q.cond, Some(&base))
             }
             // A value at the path (or, with none, an empty object) satisfies `cond`; `cond`'s
             // anchors never hold on an empty object, so they are necessary here too.
-            Cond::Each { path, cond, .. } => {
-                let base = join(prefix, path)?;
-                self.anchors(cond, Some(&base))
+            Cond::Each(e) => {
+                let base = join(prefix, &e.path)?;
+                self.anchors(&e.cond, Some(&base))
             }
-            Cond::Quant { all: true, .. } | Cond::Not { .. } => None,
+            Cond::Quant(_) | Cond::Not { .. } => None,
         }
     }
 
@@ -486,7 +486,8 @@ impl Chooser {
             Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|p| self.count(p, prefix)),
             Cond::Not { cond, .. } => self.count(cond, prefix),
             Cond::Let { cond, .. } => self.count(cond, None),
-            Cond::Quant { path, cond, .. } | Cond::Each { path, cond, .. } => {
+            Cond::Quant(_) | Cond::Each(_) => {
+                let (path, cond) = cond.scope().expect("a quantifier");
                 if let Some(base) = join(prefix, path) {
                     self.count(cond, Some(&base));
                 }
@@ -627,7 +628,7 @@ impl Projection {
     fn add_cond(&mut self, cond: &Cond, base: &[Segment]) {
         match cond {
             Cond::Pred(p) => {
-                let full: Vec<Segment> = base.iter().chain(&p.path).cloned().collect();
+                let full: Vec<Segment> = base.iter().chain(p.path.iter()).cloned().collect();
                 if let Some(n) = self.node(&full) {
                     n.keep_all = true;
                 }
@@ -635,9 +636,12 @@ impl Projection {
             Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|c| self.add_cond(c, base)),
             Cond::Not { cond, .. } => self.add_cond(cond, base),
             Cond::Let { cond, .. } => self.add_cond(cond, &[]),
-            Cond::Quant { path, cond, .. } | Cond::Each { path, cond, .. } => {
+            Cond::Quant(_) | Cond::Each(_) => {
+                let (path, cond) = cond.scope().expect("a quantifier");
                 let full: Vec<Segment> = base.iter().chain(path).cloned().collect();
                 if self.node(&full).is_none() {
+                    // The elements are kept whole already; the lets inside still read the root.
+                    self.add_lets(cond);
                     return;
                 }
                 // Element paths that do not begin with a field (the element itself, or an index
@@ -646,10 +650,22 @@ impl Projection {
                     if let Some(n) = self.node(&full) {
                         n.keep_all = true;
                     }
+                    self.add_lets(cond);
                     return;
                 }
                 self.add_cond(cond, &full);
             }
+        }
+    }
+
+    /// The root paths of the lets a condition refers to (below a part kept whole).
+    fn add_lets(&mut self, cond: &Cond) {
+        match cond {
+            Cond::Pred(_) => {}
+            Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|c| self.add_lets(c)),
+            Cond::Not { cond, .. } => self.add_lets(cond),
+            Cond::Let { cond, .. } => self.add_cond(cond, &[]),
+            Cond::Quant(_) | Cond::Each(_) => self.add_lets(cond.scope().expect("a quantifier").1),
         }
     }
 
@@ -684,7 +700,9 @@ fn element_paths_start_with_fields(cond: &Cond) -> bool {
         Cond::And(parts) | Cond::Or(parts) => parts.iter().all(element_paths_start_with_fields),
         Cond::Not { cond, .. } => element_paths_start_with_fields(cond),
         Cond::Let { .. } => true,
-        Cond::Quant { path, .. } | Cond::Each { path, .. } => matches!(path.first(), Some(Segment::Field(_))),
+        Cond::Quant(_) | Cond::Each(_) => {
+            matches!(cond.scope().and_then(|(path, _)| path.first()), Some(Segment::Field(_)))
+        }
     }
 }
 
