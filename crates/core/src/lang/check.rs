@@ -314,7 +314,7 @@ impl<'a> Checker<'a, '_> {
                 }
             }
             Operator::Like(g) => {
-                if let Err(e) = compile::glob_regex(&g.value) {
+                if let Err(e) = super::glob::Glob::like(&g.value) {
                     self.push(Diagnostic::new(Code::E007, format!("invalid glob: {e}"), g.span).with_hint(
                         "in a glob, `*` is any run of characters, `?` one character, and `\\\\*` a literal star",
                     ));

@@ -34,26 +34,6 @@ fn regex_message(e: &regex::Error) -> String {
     }
 }
 
-/// The regex of `P like "GLOB"`: `*` any run, `?` one character, a backslash makes the next
-/// character literal; everything else is literal.
-pub(crate) fn glob_regex(glob: &str) -> Result<regex::Regex, String> {
-    let mut re = String::from("(?s)\\A");
-    let mut chars = glob.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => re.push_str(".*"),
-            '?' => re.push('.'),
-            '\\' => match chars.next() {
-                Some(n) => re.push_str(&regex::escape(&n.to_string())),
-                None => return Err("the glob ends with a lone backslash (write `\\\\\\\\` for a literal one)".to_string()),
-            },
-            _ => re.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    re.push_str("\\z");
-    regex::Regex::new(&re).map_err(|e| e.to_string())
-}
-
 /// `equals_ignore_case "S"` is exactly `matches /(?i)S/` with S escaped.
 pub(crate) fn ignore_case_regex(s: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(&format!("(?i)\\A{}\\z", regex::escape(s))).map_err(|e| e.to_string())
@@ -136,7 +116,7 @@ fn predicate(p: &Predicate) -> Result<Pred, String> {
         Operator::In(items) => Test::In(list(items)),
         Operator::NotIn(items) => Test::NotIn(list(items)),
         Operator::Matches { pattern, flags } => Test::Regex(matches_regex(&pattern.value, flags)?),
-        Operator::Like(g) => Test::Regex(glob_regex(&g.value)?),
+        Operator::Like(g) => Test::Glob(super::glob::Glob::like(&g.value)?),
         Operator::EqualsIgnoreCase(s) => Test::Regex(ignore_case_regex(&s.value)?),
         Operator::StartsWith(s) => Test::StartsWith(s.value.clone()),
         Operator::EndsWith(s) => Test::EndsWith(s.value.clone()),
@@ -238,13 +218,16 @@ fn actions(list: &[Action], transforms: &HashMap<String, Arc<Transform>>, env: E
                         Piece::Field(text) => {
                             let path = super::parse::parse_path(name.span.file, name.span.start, text.trim())
                                 .ok_or_else(|| format!("`{text}` is not a path"))?;
-                            pieces.push(TopicPiece::Field { path: path.segments, text: text.trim().to_string() });
+                            pieces.push(TopicPiece::Field(Box::new(FieldRef {
+                                path: path.segments,
+                                text: text.trim().to_string(),
+                            })));
                         }
-                        other => pieces.push(TopicPiece::Text(template::resolve(&[other], env).expose().to_string())),
+                        other => pieces.push(TopicPiece::Text(template::resolve(&[other], env).expose().into())),
                     }
                 }
                 let key = match keys.first() {
-                    Some(p) => KeySource::Path { path: p.segments.clone(), text: print::path(p) },
+                    Some(p) => KeySource::Path(Box::new(FieldRef { path: p.segments.clone(), text: print::path(p) })),
                     None => KeySource::Default,
                 };
                 let hs: Vec<&Header> = hs.iter().collect();
@@ -252,7 +235,7 @@ fn actions(list: &[Action], transforms: &HashMap<String, Arc<Transform>>, env: E
                     pieces: pieces.into(),
                     key,
                     transform: transform(ts.first(), transforms)?,
-                    headers: headers(&hs, env)?,
+                    headers: headers(&hs, env)?.into(),
                 });
             }
             ActionKind::Webhook { url, transform: t, options } => {

@@ -325,6 +325,10 @@ fn scalar_test(test: &Test, v: &Value) -> (bool, bool) {
             Value::String(s) => (re.is_match(s), true),
             _ => (false, false),
         },
+        Test::Glob(g) => match v {
+            Value::String(s) => (g.is_match(s), true),
+            _ => (false, false),
+        },
         Test::StartsWith(p) => match v {
             Value::String(s) => (s.starts_with(p.as_str()), true),
             _ => (false, false),

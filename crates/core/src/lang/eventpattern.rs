@@ -252,21 +252,6 @@ fn numeric(arg: &Value, at: &str) -> Result<Vec<(NumOp, Number)>, String> {
     Ok(out)
 }
 
-/// The regex of an EventBridge wildcard: `*` any run, `\*` a star, `\\` a backslash.
-fn wildcard_regex(text: &str) -> Result<regex::Regex, String> {
-    let mut re = String::from("(?s)\\A");
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => re.push_str(".*"),
-            '\\' => re.push_str(&regex::escape(&chars.next().map(String::from).unwrap_or_default())),
-            c => re.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    re.push_str("\\z");
-    regex::Regex::new(&re).map_err(|e| e.to_string())
-}
-
 fn leaf_test(m: &Matcher) -> Result<Test, String> {
     Ok(match m {
         Matcher::Exact(v) => Test::Eq(v.clone()),
@@ -275,7 +260,7 @@ fn leaf_test(m: &Matcher) -> Result<Test, String> {
         Matcher::Prefix { text, ignore_case: true } => Test::Regex(matches_regex(&format!("{}.*", regex::escape(text)), "is")?),
         Matcher::Suffix { text, ignore_case: true } => Test::Regex(matches_regex(&format!(".*{}", regex::escape(text)), "is")?),
         Matcher::EqualsIgnoreCase(s) => Test::Regex(ignore_case_regex(s)?),
-        Matcher::Wildcard(w) => Test::Regex(wildcard_regex(w)?),
+        Matcher::Wildcard(w) => Test::Glob(super::glob::Glob::wildcard(w)),
         Matcher::Numeric(list) => Test::Numeric(list.clone()),
         Matcher::Exists(_) => Test::LeafExists,
         Matcher::Cidr(c) => Test::Cidr(IpBlock::parse(c)?),

@@ -79,8 +79,10 @@ pub(crate) enum Test {
     Between(Number, Number),
     In(Vec<Value>),
     NotIn(Vec<Value>),
-    /// `matches`, `like` and `equals_ignore_case`, each compiled to an anchored regex.
+    /// `matches` and `equals_ignore_case`, each compiled to an anchored regex.
     Regex(regex::Regex),
+    /// `like` and EventBridge `wildcard`.
+    Glob(super::glob::Glob),
     StartsWith(String),
     EndsWith(String),
     Contains(Value),
@@ -244,11 +246,18 @@ pub struct Transform {
     pub chain: switchboard_jolt::Chain,
 }
 
+/// A path of the event read by an action (a topic template field, a key), with its text.
+#[derive(Debug)]
+pub(crate) struct FieldRef {
+    pub path: Vec<Segment>,
+    pub text: String,
+}
+
 /// One piece of a topic name: literal text or a `{path}` field of the event.
 #[derive(Debug)]
 pub(crate) enum TopicPiece {
-    Text(String),
-    Field { path: Vec<Segment>, text: String },
+    Text(Box<str>),
+    Field(Box<FieldRef>),
 }
 
 #[derive(Debug)]
@@ -256,12 +265,12 @@ pub(crate) enum KeySource {
     /// No `key`: `subject.id`, and no key when it is missing.
     Default,
     /// `key P`: an unusable or missing value sends the event to the DLQ.
-    Path { path: Vec<Segment>, text: String },
+    Path(Box<FieldRef>),
 }
 
 #[derive(Debug)]
 pub(crate) enum CompiledAction {
-    Topic { pieces: Box<[TopicPiece]>, key: KeySource, transform: Option<Arc<Transform>>, headers: Vec<(String, Secret)> },
+    Topic { pieces: Box<[TopicPiece]>, key: KeySource, transform: Option<Arc<Transform>>, headers: Box<[(String, Secret)]> },
     Webhook { target: Arc<WebhookTarget>, transform: Option<Arc<Transform>> },
     Store,
 }
@@ -275,4 +284,27 @@ pub(crate) struct CompiledRule {
     pub drop: bool,
     /// `stop`: ends evaluation after this rule's own deliveries.
     pub stop: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rule set holds one of these per connective, predicate and action: their size is most
+    /// of a compiled rule's memory (docs/performance.md reports bytes per rule).
+    #[test]
+    fn compiled_nodes_stay_small() {
+        eprintln!(
+            "Cond {} Pred {} Test {} CompiledAction {} CompiledRule {} TopicPiece {}",
+            std::mem::size_of::<Cond>(),
+            std::mem::size_of::<Pred>(),
+            std::mem::size_of::<Test>(),
+            std::mem::size_of::<CompiledAction>(),
+            std::mem::size_of::<CompiledRule>(),
+            std::mem::size_of::<TopicPiece>()
+        );
+        assert!(std::mem::size_of::<Cond>() <= 32);
+        assert!(std::mem::size_of::<CompiledAction>() <= 56);
+        assert!(std::mem::size_of::<TopicPiece>() <= 24);
+    }
 }

@@ -157,14 +157,24 @@ enum RegexSet {
 }
 
 impl RegexSet {
-    fn build(patterns: Vec<(regex::Regex, u32)>) -> RegexSet {
-        let sources: Vec<&str> = patterns.iter().map(|(re, _)| re.as_str()).collect();
+    /// The set of (pattern, rule) pairs, and the rules whose pattern would not compile alone
+    /// either (checked on every event instead).
+    fn build(patterns: Vec<(String, u32)>) -> (RegexSet, Vec<u32>) {
         let combined = meta::Regex::builder()
             .configure(meta::Config::new().match_kind(MatchKind::All))
-            .build_many(&sources);
+            .build_many(&patterns.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>());
         match combined {
-            Ok(re) => RegexSet::Combined { re, rules: patterns.iter().map(|(_, r)| *r).collect() },
-            Err(_) => RegexSet::Separate(patterns),
+            Ok(re) => (RegexSet::Combined { re, rules: patterns.iter().map(|(_, r)| *r).collect() }, Vec::new()),
+            Err(_) => {
+                let (mut separate, mut failed) = (Vec::new(), Vec::new());
+                for (pattern, rule) in patterns {
+                    match regex::Regex::new(&pattern) {
+                        Ok(re) => separate.push((re, rule)),
+                        Err(_) => failed.push(rule),
+                    }
+                }
+                (RegexSet::Separate(separate), failed)
+            }
         }
     }
 
@@ -200,7 +210,7 @@ struct PathIndex {
     prefixes: AffixTable,
     suffixes: AffixTable,
     regexes: Option<RegexSet>,
-    regex_build: Vec<(regex::Regex, u32)>,
+    regex_build: Vec<(String, u32)>,
     /// `>`/`>=`: (threshold, rule) ascending; a value v yields every threshold <= v.
     at_least: Vec<(f64, u32)>,
     /// `<`/`<=`: (threshold, rule) descending; a value v yields every threshold >= v.
@@ -223,7 +233,9 @@ impl PathIndex {
         self.at_most.sort_by(|a, b| b.0.total_cmp(&a.0));
         self.ranges.sort_by(|a, b| a.0.total_cmp(&b.0));
         if !self.regex_build.is_empty() {
-            self.regexes = Some(RegexSet::build(std::mem::take(&mut self.regex_build)));
+            let (set, failed) = RegexSet::build(std::mem::take(&mut self.regex_build));
+            self.regexes = Some(set);
+            fallback.extend(failed);
         }
         if !self.needle_build.is_empty() {
             let build = std::mem::take(&mut self.needle_build);
@@ -348,7 +360,8 @@ enum Anchor<'a> {
     Contains(&'a Value),
     Prefix(&'a str),
     Suffix(&'a str),
-    Regex(&'a regex::Regex),
+    /// A regex (or a glob's regex), by its source.
+    Pattern(std::borrow::Cow<'a, str>),
     AtLeast(f64),
     AtMost(f64),
     Range(f64, f64),
@@ -365,7 +378,7 @@ impl Anchor<'_> {
             Anchor::Contains(v) => (format!("~{v}"), 1),
             Anchor::Prefix(p) => (format!("^{p}"), 2),
             Anchor::Suffix(s) => (format!("${s}"), 2),
-            Anchor::Regex(re) => (format!("/{}", re.as_str()), 3),
+            Anchor::Pattern(p) => (format!("/{p}"), 3),
             Anchor::Cidr(_) => ("cidr".to_string(), 3),
             Anchor::AtLeast(_) | Anchor::AtMost(_) | Anchor::Range(..) => ("num".to_string(), 4),
             Anchor::Exists => ("exists".to_string(), 8),
@@ -389,7 +402,8 @@ fn pred_anchors<'a>(path: Vec<Segment>, test: &'a Test) -> Option<Anchors<'a>> {
         Test::Ord(OrdOp::Gt | OrdOp::Ge, n) => one(Anchor::AtLeast(f64_of(n)?)),
         Test::Ord(OrdOp::Lt | OrdOp::Le, n) => one(Anchor::AtMost(f64_of(n)?)),
         Test::Between(a, b) => one(Anchor::Range(f64_of(a)?, f64_of(b)?)),
-        Test::Regex(re) => one(Anchor::Regex(re)),
+        Test::Regex(re) => one(Anchor::Pattern(re.as_str().into())),
+        Test::Glob(g) => one(Anchor::Pattern(g.regex_source().into())),
         Test::StartsWith(p) => one(Anchor::Prefix(p)),
         Test::EndsWith(s) => one(Anchor::Suffix(s)),
         Test::Contains(v) => one(Anchor::Contains(v)),
@@ -541,7 +555,7 @@ impl Matcher {
                     }
                     Anchor::Prefix(p) => ix.prefixes.insert(p, id),
                     Anchor::Suffix(s) => ix.suffixes.insert(s, id),
-                    Anchor::Regex(re) => ix.regex_build.push((re.clone(), id)),
+                    Anchor::Pattern(p) => ix.regex_build.push((p.into_owned(), id)),
                     Anchor::AtLeast(t) => ix.at_least.push((t, id)),
                     Anchor::AtMost(t) => ix.at_most.push((t, id)),
                     Anchor::Range(lo, hi) => ix.ranges.push((lo, hi, id)),

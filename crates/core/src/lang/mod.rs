@@ -11,6 +11,7 @@ mod check;
 mod compile;
 pub mod diag;
 pub mod eventpattern;
+mod glob;
 mod eval;
 mod ir;
 mod matcher;

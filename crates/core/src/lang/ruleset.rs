@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::ast::Segment;
 use super::eval::{self, Ctx};
-use super::ir::{CompiledAction, CompiledRule, KeySource, Secret, TopicPiece, Transform, WebhookTarget};
+use super::ir::{CompiledAction, CompiledRule, FieldRef, KeySource, Secret, TopicPiece, Transform, WebhookTarget};
 
 /// An immutable, compiled rule set: `Send + Sync`, shared by reference across workers and
 /// replaced whole on reload. It can only be built by [`super::compile`] from a set that passed
@@ -316,7 +316,8 @@ impl Planner<'_> {
         for piece in pieces {
             match piece {
                 TopicPiece::Text(t) => topic.push_str(t),
-                TopicPiece::Field { path, text } => {
+                TopicPiece::Field(field) => {
+                    let FieldRef { path, text } = &**field;
                     let value = eval::field_text(self.event, path, text)
                         .map_err(|e| format!("topic template {{{text}}}: {e}"))?
                         .ok_or_else(|| format!("topic template {{{text}}}: {text} is missing"))?;
@@ -332,10 +333,10 @@ impl Planner<'_> {
         let key = match key {
             KeySource::Default => eval::field_text(self.event, &*SUBJECT_ID, "subject.id")
                 .map_err(|e| format!("key: {e}"))?,
-            KeySource::Path { path, text } => Some(
-                eval::field_text(self.event, path, text)
+            KeySource::Path(field) => Some(
+                eval::field_text(self.event, &field.path, &field.text)
                     .map_err(|e| format!("key: {e}"))?
-                    .ok_or_else(|| format!("key: {text} is missing"))?,
+                    .ok_or_else(|| format!("key: {} is missing", field.text))?,
             ),
         };
         let mut all_headers = headers.to_vec();
