@@ -166,6 +166,9 @@ proptest! {
             let reference = set.evaluate_reference(e);
             let indexed = set.evaluate(e);
             prop_assert_eq!(&indexed, &reference, "rules:\n{}\nevent: {}", text, e);
+            // The explaining evaluator (which builds its reasons) reaches the same verdicts as
+            // the fast one.
+            prop_assert_eq!(&set.explain(e).evaluation, &reference, "explain, rules:\n{}\nevent: {}", text, e);
             let names: Vec<&str> = set.matched_rules(e);
             prop_assert_eq!(&names, &reference.matched.iter().map(String::as_str).collect::<Vec<_>>());
             // Parsing only the paths the rules read gives the same answer.

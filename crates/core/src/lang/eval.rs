@@ -391,11 +391,46 @@ fn single_value_holds(test: &Test, v: &Value) -> bool {
 
 /// The verdict when the path leads to nothing or to one non-array value; `None` otherwise.
 fn quick_verdict(test: &Test, at: Slot<'_>) -> Option<Verdict> {
-    match at {
-        Slot::Missing => Some(Err(String::new())),
-        Slot::One(v) if !v.is_array() => Some(if single_value_holds(test, v) { Ok(()) } else { Err(String::new()) }),
-        _ => None,
+    let holds = match at {
+        Slot::Missing => false,
+        Slot::One(v) if !v.is_array() => single_value_holds(test, v),
+        Slot::One(v) => holds(test, &[v]),
+        _ => return None,
+    };
+    Some(if holds { Ok(()) } else { Err(String::new()) })
+}
+
+/// Whether a predicate's test holds on the values its path reached: the verdict of
+/// [`eval_pred`]'s explaining branch below, computed without building its messages or any
+/// intermediate list.
+fn holds(test: &Test, reached: &[&Value]) -> bool {
+    if reached.is_empty() {
+        return false;
     }
+    // Some scalar of the reached set (arrays stand for their flattened elements) satisfies `f`.
+    let any_scalar = |f: &mut dyn FnMut(&Value) -> bool| {
+        reached.iter().any(|v| match v {
+            Value::Array(items) => any_flat(items, f),
+            other => f(other),
+        })
+    };
+    match test {
+        Test::Exists => true,
+        Test::LeafExists => any_scalar(&mut |v| !v.is_object()),
+        Test::AnythingBut(tests) => any_scalar(&mut |v| !v.is_object() && !tests.iter().any(|t| scalar_test(t, v).0)),
+        Test::Ne(lit) => !any_scalar(&mut |v| json_eq(v, lit)),
+        Test::NotIn(lits) => !any_scalar(&mut |v| lits.iter().any(|l| json_eq(v, l))),
+        Test::Contains(_) | Test::ContainsAny(_) | Test::ContainsAll(_) => reached.iter().any(|v| contains_test(test, v)),
+        test => any_scalar(&mut |v| scalar_test(test, v).0),
+    }
+}
+
+/// Some element of `items`, nested arrays flattened, satisfies `f`.
+fn any_flat(items: &[Value], f: &mut dyn FnMut(&Value) -> bool) -> bool {
+    items.iter().any(|e| match e {
+        Value::Array(inner) => any_flat(inner, f),
+        other => f(other),
+    })
 }
 
 fn eval_pred(p: &Pred, ctx: &Ctx<'_>, cur: &Value) -> Verdict {
@@ -418,6 +453,7 @@ fn eval_pred(p: &Pred, ctx: &Ctx<'_>, cur: &Value) -> Verdict {
         if let Some(verdict) = quick {
             return verdict;
         }
+        return if holds(&p.test, &reach(cur, &p.path)) { Ok(()) } else { Err(String::new()) };
     }
     let reached = reach(cur, &p.path);
     let fail = |why: String| Err(if explain { format!("{}: {why}", p.path_text) } else { String::new() });
@@ -504,9 +540,7 @@ fn negated(op_text: &str) -> String {
 fn contains_test(test: &Test, v: &Value) -> bool {
     match v {
         Value::Array(items) => {
-            let mut elements = Vec::new();
-            flatten_into(items, &mut elements);
-            let has = |lit: &Value| elements.iter().any(|e| json_eq(e, lit));
+            let has = |lit: &Value| any_flat(items, &mut |e| json_eq(e, lit));
             match test {
                 Test::Contains(lit) => has(lit),
                 Test::ContainsAny(lits) => lits.iter().any(has),
