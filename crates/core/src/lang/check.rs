@@ -799,7 +799,7 @@ fn covers_event_types(earlier: &Condition, later: &Condition) -> bool {
     let Ok(cond) = CondCompiler::new(&no_lets).condition(earlier) else { return false };
     required.iter().all(|t| {
         let event = serde_json::json!({ "eventType": t });
-        eval::eval(&cond, &eval::Ctx { root: &event, explain: false, slots: &[] }, &event).is_ok()
+        eval::eval(&cond, &eval::Ctx { root: &event, explain: false, slots: &[], memo: eval::Memo::NONE }, &event).is_ok()
     })
 }
 

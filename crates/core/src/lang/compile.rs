@@ -100,7 +100,7 @@ impl<'a> CondCompiler<'a> {
                 cond: self.condition(condition)?,
                 text: print::condition(condition),
             })),
-            ConditionKind::Predicate(p) => Cond::Pred(Arc::new(predicate(p)?)),
+            ConditionKind::Predicate(p) => Cond::Pred(Arc::new(predicate(p)?), NO_PRED),
             ConditionKind::EventPattern(p) => super::eventpattern::compile(p)?,
         })
     }
@@ -179,10 +179,10 @@ pub(crate) fn build(b: Build) -> Result<RuleSet, Diagnostic> {
         None => None,
     };
     rules.shrink_to_fit();
-    let slot_count = super::eval::intern_predicates(&mut rules);
+    let (slot_count, pred_count) = super::eval::intern_predicates(&mut rules);
     let matcher = super::matcher::Matcher::build(&rules);
     let projection = super::matcher::Projection::build(&rules);
-    Ok(RuleSet { rules, default, version: b.version, matcher, projection, slot_count })
+    Ok(RuleSet { rules, default, version: b.version, matcher, projection, slot_count, pred_count })
 }
 
 fn resolve(s: &str, env: Env) -> Result<Secret, String> {

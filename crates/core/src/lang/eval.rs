@@ -15,12 +15,54 @@ use super::ir::{Cond, Each, Pred, Quant, Test};
 /// `Ok` when the condition holds; `Err(reason)` otherwise (the reason is empty unless explaining).
 pub(crate) type Verdict = Result<(), String>;
 
-pub(crate) struct Ctx<'a> {
+pub(crate) struct Ctx<'a, 'm> {
     pub root: &'a Value,
     pub explain: bool,
     /// What each root path of the set leads to in this event, resolved on first use (empty:
     /// no sharing).
     pub slots: &'a [Cell<Slot<'a>>],
+    /// The verdicts of shared predicates already decided for this event (empty: none kept).
+    pub memo: Memo<'m>,
+}
+
+/// Per-event verdicts of the rule set's shared predicates, indexed by predicate number: a cell
+/// holds `stamp << 1 | holds`, and only cells carrying this event's stamp count, so the table is
+/// reused from event to event without clearing.
+#[derive(Clone, Copy)]
+pub(crate) struct Memo<'a> {
+    cells: &'a [Cell<u32>],
+    stamp: u32,
+}
+
+impl Memo<'_> {
+    pub(crate) const NONE: Memo<'static> = Memo { cells: &[], stamp: 0 };
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<(u32, Vec<Cell<u32>>)> = const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+/// Runs `f` with a memo for `n` predicates: this thread's table with a fresh stamp, or a new
+/// table when that one is in use (a nested evaluation).
+pub(crate) fn with_memo<R>(n: usize, f: impl FnOnce(Memo<'_>) -> R) -> R {
+    MEMO.with(|table| match table.try_borrow_mut() {
+        Ok(mut table) => {
+            let (stamp, cells) = &mut *table;
+            if cells.len() < n {
+                cells.resize(n, Cell::new(0));
+            }
+            *stamp += 1;
+            if *stamp >= 1 << 31 {
+                cells.iter().for_each(|c| c.set(0));
+                *stamp = 1;
+            }
+            f(Memo { cells: &cells[..n], stamp: *stamp })
+        }
+        Err(_) => {
+            let cells = vec![Cell::new(0); n];
+            f(Memo { cells: &cells, stamp: 1 })
+        }
+    })
 }
 
 /// `Pred::slot` of a predicate whose path is not resolved through the shared table.
@@ -53,8 +95,9 @@ fn resolve<'a>(cur: &'a Value, path: &[Segment]) -> Slot<'a> {
 /// already shared `Arc`s) gets the slot of its path, and identical predicates (same path, same
 /// operator text and same compiled test) become one `Arc<Pred>`, their paths one `Arc<[Segment]>`.
 /// Rule sets repeat predicates a lot (`eventType == "..."`), so this is most of a rule set's
-/// condition memory. Returns how many distinct root paths there are.
-pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> usize {
+/// condition memory. Each shared predicate gets its number (see [`Cond::Pred`]). Returns how
+/// many distinct root paths and how many shared predicates there are.
+pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> (usize, usize) {
     /// A predicate's identity: its path, its operator text (what `explain` shows) and its
     /// compiled test (the `Debug` text names the variant, the literals and a regex's pattern).
     type PredKey = (Arc<[Segment]>, Box<str>, String);
@@ -63,14 +106,15 @@ pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> usize 
     #[derive(Default)]
     struct Tables {
         paths: std::collections::HashMap<Arc<[Segment]>, SharedPath>,
-        preds: std::collections::HashMap<PredKey, Arc<Pred>>,
+        preds: std::collections::HashMap<PredKey, (Arc<Pred>, u32)>,
     }
     fn walk_cond(c: &mut Cond, t: &mut Tables) {
         match c {
-            Cond::Pred(p) => {
+            Cond::Pred(p, number) => {
                 let key = (p.path.clone(), p.op_text.clone(), format!("{:?}", p.test));
-                if let Some(shared) = t.preds.get(&key) {
+                if let Some((shared, n)) = t.preds.get(&key) {
                     *p = shared.clone();
+                    *number = *n;
                     return;
                 }
                 let next = t.paths.len() as u32;
@@ -84,7 +128,8 @@ pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> usize 
                     own.slot = slot;
                     own.path = path;
                     own.path_text = path_text;
-                    t.preds.insert(key, p.clone());
+                    *number = t.preds.len() as u32;
+                    t.preds.insert(key, (p.clone(), *number));
                 }
             }
             Cond::And(parts) | Cond::Or(parts) => parts.iter_mut().for_each(|p| walk_cond(p, t)),
@@ -96,7 +141,7 @@ pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> usize 
     for r in rules {
         walk_cond(&mut r.cond, &mut tables);
     }
-    tables.paths.len()
+    (tables.paths.len(), tables.preds.len())
 }
 
 pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
@@ -124,7 +169,19 @@ pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
         Cond::Let { name, cond } => {
             eval(cond, ctx, ctx.root).map_err(|r| if ctx.explain { format!("{name}: {r}") } else { r })
         }
-        Cond::Pred(p) => eval_pred(p, ctx, cur),
+        Cond::Pred(p, number) => match ctx.memo.cells.get(*number as usize) {
+            // Numbered predicates are those outside quantifiers and lets: `cur` is the root.
+            Some(cell) if !ctx.explain => {
+                let known = cell.get();
+                if known >> 1 == ctx.memo.stamp {
+                    return if known & 1 == 1 { Ok(()) } else { Err(String::new()) };
+                }
+                let verdict = eval_pred(p, ctx, cur);
+                cell.set(ctx.memo.stamp << 1 | u32::from(verdict.is_ok()));
+                verdict
+            }
+            _ => eval_pred(p, ctx, cur),
+        },
         Cond::Each(each) => {
             let Each { path, path_text, cond } = &**each;
             let values = scalars(&reach(cur, path));
@@ -433,7 +490,7 @@ fn any_flat(items: &[Value], f: &mut dyn FnMut(&Value) -> bool) -> bool {
     })
 }
 
-fn eval_pred(p: &Pred, ctx: &Ctx<'_>, cur: &Value) -> Verdict {
+fn eval_pred(p: &Pred, ctx: &Ctx<'_, '_>, cur: &Value) -> Verdict {
     let explain = ctx.explain;
     if !explain {
         let quick = match ctx.slots.get(p.slot as usize) {

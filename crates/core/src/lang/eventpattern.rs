@@ -15,7 +15,7 @@ use serde_json::{Number, Value};
 use super::ast::{OrdOp, Segment};
 use super::compile::{ignore_case_regex, matches_regex};
 
-use super::ir::{Cond, Each, IpBlock, Pred, Test};
+use super::ir::{Cond, Each, IpBlock, Pred, Test, NO_PRED};
 
 /// A parsed, validated event pattern. `text` is its compact JSON, shown by `explain`.
 #[derive(Debug, Clone, PartialEq)]
@@ -292,9 +292,9 @@ fn compile_object(o: &Object, base: &str) -> Result<Cond, String> {
                     });
                     alts.push(match m {
                         Matcher::Exists(false) => {
-                            Cond::Not { cond: Box::new(Cond::Pred(pred)), text: format!("exists {text}").into() }
+                            Cond::Not { cond: Box::new(Cond::Pred(pred, NO_PRED)), text: format!("exists {text}").into() }
                         }
-                        _ => Cond::Pred(pred),
+                        _ => Cond::Pred(pred, NO_PRED),
                     });
                 }
                 parts.push(if alts.len() == 1 { alts.pop().expect("one") } else { Cond::Or(alts.into()) });

@@ -18,7 +18,11 @@ pub(crate) enum Cond {
     Or(Box<[Cond]>),
     And(Box<[Cond]>),
     Not { cond: Box<Cond>, text: Box<str> },
-    Pred(Arc<Pred>),
+    /// A predicate, and its number in the rule set's table of shared predicates (whose verdicts
+    /// are remembered per event; [`NO_PRED`] inside quantifiers and lets, evaluated elsewhere
+    /// than the envelope root). The number is here, not in the `Pred`, so that a remembered
+    /// verdict is found without touching the predicate.
+    Pred(Arc<Pred>, u32),
     /// A `let` reference: its paths are evaluated from the envelope root.
     Let { name: Box<str>, cond: Arc<Cond> },
     Quant(Box<Quant>),
@@ -38,6 +42,9 @@ impl Cond {
         }
     }
 }
+
+/// The predicate number of a predicate outside the shared table.
+pub(crate) const NO_PRED: u32 = u32::MAX;
 
 /// `any P: C` / `all P: C`.
 #[derive(Debug)]

@@ -452,7 +452,7 @@ impl Chooser {
     /// `prefix`: the path of the enclosing `any` quantifiers; `None` at the envelope root.
     fn anchors<'a>(&self, cond: &'a Cond, prefix: Option<&[Segment]>) -> Option<Anchors<'a>> {
         match cond {
-            Cond::Pred(p) => pred_anchors(join(prefix, &p.path)?, &p.test),
+            Cond::Pred(p, _) => pred_anchors(join(prefix, &p.path)?, &p.test),
             Cond::And(parts) => {
                 let mut best: Option<(u64, Anchors<'a>)> = None;
                 for part in parts {
@@ -490,7 +490,7 @@ impl Chooser {
     /// Counts every anchorable predicate of a condition (all of them, before any choice).
     fn count(&mut self, cond: &Cond, prefix: Option<&[Segment]>) {
         match cond {
-            Cond::Pred(p) => {
+            Cond::Pred(p, _) => {
                 if let Some(anchors) = join(prefix, &p.path).and_then(|path| pred_anchors(path, &p.test)) {
                     for (path, a) in anchors {
                         *self.shared.entry((path, a.cost_key().0)).or_default() += 1;
@@ -641,7 +641,7 @@ impl Projection {
 
     fn add_cond(&mut self, cond: &Cond, base: &[Segment]) {
         match cond {
-            Cond::Pred(p) => {
+            Cond::Pred(p, _) => {
                 let full: Vec<Segment> = base.iter().chain(p.path.iter()).cloned().collect();
                 if let Some(n) = self.node(&full) {
                     n.keep_all = true;
@@ -675,7 +675,7 @@ impl Projection {
     /// The root paths of the lets a condition refers to (below a part kept whole).
     fn add_lets(&mut self, cond: &Cond) {
         match cond {
-            Cond::Pred(_) => {}
+            Cond::Pred(..) => {}
             Cond::And(parts) | Cond::Or(parts) => parts.iter().for_each(|c| self.add_lets(c)),
             Cond::Not { cond, .. } => self.add_lets(cond),
             Cond::Let { cond, .. } => self.add_cond(cond, &[]),
@@ -710,7 +710,7 @@ impl Projection {
 /// (lets are from the root and do not count).
 fn element_paths_start_with_fields(cond: &Cond) -> bool {
     match cond {
-        Cond::Pred(p) => matches!(p.path.first(), Some(Segment::Field(_))),
+        Cond::Pred(p, _) => matches!(p.path.first(), Some(Segment::Field(_))),
         Cond::And(parts) | Cond::Or(parts) => parts.iter().all(element_paths_start_with_fields),
         Cond::Not { cond, .. } => element_paths_start_with_fields(cond),
         Cond::Let { .. } => true,

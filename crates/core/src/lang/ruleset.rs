@@ -24,6 +24,8 @@ pub struct RuleSet {
     pub(crate) projection: super::matcher::Projection,
     /// How many root paths conditions read (see `Pred::slot`).
     pub(crate) slot_count: usize,
+    /// How many shared predicates conditions hold (see `eval::intern_predicates`).
+    pub(crate) pred_count: usize,
 }
 
 /// What one event does against a rule set.
@@ -75,36 +77,34 @@ pub struct RuleExplanation {
 impl RuleSet {
     /// Evaluates one event (any JSON value; a non-object simply matches nothing but `not` rules).
     pub fn evaluate(&self, event: &Value) -> Evaluation {
+        let fired = self.fired(event);
+        self.plan(event, &fired)
+    }
+
+    /// The rules that fire, in order: the index's candidates checked by the evaluator, each
+    /// shared predicate decided once per event.
+    fn fired(&self, event: &Value) -> Vec<&CompiledRule> {
         let slots = eval::slots(self.slot_count);
-        let ctx = Ctx { root: event, explain: false, slots: &slots };
-        let mut fired: Vec<&CompiledRule> = Vec::new();
-        for id in self.matcher.candidates(event) {
-            let rule = &self.rules[id as usize];
-            if eval::eval(&rule.cond, &ctx, event).is_ok() {
-                fired.push(rule);
-                if rule.drop || rule.stop {
-                    break;
+        eval::with_memo(self.pred_count, |memo| {
+            let ctx = Ctx { root: event, explain: false, slots: &slots, memo };
+            let mut fired: Vec<&CompiledRule> = Vec::new();
+            for id in self.matcher.candidates(event) {
+                let rule = &self.rules[id as usize];
+                if eval::eval(&rule.cond, &ctx, event).is_ok() {
+                    fired.push(rule);
+                    if rule.drop || rule.stop {
+                        break;
+                    }
                 }
             }
-        }
-        self.plan(event, &fired)
+            fired
+        })
     }
 
     /// The rule names [`RuleSet::evaluate`] would report, without planning deliveries (no
     /// payload copies, no transforms): what `switchboard match` and the benchmarks need.
     pub fn matched_rules(&self, event: &Value) -> Vec<&str> {
-        let slots = eval::slots(self.slot_count);
-        let ctx = Ctx { root: event, explain: false, slots: &slots };
-        let mut fired = Vec::new();
-        for id in self.matcher.candidates(event) {
-            let rule = &self.rules[id as usize];
-            if eval::eval(&rule.cond, &ctx, event).is_ok() {
-                fired.push(rule.name.as_str());
-                if rule.drop || rule.stop {
-                    break;
-                }
-            }
-        }
+        let mut fired: Vec<&str> = self.fired(event).into_iter().map(|r| r.name.as_str()).collect();
         if fired.is_empty() && self.default.is_some() {
             fired.push("default");
         }
@@ -181,7 +181,7 @@ impl RuleSet {
     }
 
     fn run(&self, event: &Value, explain: bool) -> Explanation {
-        let ctx = Ctx { root: event, explain, slots: &[] };
+        let ctx = Ctx { root: event, explain, slots: &[], memo: eval::Memo::NONE };
         let mut fired: Vec<&CompiledRule> = Vec::new();
         let mut ended_by: Option<&CompiledRule> = None;
         let mut rules = Vec::new();
