@@ -179,10 +179,11 @@ pub(crate) fn build(b: Build) -> Result<RuleSet, Diagnostic> {
         None => None,
     };
     rules.shrink_to_fit();
-    let (slot_count, pred_count) = super::eval::intern_predicates(&mut rules);
+    let (slot_count, preds) = super::eval::intern_predicates(&mut rules);
+    let conjunctions = rules.iter().map(|r| super::eval::conjunction(&r.cond)).collect();
     let matcher = super::matcher::Matcher::build(&rules);
     let projection = super::matcher::Projection::build(&rules);
-    Ok(RuleSet { rules, default, version: b.version, matcher, projection, slot_count, pred_count })
+    Ok(RuleSet { rules, default, version: b.version, matcher, projection, slot_count, preds, conjunctions })
 }
 
 fn resolve(s: &str, env: Env) -> Result<Secret, String> {

@@ -96,8 +96,8 @@ fn resolve<'a>(cur: &'a Value, path: &[Segment]) -> Slot<'a> {
 /// operator text and same compiled test) become one `Arc<Pred>`, their paths one `Arc<[Segment]>`.
 /// Rule sets repeat predicates a lot (`eventType == "..."`), so this is most of a rule set's
 /// condition memory. Each shared predicate gets its number (see [`Cond::Pred`]). Returns how
-/// many distinct root paths and how many shared predicates there are.
-pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> (usize, usize) {
+/// many distinct root paths there are, and the shared predicates by number.
+pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> (usize, Vec<Arc<Pred>>) {
     /// A predicate's identity: its path, its operator text (what `explain` shows) and its
     /// compiled test (the `Debug` text names the variant, the literals and a regex's pattern).
     type PredKey = (Arc<[Segment]>, Box<str>, String);
@@ -141,7 +141,56 @@ pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> (usize
     for r in rules {
         walk_cond(&mut r.cond, &mut tables);
     }
-    (tables.paths.len(), tables.preds.len())
+    let mut numbered: Vec<(u32, Arc<Pred>)> = tables.preds.into_values().map(|(p, n)| (n, p)).collect();
+    numbered.sort_unstable_by_key(|(n, _)| *n);
+    (tables.paths.len(), numbered.into_iter().map(|(_, p)| p).collect())
+}
+
+/// A rule whose condition is a conjunction of at most three shared predicates, as their numbers
+/// (`[count, p1, p2, p3]`; a count of 0: any other condition). Checking a candidate rule through
+/// this dense table and the memo touches one small entry instead of the rule and its tree.
+pub(crate) type Conjunction = [u32; 4];
+
+pub(crate) fn conjunction(cond: &Cond) -> Conjunction {
+    let numbered = |c: &Cond| match c {
+        Cond::Pred(_, n) if *n != super::ir::NO_PRED => Some(*n),
+        _ => None,
+    };
+    let mut out = [0; 4];
+    match cond {
+        Cond::And(parts) if parts.len() <= 3 => {
+            for (i, part) in parts.iter().enumerate() {
+                match numbered(part) {
+                    Some(n) => out[i + 1] = n,
+                    None => return [0; 4],
+                }
+            }
+            out[0] = parts.len() as u32;
+        }
+        single => {
+            if let Some(n) = numbered(single) {
+                out = [1, n, 0, 0];
+            }
+        }
+    }
+    out
+}
+
+/// Whether shared predicate `number` holds on the event (`ctx.root`), remembered in the memo;
+/// `pred` gives the predicate, only when it must be evaluated.
+pub(crate) fn shared_holds<'p>(number: u32, ctx: &Ctx<'_, '_>, pred: impl FnOnce() -> &'p Pred) -> bool {
+    match ctx.memo.cells.get(number as usize) {
+        Some(cell) => {
+            let known = cell.get();
+            if known >> 1 == ctx.memo.stamp {
+                return known & 1 == 1;
+            }
+            let holds = eval_pred(pred(), ctx, ctx.root).is_ok();
+            cell.set(ctx.memo.stamp << 1 | u32::from(holds));
+            holds
+        }
+        None => eval_pred(pred(), ctx, ctx.root).is_ok(),
+    }
 }
 
 pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
@@ -169,19 +218,15 @@ pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
         Cond::Let { name, cond } => {
             eval(cond, ctx, ctx.root).map_err(|r| if ctx.explain { format!("{name}: {r}") } else { r })
         }
-        Cond::Pred(p, number) => match ctx.memo.cells.get(*number as usize) {
-            // Numbered predicates are those outside quantifiers and lets: `cur` is the root.
-            Some(cell) if !ctx.explain => {
-                let known = cell.get();
-                if known >> 1 == ctx.memo.stamp {
-                    return if known & 1 == 1 { Ok(()) } else { Err(String::new()) };
-                }
-                let verdict = eval_pred(p, ctx, cur);
-                cell.set(ctx.memo.stamp << 1 | u32::from(verdict.is_ok()));
-                verdict
+        // Numbered predicates are those outside quantifiers and lets: `cur` is the root.
+        Cond::Pred(p, number) if *number != super::ir::NO_PRED && !ctx.explain => {
+            if shared_holds(*number, ctx, || p) {
+                Ok(())
+            } else {
+                Err(String::new())
             }
-            _ => eval_pred(p, ctx, cur),
-        },
+        }
+        Cond::Pred(p, _) => eval_pred(p, ctx, cur),
         Cond::Each(each) => {
             let Each { path, path_text, cond } = &**each;
             let values = scalars(&reach(cur, path));

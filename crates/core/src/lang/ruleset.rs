@@ -24,8 +24,10 @@ pub struct RuleSet {
     pub(crate) projection: super::matcher::Projection,
     /// How many root paths conditions read (see `Pred::slot`).
     pub(crate) slot_count: usize,
-    /// How many shared predicates conditions hold (see `eval::intern_predicates`).
-    pub(crate) pred_count: usize,
+    /// The shared predicates of conditions, by number (see `eval::intern_predicates`).
+    pub(crate) preds: Vec<Arc<super::ir::Pred>>,
+    /// Per rule, its condition as a conjunction of shared predicates where it is one.
+    pub(crate) conjunctions: Vec<eval::Conjunction>,
 }
 
 /// What one event does against a rule set.
@@ -85,12 +87,18 @@ impl RuleSet {
     /// shared predicate decided once per event.
     fn fired(&self, event: &Value) -> Vec<&CompiledRule> {
         let slots = eval::slots(self.slot_count);
-        eval::with_memo(self.pred_count, |memo| {
+        eval::with_memo(self.preds.len(), |memo| {
             let ctx = Ctx { root: event, explain: false, slots: &slots, memo };
             let mut fired: Vec<&CompiledRule> = Vec::new();
             for id in self.matcher.candidates(event) {
-                let rule = &self.rules[id as usize];
-                if eval::eval(&rule.cond, &ctx, event).is_ok() {
+                let holds = match self.conjunctions[id as usize] {
+                    [0, ..] => eval::eval(&self.rules[id as usize].cond, &ctx, event).is_ok(),
+                    [n, preds @ ..] => {
+                        preds[..n as usize].iter().all(|&p| eval::shared_holds(p, &ctx, || &self.preds[p as usize]))
+                    }
+                };
+                if holds {
+                    let rule = &self.rules[id as usize];
                     fired.push(rule);
                     if rule.drop || rule.stop {
                         break;
