@@ -10,7 +10,9 @@
 //! rules. The data is generated once by `python3 bench/peers/gen/generate.py` into
 //! `$BENCH_PEERS_DIR/data` (default ~/.cache/switchboard/bench-peers/data), shared with
 //! `bench/peers/run.sh`. Under `cargo test` (no `--bench`) it runs one small size once.
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
@@ -18,7 +20,8 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use switchboard_core::lang::{self, CompileInput, RuleSet, SourceFile};
 
-/// Counts live heap bytes, to report what a compiled rule set holds.
+/// Counts live heap bytes, to report what a compiled rule set holds, over the allocator the
+/// `switchboard` binary uses (mimalloc, see src/main.rs).
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -26,15 +29,15 @@ static LIVE: AtomicIsize = AtomicIsize::new(0);
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
+        unsafe { MiMalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 
