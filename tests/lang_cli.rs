@@ -159,6 +159,21 @@ fn match_writes_one_stable_line_per_input_line() {
     assert_eq!(lines[4], serde_json::json!({"line": 6, "matched": []}));
 }
 
+/// `--timing` (what bench/peers times) adds one JSON line on stderr and changes nothing on stdout.
+#[test]
+fn match_timing_reports_load_and_event_times_on_stderr() {
+    let input = "{\"eventType\":\"payment.captured\",\"data\":{\"amount\":5000}}\n{\"eventType\":\"nothing\"}\n";
+    let plain = run_stdin(&["match"], input);
+    let timed = run_stdin(&["match", "--timing"], input);
+    assert_eq!(code(&timed), 0);
+    assert_eq!(stdout(&timed), stdout(&plain));
+    let stderr = String::from_utf8_lossy(&timed.stderr);
+    let line: Value = serde_json::from_str(stderr.lines().last().expect("a timing line")).expect("json");
+    assert_eq!(line["events"], 2);
+    assert!(line["load_s"].as_f64().expect("load_s") > 0.0);
+    assert!(line["events_s"].as_f64().expect("events_s") > 0.0);
+}
+
 #[test]
 fn match_reports_default_and_exits_2_on_a_set_that_does_not_load() {
     let dir = rule_dir(&[("a.rules", "default {\n  to topic \"unrouted\"\n}\nrule r {\n  when a == 1\n  to store\n}\n")]);

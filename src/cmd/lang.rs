@@ -39,7 +39,12 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct MatchArgs {}
+pub struct MatchArgs {
+    /// At the end, print on stderr one JSON line with the rule set's load time and the time the
+    /// events took (reading, matching, writing): `{"load_s":..,"events":..,"events_s":..}`.
+    #[arg(long)]
+    pub timing: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -167,8 +172,10 @@ fn delivery_text(d: &Delivery) -> String {
     format!("{what}  <- {}", d.rule)
 }
 
-pub fn match_lines(global: &GlobalArgs, _args: MatchArgs) -> anyhow::Result<Outcome> {
+pub fn match_lines(global: &GlobalArgs, args: MatchArgs) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
     let set = load_set(&global.rules_dir(), global)?;
+    let loaded = std::time::Instant::now();
     let mut stdin = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let mut line = Vec::new();
@@ -208,6 +215,17 @@ pub fn match_lines(global: &GlobalArgs, _args: MatchArgs) -> anyhow::Result<Outc
         }
     }
     out.flush()?;
+    if args.timing {
+        let done = std::time::Instant::now();
+        eprintln!(
+            "{}",
+            json!({
+                "load_s": (loaded - started).as_secs_f64(),
+                "events": n,
+                "events_s": (done - loaded).as_secs_f64(),
+            })
+        );
+    }
     Ok(Outcome::Success)
 }
 

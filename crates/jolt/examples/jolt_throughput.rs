@@ -6,6 +6,11 @@
 //! Run by bench/peers/jolt-java/run.sh beside the Java reference's driver (same inputs, same
 //! method: every transform starts from its own copy of the input, as the reference mutates it).
 use std::hint::black_box;
+
+/// The allocator of the `switchboard` binary (src/main.rs), so that the figures are the engine's
+/// as the gateway runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 #[path = "../benches/support/cases.rs"]
