@@ -30,7 +30,7 @@ pub fn binary() -> PathBuf {
 
 /// The repository root (for the shipped rules/ and transforms/).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()))
 }
 
 /// Copies a directory tree (rule sets, transforms) into `to`.

@@ -57,7 +57,7 @@ fn data_dir() -> PathBuf {
 
 fn generate(dir: &Path, events: usize, rules: &[usize]) {
     let list: Vec<String> = rules.iter().map(|n| n.to_string()).collect();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peers/gen/generate.py");
+    let script = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../bench/peers/gen/generate.py");
     let status = std::process::Command::new("python3")
         .arg(&script)
         .args(["--out".as_ref(), dir.as_os_str()])

@@ -21,7 +21,7 @@ fn fixtures_dir() -> PathBuf {
     let shared = std::env::var_os("SWITCHBOARD_SHARED")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../../shared"));
     shared.join("conformance/jolt")
 }
 

@@ -84,7 +84,7 @@ async fn run(store: Arc<dyn EventStore>, backend: &str, batch: usize, concurrenc
 /// Runs a latte workload against the same node and returns its throughput (ops/s).
 fn latte(latte: &PathBuf, workload: &str, node: &str, secs: u64, concurrency: usize) -> Option<f64> {
     let dir = tempfile::tempdir().ok()?;
-    let wl = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/latte").join(workload);
+    let wl = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("benches/latte").join(workload);
     let ok = Command::new(latte).arg("schema").arg(&wl).arg(node).current_dir(dir.path()).status().ok()?.success();
     if !ok {
         return None;

@@ -18,7 +18,7 @@ struct Verifier {
 }
 
 fn verifiers(work: &std::path::Path) -> Vec<Verifier> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/verify");
+    let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("tests/verify");
     let mut out = vec![Verifier {
         name: "python",
         command: vec![

@@ -23,11 +23,11 @@ pub fn shared_dir() -> PathBuf {
     std::env::var_os("SWITCHBOARD_SHARED")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../../shared"))
 }
 
 pub fn load() -> Vec<Case> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest_dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()));
     let integration = shared_dir().join("conformance/jolt/chainr/integration");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&integration)
         .unwrap_or_else(|e| panic!("{}: {e}", integration.display()))
