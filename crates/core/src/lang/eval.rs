@@ -134,13 +134,7 @@ pub(crate) fn intern_predicates(rules: &mut [super::ir::CompiledRule]) -> (usize
             }
             Cond::And(parts) | Cond::Or(parts) => parts.iter_mut().for_each(|p| walk_cond(p, t)),
             Cond::Not { cond, .. } => walk_cond(cond, t),
-            // Evaluated where the `Each` is, which is the root here.
-            Cond::Each(each) => {
-                if let Some(flat) = each.flat.as_mut() {
-                    walk_cond(flat, t);
-                }
-            }
-            Cond::Let { .. } | Cond::Quant(_) => {}
+            Cond::Let { .. } | Cond::Quant(_) | Cond::Each(_) => {}
         }
     }
     let mut tables = Tables::default();
@@ -234,17 +228,7 @@ pub(crate) fn eval(cond: &Cond, ctx: &Ctx, cur: &Value) -> Verdict {
         }
         Cond::Pred(p, _) => eval_pred(p, ctx, cur),
         Cond::Each(each) => {
-            let Each { path, path_text, cond, flat } = &**each;
-            // One value (not an array) or nothing there: the flattened form decides, with shared
-            // predicates. `explain` keeps the nested form (and its messages), which
-            // `matcher_agrees` compares with this.
-            if let (Some(flat), false) = (flat, ctx.explain) {
-                match walk(cur, path) {
-                    Some(None) => return eval(flat, ctx, cur),
-                    Some(Some(v)) if !v.is_array() => return eval(flat, ctx, cur),
-                    _ => {}
-                }
-            }
+            let Each { path, path_text, cond } = &**each;
             let values = scalars(&reach(cur, path));
             if values.is_empty() {
                 let empty = Value::Object(serde_json::Map::new());

@@ -268,19 +268,16 @@ fn leaf_test(m: &Matcher) -> Result<Test, String> {
     })
 }
 
-/// The condition of `o`, its paths prefixed by `prefix` (the path from where it is evaluated);
-/// `flatten`: also build the flattened form of its nested patterns (see [`Each::flat`]).
-fn compile_object(o: &Object, base: &str, prefix: &[Segment], flatten: bool) -> Result<Cond, String> {
+fn compile_object(o: &Object, base: &str) -> Result<Cond, String> {
     let mut parts = Vec::new();
     for (key, field) in &o.fields {
         let text = place(base, key);
-        let path: Vec<Segment> = prefix.iter().cloned().chain([Segment::Field(key.clone())]).collect();
+        let path = vec![Segment::Field(key.clone())];
         match field {
             Field::Nested(inner) => parts.push(Cond::Each(Box::new(Each {
-                path_text: text.clone(),
-                cond: compile_object(inner, &text, &[], false)?,
-                flat: if flatten { Some(compile_object(inner, &text, &path, true)?) } else { None },
                 path,
+                path_text: text.clone(),
+                cond: compile_object(inner, &text)?,
             }))),
             Field::Leaf(matchers) => {
                 let mut alts = Vec::new();
@@ -305,8 +302,7 @@ fn compile_object(o: &Object, base: &str, prefix: &[Segment], flatten: bool) -> 
         }
     }
     for alts in &o.ors {
-        let alts: Vec<Cond> =
-            alts.iter().map(|a| compile_object(a, base, prefix, flatten)).collect::<Result<_, _>>()?;
+        let alts: Vec<Cond> = alts.iter().map(|a| compile_object(a, base)).collect::<Result<_, _>>()?;
         parts.push(Cond::Or(alts.into()));
     }
     Ok(if parts.len() == 1 { parts.pop().expect("one") } else { Cond::And(parts.into()) })
@@ -338,5 +334,5 @@ fn matcher_text(m: &Matcher) -> String {
 
 /// The condition of a pattern, over the envelope root.
 pub(crate) fn compile(p: &EventPattern) -> Result<Cond, String> {
-    compile_object(&p.root, "", &[], true)
+    compile_object(&p.root, "")
 }

@@ -62,11 +62,6 @@ pub(crate) struct Each {
     pub path: Vec<Segment>,
     pub path_text: String,
     pub cond: Cond,
-    /// `cond` with `path` put in front of every path, evaluated where the `Each` is: the same
-    /// verdict whenever `path` reaches one value that is not an array (or nothing), which lets its
-    /// predicates be shared and remembered like any other (`eval::intern_predicates`). Built for
-    /// the nested patterns of the root level and, inside those, of the flattened forms.
-    pub flat: Option<Cond>,
 }
 
 #[derive(Debug)]
