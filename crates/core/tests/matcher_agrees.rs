@@ -267,6 +267,7 @@ proptest! {
         for e in &events {
             let reference = set.evaluate_reference(e);
             prop_assert_eq!(&set.evaluate(e), &reference, "patterns:\n{}\nevent: {}", text, e);
+            prop_assert_eq!(&set.explain(e).evaluation, &reference, "explain, patterns:\n{}\nevent: {}", text, e);
             let projected = set.matched_rules_json(&e.to_string()).unwrap();
             prop_assert_eq!(projected, reference.matched.iter().map(String::as_str).collect::<Vec<_>>());
         }
