@@ -3,13 +3,12 @@
 //! rule is tried in order. With `explain` it also says why a condition failed.
 use std::cell::Cell;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use serde_json::{Number, Value};
 
 use super::ast::{OrdOp, Segment};
 use super::eventpattern::NumOp;
-use std::sync::Arc;
-
 use super::ir::{Cond, Each, Pred, Quant, Test};
 
 /// `Ok` when the condition holds; `Err(reason)` otherwise (the reason is empty unless explaining).
@@ -477,25 +476,10 @@ pub(crate) fn walk<'a>(cur: &'a Value, path: &[Segment]) -> Option<Option<&'a Va
     Some(Some(v))
 }
 
-/// The predicate on one non-array value (the common case: a path through objects to a scalar),
-/// without allocating; the same answer as the general evaluation of that single value.
-fn single_value_holds(test: &Test, v: &Value) -> bool {
-    match test {
-        Test::Exists => true,
-        Test::LeafExists => !v.is_object(),
-        Test::Ne(lit) => !json_eq(v, lit),
-        Test::NotIn(lits) => !lits.iter().any(|l| json_eq(v, l)),
-        Test::Contains(_) | Test::ContainsAny(_) | Test::ContainsAll(_) => contains_test(test, v),
-        Test::AnythingBut(tests) => !v.is_object() && !tests.iter().any(|t| scalar_test(t, v).0),
-        other => scalar_test(other, v).0,
-    }
-}
-
-/// The verdict when the path leads to nothing or to one non-array value; `None` otherwise.
+/// The verdict when the path leads to nothing or to one value; `None` when it crosses an array.
 fn quick_verdict(test: &Test, at: Slot<'_>) -> Option<Verdict> {
     let holds = match at {
         Slot::Missing => false,
-        Slot::One(v) if !v.is_array() => single_value_holds(test, v),
         Slot::One(v) => holds(test, &[v]),
         _ => return None,
     };
@@ -536,8 +520,7 @@ fn any_flat(items: &[Value], f: &mut dyn FnMut(&Value) -> bool) -> bool {
 }
 
 fn eval_pred(p: &Pred, ctx: &Ctx<'_, '_>, cur: &Value) -> Verdict {
-    let explain = ctx.explain;
-    if !explain {
+    if !ctx.explain {
         let quick = match ctx.slots.get(p.slot as usize) {
             Some(cell) if std::ptr::eq(cur, ctx.root) => {
                 let at = match cell.get() {
@@ -558,7 +541,7 @@ fn eval_pred(p: &Pred, ctx: &Ctx<'_, '_>, cur: &Value) -> Verdict {
         return if holds(&p.test, &reach(cur, &p.path)) { Ok(()) } else { Err(String::new()) };
     }
     let reached = reach(cur, &p.path);
-    let fail = |why: String| Err(if explain { format!("{}: {why}", p.path_text) } else { String::new() });
+    let fail = |why: String| Err(format!("{}: {why}", p.path_text));
     if reached.is_empty() {
         return fail("missing".to_string());
     }

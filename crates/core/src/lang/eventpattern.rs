@@ -14,7 +14,6 @@ use serde_json::{Number, Value};
 
 use super::ast::{OrdOp, Segment};
 use super::compile::{ignore_case_regex, matches_regex};
-
 use super::ir::{Cond, Each, IpBlock, Pred, Test, NO_PRED};
 
 /// A parsed, validated event pattern. `text` is its compact JSON, shown by `explain`.
