@@ -43,7 +43,12 @@ fn rate(case: &cases::Case, window: Duration) -> f64 {
 
 fn main() {
     let runs: usize = std::env::var("RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    // JOLT_CASES=a,b limits the run to cases whose names contain one of the words (for profiling).
+    let only: Vec<String> = std::env::var("JOLT_CASES").map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default();
     for case in cases::load() {
+        if !only.is_empty() && !only.iter().any(|w| case.name.contains(w.as_str())) {
+            continue;
+        }
         if let Some(expected) = &case.expected {
             match case.chain.apply(&case.input) {
                 Ok(out) if &out == expected => {}

@@ -7,8 +7,9 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
+use smallvec::SmallVec;
 
-use crate::walked::{Matched, WalkedPath};
+use crate::walked::{Captures, Matched, WalkedPath};
 use crate::TransformError;
 
 /// `&(up, group)` / `$(up, group)`: how many levels up the walked path, and which capture of the
@@ -83,6 +84,18 @@ pub fn parse_java_int(text: &str) -> Option<i64> {
     (i32::MIN as i64..=i32::MAX as i64).contains(&value).then_some(value)
 }
 
+/// An array index as a key (`"3"`): the first thousand are made once and borrowed, so walking
+/// an array allocates nothing per element.
+pub fn index_key(i: usize) -> Cow<'static, str> {
+    const MADE: usize = 1024;
+    static KEYS: std::sync::OnceLock<Box<[String]>> = std::sync::OnceLock::new();
+    if i < MADE {
+        Cow::Borrowed(KEYS.get_or_init(|| (0..MADE).map(|n| n.to_string()).collect())[i].as_str())
+    } else {
+        Cow::Owned(i.to_string())
+    }
+}
+
 /// A non-negative array index, as `ArrayPathElement.verifyStringIsNonNegativeInteger` accepts.
 pub fn parse_index(text: &str) -> Option<usize> {
     parse_java_int(text).and_then(|n| usize::try_from(n).ok())
@@ -106,16 +119,16 @@ impl Glob {
     }
 
     /// The byte ranges of what each star captured, or `None` when the key does not match.
-    pub fn captures(&self, key: &str) -> Option<Vec<(usize, usize)>> {
+    pub fn captures(&self, key: &str) -> Option<Captures> {
         if !self.could_match(key) {
             return None;
         }
-        let mut caps = Vec::with_capacity(self.stars());
+        let mut caps = Captures::new();
         glob_match(&self.segments, key, 0, &mut caps).then_some(caps)
     }
 
     pub fn is_match(&self, key: &str) -> bool {
-        self.could_match(key) && glob_match(&self.segments, key, 0, &mut Vec::new())
+        self.could_match(key) && glob_match(&self.segments, key, 0, &mut Captures::new())
     }
 
     /// A cheap filter (prefix, suffix, length) before the backtracking match: most keys fail here.
@@ -126,7 +139,7 @@ impl Glob {
     }
 }
 
-fn glob_match(segments: &[String], key: &str, offset: usize, caps: &mut Vec<(usize, usize)>) -> bool {
+fn glob_match(segments: &[String], key: &str, offset: usize, caps: &mut Captures) -> bool {
     let Some(rest) = key[offset..].strip_prefix(segments[0].as_str()) else {
         return false;
     };
@@ -447,7 +460,7 @@ impl PathElement {
                 (evaluated == key.as_ref()).then(|| Matched::new(Cow::Owned(evaluated.into_owned())))
             }
             PathElement::Array(a) => match a.evaluate(walked)? {
-                Some(n) if n.to_string() == key.as_ref() => Some(Matched::new(key.clone())),
+                Some(n) if index_key(n) == key.as_ref() => Some(Matched::new(key.clone())),
                 _ => None,
             },
             PathElement::Dollar(r) => Some(Matched::new(Cow::Owned(r.resolve(walked)?.to_owned()))),
@@ -608,6 +621,33 @@ pub enum Step<'s> {
     Append,
 }
 
+/// An evaluated path: the compiled steps themselves when none depends on the input, otherwise
+/// made for this input, inline (no allocation) for paths of up to eight steps.
+pub enum Steps<'w> {
+    Fixed(&'w [Step<'static>]),
+    Made(SmallVec<[Step<'w>; 8]>),
+}
+
+impl<'w> std::ops::Deref for Steps<'w> {
+    type Target = [Step<'w>];
+
+    fn deref(&self) -> &[Step<'w>] {
+        match self {
+            Steps::Fixed(s) => s,
+            Steps::Made(s) => s,
+        }
+    }
+}
+
+/// `map.get(key)`, comparing the keys of small maps instead of hashing (cheaper below ~8 keys).
+pub fn map_get<'m>(map: &'m serde_json::Map<String, Value>, key: &str) -> Option<(&'m String, &'m Value)> {
+    if map.len() <= 8 {
+        map.iter().find(|(k, _)| k.as_str() == key)
+    } else {
+        map.get_key_value(key)
+    }
+}
+
 /// A parsed dot-notation path (`a.&1.b[#2]`), evaluated per input into concrete [`Step`]s.
 #[derive(Debug, Clone)]
 pub struct ReadPath {
@@ -663,11 +703,11 @@ impl ReadPath {
     }
 
     /// Evaluates every step; `Ok(None)` when one has no value for this input (nothing happens).
-    pub fn evaluate<'w>(&'w self, walked: &'w WalkedPath<'_>) -> Result<Option<Cow<'w, [Step<'w>]>>, TransformError> {
+    pub fn evaluate<'w>(&'w self, walked: &'w WalkedPath<'_>) -> Result<Option<Steps<'w>>, TransformError> {
         if let Some(fixed) = &self.fixed {
-            return Ok(Some(Cow::Borrowed(fixed.as_slice())));
+            return Ok(Some(Steps::Fixed(fixed.as_slice())));
         }
-        let mut out = Vec::with_capacity(self.steps.len());
+        let mut out = SmallVec::new();
         for step in &self.steps {
             out.push(match step {
                 PathStep::Key(KeyStep::Literal(s)) => Step::Key(Cow::Borrowed(s)),
@@ -683,7 +723,7 @@ impl ReadPath {
                 },
             });
         }
-        Ok(Some(Cow::Owned(out)))
+        Ok(Some(Steps::Made(out)))
     }
 
     /// Reads the data at this path below `tree`: `None` when something on the way is missing.
@@ -699,7 +739,7 @@ impl ReadPath {
 pub fn read_steps<'a>(mut tree: &'a Value, steps: &[Step<'_>]) -> Option<&'a Value> {
     for step in steps {
         tree = match (step, tree) {
-            (Step::Key(k), Value::Object(map)) => map.get(k.as_ref())?,
+            (Step::Key(k), Value::Object(map)) => map_get(map, k)?.1,
             (Step::Index(i), Value::Array(list)) => list.get(*i)?,
             _ => return None,
         };

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::functions::Function;
 use crate::keys::{computed_rank, parse_index, split_dot_notation, ArrayIndex, PathElement, ReadPath, Transpose};
-use crate::walked::{Matched, WalkedPath};
+use crate::walked::{Captures, Matched, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
 
 static NULL: Value = Value::Null;
@@ -143,7 +143,7 @@ enum Evaluator {
 struct Level {
     step: Option<Step>,
     key: String,
-    captures: Vec<(usize, usize)>,
+    captures: Captures,
     /// For a list: its length before explicit indexes extended it.
     orig_size: Option<usize>,
 }
@@ -198,13 +198,13 @@ fn walked_view<'a>(root: &'a Value, levels: &'a [Level]) -> WalkedPath<'a> {
 }
 
 impl Key {
-    fn matches(&self, key: &str, parent_is_list: bool) -> Option<Vec<(usize, usize)>> {
+    fn matches(&self, key: &str, parent_is_list: bool) -> Option<Captures> {
         match self {
-            Key::Literal(s) => (s == key).then(Vec::new),
-            Key::StarAll => Some(Vec::new()),
+            Key::Literal(s) => (s == key).then(Captures::new),
+            Key::StarAll => Some(Captures::new()),
             Key::Star(PathElement::Star(g)) => g.captures(key),
             Key::Star(_) => None,
-            Key::Index(n) => (parent_is_list && parse_index(key) == Some(*n)).then(Vec::new),
+            Key::Index(n) => (parent_is_list && parse_index(key) == Some(*n)).then(Captures::new),
         }
     }
 
@@ -324,7 +324,7 @@ impl Composite {
     fn apply_element(
         &self,
         key: &str,
-        captures: Vec<(usize, usize)>,
+        captures: Captures,
         root: &mut Value,
         levels: &mut Vec<Level>,
         context: &Value,
@@ -483,7 +483,7 @@ impl Leaf {
     fn apply_element(
         &self,
         key: &str,
-        captures: Vec<(usize, usize)>,
+        captures: Captures,
         present: bool,
         root: &mut Value,
         levels: &[Level],
@@ -641,8 +641,8 @@ impl Modify {
         // The reference wraps the input as `{"root": input}` and walks from there; so do we, so
         // that `@(n,..)` counts the same levels.
         let mut wrapper = Value::Object(Map::from_iter([("root".to_owned(), input)]));
-        let mut levels = vec![Level { step: None, key: "root".into(), captures: Vec::new(), orig_size: None }];
-        self.root.apply_element("root", Vec::new(), &mut wrapper, &mut levels, context)?;
+        let mut levels = vec![Level { step: None, key: "root".into(), captures: Captures::new(), orig_size: None }];
+        self.root.apply_element("root", Captures::new(), &mut wrapper, &mut levels, context)?;
         Ok(match wrapper {
             Value::Object(mut map) => map.shift_remove("root").unwrap_or(Value::Null),
             _ => Value::Null,

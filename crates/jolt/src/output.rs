@@ -76,6 +76,9 @@ impl<'a> Out<'a> {
     /// Turns a JSON map or list held as a value into tree nodes, so it can be written into (as
     /// the reference writes into the very map it copied from the input).
     fn explode(&mut self) {
+        if !matches!(self, Out::Data(Value::Object(_) | Value::Array(_)) | Out::Owned(Value::Object(_) | Value::Array(_))) {
+            return;
+        }
         let exploded = match std::mem::replace(self, Out::Null) {
             Out::Data(Value::Object(m)) => {
                 Out::Map(OutMap { entries: m.iter().map(|(k, v)| (k.clone(), Out::Data(v))).collect(), index: None })

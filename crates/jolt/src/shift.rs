@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::keys::{computed_rank, PathElement, ReadPath};
+use crate::keys::{computed_rank, index_key, map_get, PathElement, ReadPath};
 use crate::output::{self, Out};
 use crate::walked::{Matched, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
@@ -23,15 +23,6 @@ use crate::{child_path, SpecError, TransformError};
 const ROOT: &str = "root";
 /// Up to this many entries, finding a key by comparing strings beats hashing it.
 const SCAN_UP_TO: usize = 8;
-
-/// `map.get_key_value(key)`, scanning small maps instead of hashing.
-fn find<'m>(map: &'m Map<String, Value>, key: &str) -> Option<(&'m String, &'m Value)> {
-    if map.len() <= SCAN_UP_TO {
-        map.iter().find(|(k, _)| k.as_str() == key)
-    } else {
-        map.get_key_value(key)
-    }
-}
 static NULL: Value = Value::Null;
 
 #[derive(Debug)]
@@ -188,7 +179,7 @@ impl Composite {
             Value::Object(map) => {
                 if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
                     for (k, child) in &self.literals {
-                        if let Some((key, value)) = find(map, k) {
+                        if let Some((key, value)) = map_get(map, k) {
                             child.apply(&Cow::Borrowed(key.as_str()), value, walked, out)?;
                         }
                     }
@@ -219,12 +210,12 @@ impl Composite {
                     Strategy::Literals => {}
                     Strategy::Computed | Strategy::LiteralsThenComputed => {
                         for (i, v) in list.iter().enumerate() {
-                            self.apply_computed(&Cow::Owned(i.to_string()), v, walked, out)?;
+                            self.apply_computed(&index_key(i), v, walked, out)?;
                         }
                     }
                     Strategy::Conflict => {
                         for (i, v) in list.iter().enumerate() {
-                            self.apply_conflict(&Cow::Owned(i.to_string()), v, walked, out)?;
+                            self.apply_conflict(&index_key(i), v, walked, out)?;
                         }
                     }
                 }

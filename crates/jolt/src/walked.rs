@@ -7,12 +7,16 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use serde_json::Value;
+use smallvec::SmallVec;
+
+/// What each `*` of a key captured, as byte ranges into the key: inline for up to three stars.
+pub type Captures = SmallVec<[(usize, usize); 3]>;
 
 /// What one spec key matched: the whole key plus what each `*` captured.
 #[derive(Debug)]
 pub struct Matched<'a> {
     key: Cow<'a, str>,
-    captures: Vec<(usize, usize)>,
+    captures: Captures,
     /// How many children of this level have matched so far (`[#n]` output indexes).
     hash_count: Cell<usize>,
     /// `@` keys stand for their parent's match: they resolve to the level above.
@@ -21,15 +25,15 @@ pub struct Matched<'a> {
 
 impl<'a> Matched<'a> {
     pub fn new(key: Cow<'a, str>) -> Matched<'a> {
-        Matched { key, captures: Vec::new(), hash_count: Cell::new(0), alias: false }
+        Matched { key, captures: Captures::new(), hash_count: Cell::new(0), alias: false }
     }
 
-    pub fn with_captures(key: Cow<'a, str>, captures: Vec<(usize, usize)>) -> Matched<'a> {
+    pub fn with_captures(key: Cow<'a, str>, captures: Captures) -> Matched<'a> {
         Matched { key, captures, hash_count: Cell::new(0), alias: false }
     }
 
     pub fn alias() -> Matched<'a> {
-        Matched { key: Cow::Borrowed(""), captures: Vec::new(), hash_count: Cell::new(0), alias: true }
+        Matched { key: Cow::Borrowed(""), captures: Captures::new(), hash_count: Cell::new(0), alias: true }
     }
 
     pub fn key(&self) -> &str {
@@ -112,7 +116,7 @@ mod tests {
         let data = Value::Null;
         let mut walked = WalkedPath::new();
         walked.push(&data, Matched::new(Cow::Borrowed("root")));
-        walked.push(&data, Matched::with_captures(Cow::Borrowed("tag-a"), vec![(4, 5)]));
+        walked.push(&data, Matched::with_captures(Cow::Borrowed("tag-a"), [(4, 5)].into_iter().collect()));
         walked.push(&data, Matched::alias());
         assert_eq!(walked.matched_up(0).unwrap().key(), "tag-a");
         assert_eq!(walked.matched_up(0).unwrap().capture(1), Some("a"));
