@@ -1,6 +1,9 @@
-//! Single-thread transforms per second for each benchmarked spec, as `spec<TAB>rate` lines:
-//! each spec is warmed up, then timed in several runs of 0.5 s of CPU time, and the median is
-//! printed. CPU time (the kernel's count for this, the only, thread; the Java driver counts its
+//! Single-thread transforms per second for each benchmarked spec, as `spec<TAB>rate<TAB>rate`
+//! lines: first `Chain::transform` (the output in the engine's own form, sharing the input's
+//! values as the reference's output shares the input's objects: what the Java driver measures and
+//! what the gateway serializes), then `Chain::apply` (the output copied into an owned
+//! `serde_json::Value`). Each spec is warmed up, then timed in several runs of 0.5 s of CPU time,
+//! and the median is printed. CPU time (the kernel's count for this, the only, thread; the Java driver counts its
 //! whole process, collector and compiler included) keeps the figures comparable on a machine
 //! shared with other work, where wall-clock rates mostly measure the scheduler.
 //! Run by bench/peers/jolt-java/run.sh beside the Java reference's driver (same inputs, same
@@ -24,14 +27,31 @@ fn thread_cpu_ns(wall_start: Instant) -> u64 {
         .unwrap_or_else(|| wall_start.elapsed().as_nanos() as u64)
 }
 
-fn rate(case: &cases::Case, window: Duration) -> f64 {
+#[derive(Clone, Copy)]
+enum Form {
+    /// `Chain::transform`: the engine's output, borrowing from the input.
+    Native,
+    /// `Chain::apply`: an owned `serde_json::Value`.
+    Value,
+}
+
+fn rate(case: &cases::Case, form: Form, window: Duration) -> f64 {
     let wall = Instant::now();
     let start = thread_cpu_ns(wall);
     let window = window.as_nanos() as u64;
     let mut n: u64 = 0;
     loop {
-        for _ in 0..256 {
-            black_box(case.chain.apply(black_box(&case.input)).ok());
+        match form {
+            Form::Native => {
+                for _ in 0..256 {
+                    black_box(case.chain.transform(black_box(&case.input), &serde_json::Value::Null).ok());
+                }
+            }
+            Form::Value => {
+                for _ in 0..256 {
+                    black_box(case.chain.apply(black_box(&case.input)).ok());
+                }
+            }
         }
         n += 256;
         let spent = thread_cpu_ns(wall) - start;
@@ -54,10 +74,20 @@ fn main() {
                 Ok(out) if &out == expected => {}
                 other => panic!("{}: wrong output {other:?}", case.name),
             }
+            match case.chain.transform(&case.input, &serde_json::Value::Null).map(|o| o.into_value()) {
+                Ok(out) if &out == expected => {}
+                other => panic!("{}: wrong output from transform {other:?}", case.name),
+            }
         }
-        rate(&case, Duration::from_millis(300));
-        let mut rates: Vec<f64> = (0..runs).map(|_| rate(&case, Duration::from_millis(500))).collect();
-        rates.sort_by(f64::total_cmp);
-        println!("{}\t{:.0}", case.name, rates[rates.len() / 2]);
+        let median = |form: Form| {
+            rate(&case, form, Duration::from_millis(300));
+            let mut rates: Vec<f64> = (0..runs).map(|_| rate(&case, form, Duration::from_millis(500))).collect();
+            rates.sort_by(f64::total_cmp);
+            rates[rates.len() / 2]
+        };
+        // JOLT_VALUE=0 skips the second form (for profiling the first alone); it prints as 0.
+        let value_too = std::env::var("JOLT_VALUE").map_or(true, |v| v != "0");
+        let (native, value) = (median(Form::Native), if value_too { median(Form::Value) } else { 0.0 });
+        println!("{}\t{native:.0}\t{value:.0}", case.name);
     }
 }

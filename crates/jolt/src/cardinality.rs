@@ -113,7 +113,7 @@ impl Composite {
     }
 
     /// Walks the children over `data` (the value this composite matched).
-    fn process(&self, data: &mut Value, walked: &mut WalkedPath<'static>) -> Result<(), TransformError> {
+    fn process<'s>(&'s self, data: &mut Value, walked: &mut WalkedPath<'s>) -> Result<(), TransformError> {
         let keys: Vec<String> = match data {
             Value::Object(map) => map.keys().cloned().collect(),
             Value::Array(list) => (0..list.len()).map(|i| i.to_string()).collect(),
@@ -142,7 +142,7 @@ impl Node {
         }
     }
 
-    fn apply(&self, key: &str, parent: &mut Value, walked: &mut WalkedPath<'static>) -> Result<bool, TransformError> {
+    fn apply<'s>(&'s self, key: &str, parent: &mut Value, walked: &mut WalkedPath<'s>) -> Result<bool, TransformError> {
         let Some(matched) = self.key().matches(&Cow::Owned(key.to_owned()), walked)? else {
             return Ok(false);
         };

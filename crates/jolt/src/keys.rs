@@ -69,6 +69,22 @@ impl Ref {
         })
     }
 
+    /// Like [`Ref::resolve`], for as long as the input lives (borrowed unless the key was made).
+    pub fn resolve_cow<'a>(&self, walked: &WalkedPath<'a>) -> Result<Cow<'a, str>, TransformError> {
+        let matched = walked.matched_up(self.up).ok_or_else(|| {
+            TransformError(format!("reference &({},{}) looks above the top of the input", self.up, self.group))
+        })?;
+        matched.capture_cow(self.group).ok_or_else(|| {
+            TransformError(format!(
+                "reference &({},{}): the key `{}` has no capture {}",
+                self.up,
+                self.group,
+                matched.key(),
+                self.group
+            ))
+        })
+    }
+
     fn canonical(&self, token: char) -> String {
         format!("{token}({},{})", self.up, self.group)
     }
@@ -210,9 +226,9 @@ impl AmpTemplate {
     }
 
     /// The key text; a lone reference borrows the matched key instead of copying it.
-    pub fn evaluate<'w>(&'w self, walked: &'w WalkedPath<'_>) -> Result<Cow<'w, str>, TransformError> {
+    pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Cow<'a, str>, TransformError> {
         match self.tokens.as_slice() {
-            [AmpToken::Ref(r)] => return r.resolve(walked).map(Cow::Borrowed),
+            [AmpToken::Ref(r)] => return r.resolve_cow(walked),
             [AmpToken::Literal(s)] => return Ok(Cow::Borrowed(s)),
             _ => {}
         }
@@ -281,7 +297,7 @@ impl ArrayIndex {
     }
 
     /// The concrete index, `Ok(None)` when the input gives no usable one (nothing is written).
-    pub fn evaluate(&self, walked: &WalkedPath<'_>) -> Result<Option<usize>, TransformError> {
+    pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<usize>, TransformError> {
         Ok(match self {
             ArrayIndex::Append => None,
             ArrayIndex::Explicit(n) => Some(*n),
@@ -343,7 +359,7 @@ impl Transpose {
     }
 
     /// The data this lookup finds, `None` when there is none (a present `null` is `Some`).
-    pub fn lookup<'a>(&self, walked: &WalkedPath<'a>) -> Result<Option<&'a Value>, TransformError> {
+    pub fn lookup<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<&'a Value>, TransformError> {
         let Some(step) = walked.up(self.up) else {
             return Ok(None);
         };
@@ -354,7 +370,7 @@ impl Transpose {
     }
 
     /// As an output key: strings as they are, numbers truncated to an int, booleans as text.
-    pub fn evaluate<'a>(&self, walked: &WalkedPath<'a>) -> Option<Cow<'a, str>> {
+    pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Option<Cow<'a, str>> {
         match self.lookup(walked).ok()?? {
             Value::String(s) => Some(Cow::Borrowed(s)),
             Value::Number(n) => crate::number::Num::of(n).map(|n| Cow::Owned(n.int_value().to_string())),
@@ -450,21 +466,21 @@ impl PathElement {
     }
 
     /// Matches an input key against this (left-hand-side) key.
-    pub fn matches<'a>(&self, key: &Cow<'a, str>, walked: &WalkedPath<'a>) -> Result<Option<Matched<'a>>, TransformError> {
+    pub fn matches<'a>(&'a self, key: &Cow<'a, str>, walked: &WalkedPath<'a>) -> Result<Option<Matched<'a>>, TransformError> {
         Ok(match self {
             PathElement::Literal(s) => (s == key.as_ref()).then(|| Matched::new(key.clone())),
             PathElement::StarAll => Some(Matched::new(key.clone())),
             PathElement::Star(g) => g.captures(key).map(|caps| Matched::with_captures(key.clone(), caps)),
             PathElement::Amp(a) => {
                 let evaluated = a.evaluate(walked)?;
-                (evaluated == key.as_ref()).then(|| Matched::new(Cow::Owned(evaluated.into_owned())))
+                (evaluated == key.as_ref()).then(|| Matched::new(evaluated))
             }
             PathElement::Array(a) => match a.evaluate(walked)? {
                 Some(n) if index_key(n) == key.as_ref() => Some(Matched::new(key.clone())),
                 _ => None,
             },
-            PathElement::Dollar(r) => Some(Matched::new(Cow::Owned(r.resolve(walked)?.to_owned()))),
-            PathElement::Hash(s) => Some(Matched::new(Cow::Owned(s.clone()))),
+            PathElement::Dollar(r) => Some(Matched::new(r.resolve_cow(walked)?)),
+            PathElement::Hash(s) => Some(Matched::new(Cow::Borrowed(s))),
             // `@` and `@(..)` keys stand for their parent's match, so `&0` and `&1` agree.
             PathElement::At | PathElement::Transpose(_) => Some(Matched::alias()),
         })
@@ -622,10 +638,27 @@ pub enum Step<'s> {
 }
 
 /// An evaluated path: the compiled steps themselves when none depends on the input, otherwise
-/// made for this input, inline (no allocation) for paths of up to eight steps.
+/// made for this input, inline (no allocation) for paths of up to four steps.
 pub enum Steps<'w> {
     Fixed(&'w [Step<'static>]),
-    Made(SmallVec<[Step<'w>; 8]>),
+    Made(SmallVec<[Step<'w>; 4]>),
+}
+
+impl<'w> Steps<'w> {
+    /// Step `i`'s key for as long as the spec and input live (a fixed step's key is borrowed
+    /// from the compiled spec), for output maps to keep without copying.
+    pub fn key(&self, i: usize) -> Option<Cow<'w, str>> {
+        match self {
+            Steps::Fixed(s) => match &s[i] {
+                Step::Key(k) => Some(Cow::Borrowed(k.as_ref())),
+                _ => None,
+            },
+            Steps::Made(s) => match &s[i] {
+                Step::Key(k) => Some(k.clone()),
+                _ => None,
+            },
+        }
+    }
 }
 
 impl<'w> std::ops::Deref for Steps<'w> {
@@ -703,7 +736,7 @@ impl ReadPath {
     }
 
     /// Evaluates every step; `Ok(None)` when one has no value for this input (nothing happens).
-    pub fn evaluate<'w>(&'w self, walked: &'w WalkedPath<'_>) -> Result<Option<Steps<'w>>, TransformError> {
+    pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<Steps<'a>>, TransformError> {
         if let Some(fixed) = &self.fixed {
             return Ok(Some(Steps::Fixed(fixed.as_slice())));
         }
@@ -727,7 +760,7 @@ impl ReadPath {
     }
 
     /// Reads the data at this path below `tree`: `None` when something on the way is missing.
-    pub fn read<'a>(&self, tree: &'a Value, walked: &WalkedPath<'_>) -> Result<Option<&'a Value>, TransformError> {
+    pub fn read<'a, 'x>(&'x self, tree: &'a Value, walked: &WalkedPath<'x>) -> Result<Option<&'a Value>, TransformError> {
         let Some(steps) = self.evaluate(walked)? else {
             return Ok(None);
         };

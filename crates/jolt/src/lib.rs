@@ -6,6 +6,9 @@
 //!   such object) once; an invalid spec fails here, naming the JSON path inside the spec.
 //! - [`Chain::apply`] / [`Chain::apply_with_context`] run it; a compiled chain is immutable and
 //!   `Send + Sync`, shared read-only across threads.
+//! - [`Chain::transform`] runs it without copying what the output shares with the input: its
+//!   [`Output`] borrows the input's values (as the reference's output holds the input's own
+//!   objects) and serializes as JSON directly; [`Output::into_value`] makes an owned copy.
 //! - [`parse_spec_text`] reads spec file text, accepting `//` and `/* */` comments as the reference does.
 //!
 //! One module per operation (`shift`, `default`, `remove`, `sort`, `cardinality`, `modify`), the
@@ -37,6 +40,43 @@ pub struct SpecError {
 impl SpecError {
     pub(crate) fn new(path: &str, message: impl Into<String>) -> SpecError {
         SpecError { path: path.to_owned(), message: message.into() }
+    }
+}
+
+/// What [`Chain::transform`] made: JSON that may borrow values of the input and keys of the spec.
+/// It serializes as JSON ([`serde::Serialize`]); [`Output::into_value`] copies it into a `Value`.
+#[derive(Debug)]
+pub struct Output<'a>(OutputRepr<'a>);
+
+#[derive(Debug)]
+enum OutputRepr<'a> {
+    /// A shift's tree, sharing the input's values.
+    Tree(output::Out<'a>),
+    /// The result of operations that work in place on an owned copy.
+    Value(Value),
+}
+
+impl Output<'_> {
+    pub fn into_value(self) -> Value {
+        match self.0 {
+            OutputRepr::Tree(t) => t.into_value(),
+            OutputRepr::Value(v) => v,
+        }
+    }
+
+    /// The output as JSON text.
+    pub fn to_vec(&self) -> Vec<u8> {
+        // Serializing a JSON tree into memory can not fail: keys are strings, numbers are JSON's.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for Output<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            OutputRepr::Tree(t) => t.serialize(serializer),
+            OutputRepr::Value(v) => v.serialize(serializer),
+        }
     }
 }
 
@@ -168,6 +208,15 @@ impl Chain {
         Ok(data)
     }
 
+    /// Runs the chain, sharing with the input whatever the output holds of it: a chain of one
+    /// shift copies nothing; other chains work in place on a copy, as [`Chain::apply`].
+    pub fn transform<'a>(&'a self, input: &'a Value, context: &Value) -> Result<Output<'a>, TransformError> {
+        match self.operations.as_slice() {
+            [Operation::Shift(shift)] => Ok(Output(OutputRepr::Tree(shift.apply_tree(input)?))),
+            _ => Ok(Output(OutputRepr::Value(self.apply_with_context(input, context)?))),
+        }
+    }
+
     /// Whether running the chain changes its input in place (its first operation is not a shift).
     /// The benchmark's Java driver copies the input only for these, as the reference needs.
     pub fn mutates_input(&self) -> bool {
@@ -201,6 +250,18 @@ mod tests {
         assert_send_sync::<Chain>();
         let chain = Chain::from_json(&json!([{"operation": "shift", "spec": {"a": "b"}}])).unwrap();
         assert_eq!(chain.apply(&json!({"a": 1})).unwrap(), json!({"b": 1}));
+    }
+
+    #[test]
+    fn a_transformed_output_serializes_like_its_value() {
+        let chain = Chain::from_json(&json!([{"operation": "shift", "spec": {"a": {"*": "x.&", "@": "whole"}}}])).unwrap();
+        let input = json!({"a": {"p": [1, {"q": "r"}], "s": "t"}});
+        let out = chain.transform(&input, &Value::Null).unwrap();
+        let text = out.to_vec();
+        let value = out.into_value();
+        assert_eq!(value, json!({"x": {"p": [1, {"q": "r"}], "s": "t"}, "whole": {"p": [1, {"q": "r"}], "s": "t"}}));
+        assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), value);
+        assert_eq!(value, chain.apply(&input).unwrap());
     }
 
     #[test]

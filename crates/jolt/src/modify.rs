@@ -185,7 +185,7 @@ fn resolve_mut<'v>(root: &'v mut Value, levels: &[Level]) -> Option<&'v mut Valu
 /// The read-only walked path the lookups evaluate against. `root` is the `{"root": input}`
 /// wrapper; its first level stands for the input itself, as the reference's does.
 fn walked_view<'a>(root: &'a Value, levels: &'a [Level]) -> WalkedPath<'a> {
-    let mut walked = WalkedPath::with_capacity(levels.len() + 1);
+    let mut walked = WalkedPath::new();
     let mut tree = Some(root);
     for (i, level) in levels.iter().enumerate() {
         if let Some(step) = &level.step {
@@ -536,7 +536,7 @@ impl Evaluator {
         Ok(Evaluator::Call { function: Function::by_name(&name), args: Some(args) })
     }
 
-    fn evaluate(&self, input: Option<&Value>, walked: &WalkedPath<'_>, context: &Value) -> Option<Value> {
+    fn evaluate<'a>(&'a self, input: Option<&Value>, walked: &WalkedPath<'a>, context: &Value) -> Option<Value> {
         match self {
             Evaluator::Arg(arg) => arg.evaluate(walked, context),
             Evaluator::Call { function, args } => {
@@ -615,7 +615,7 @@ impl Arg {
         }))
     }
 
-    fn evaluate(&self, walked: &WalkedPath<'_>, context: &Value) -> Option<Value> {
+    fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>, context: &Value) -> Option<Value> {
         match self {
             Arg::Literal(v) => Some(v.clone()),
             Arg::Input(t) => t.lookup(walked).ok().flatten().cloned(),

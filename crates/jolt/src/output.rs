@@ -1,15 +1,18 @@
 //! Shift's output tree, built along evaluated path steps (the reference's `ShiftrTraversr`):
 //! maps and lists are created on the way, and values colliding on one key become a list.
 //!
-//! The tree is not a `serde_json::Value` while it grows: values written from the input stay
-//! borrowed (`Data`) and are copied once at the end, and map keys are found by comparing strings
-//! (with a hash index only for wide maps), so a write costs no hashing and no copy of the data.
-//! [`Out::into_value`] turns the finished tree into JSON.
+//! The tree is not a `serde_json::Value`: values written from the input stay borrowed (`Data`),
+//! as the reference's output shares the input's objects, and so do keys taken from the input or
+//! the spec; map keys are found by comparing strings (with a hash index only for wide maps), so a
+//! write costs no hashing and no copy of the data. The finished tree serializes as JSON directly
+//! ([`serde::Serialize`]), or [`Out::into_value`] copies it into a `serde_json::Value`.
+use std::borrow::Cow;
 use std::collections::HashMap;
 
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
-use crate::keys::Step;
+use crate::keys::{Step, Steps};
 
 /// Maps wider than this get a hash index; below it, comparing keys is cheaper than hashing.
 const INDEX_FROM: usize = 24;
@@ -19,16 +22,17 @@ pub enum Out<'a> {
     Null,
     /// A value of the input, copied when the tree is finished.
     Data(&'a Value),
-    /// A value made during the walk (`$` keys, `#` literals) or taken apart from one.
-    Owned(Value),
+    /// A value made during the walk (`$` keys, `#` literals) or taken apart from one; boxed, as
+    /// it is rare and a `Value` is 80 bytes, which every node would otherwise carry and move.
+    Owned(Box<Value>),
     Map(OutMap<'a>),
     List(Vec<Out<'a>>),
 }
 
 #[derive(Debug, Default)]
 pub struct OutMap<'a> {
-    entries: Vec<(String, Out<'a>)>,
-    index: Option<HashMap<String, usize>>,
+    entries: Vec<(Cow<'a, str>, Out<'a>)>,
+    index: Option<Box<HashMap<Cow<'a, str>, usize>>>,
 }
 
 impl<'a> OutMap<'a> {
@@ -39,17 +43,19 @@ impl<'a> OutMap<'a> {
         }
     }
 
-    /// The slot for `key`, added (as `Null`) when absent.
-    fn slot(&mut self, key: &str) -> &mut Out<'a> {
+    /// The slot for step `at`'s key, added (as `Null`) when absent.
+    fn slot(&mut self, steps: &Steps<'a>, at: usize, key: &str) -> &mut Out<'a> {
         let i = match self.position(key) {
             Some(i) => i,
             None => {
                 let i = self.entries.len();
-                self.entries.push((key.to_owned(), Out::Null));
+                let key = steps.key(at).unwrap_or_else(|| Cow::Owned(key.to_owned()));
                 if let Some(index) = &mut self.index {
-                    index.insert(key.to_owned(), i);
-                } else if self.entries.len() > INDEX_FROM {
-                    self.index = Some(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
+                    index.insert(key.clone(), i);
+                }
+                self.entries.push((key, Out::Null));
+                if self.index.is_none() && self.entries.len() > INDEX_FROM {
+                    self.index = Some(index_of(&self.entries));
                 }
                 i
             }
@@ -64,36 +70,45 @@ impl<'a> OutMap<'a> {
     }
 }
 
+fn index_of<'a>(entries: &[(Cow<'a, str>, Out<'a>)]) -> Box<HashMap<Cow<'a, str>, usize>> {
+    Box::new(entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect())
+}
+
 impl<'a> Out<'a> {
     pub fn new_map() -> Out<'a> {
         Out::Map(OutMap::default())
     }
 
     fn is_null(&self) -> bool {
-        matches!(self, Out::Null | Out::Data(Value::Null) | Out::Owned(Value::Null))
+        matches!(self, Out::Null | Out::Data(Value::Null)) || matches!(self, Out::Owned(v) if v.is_null())
     }
 
     /// Turns a JSON map or list held as a value into tree nodes, so it can be written into (as
     /// the reference writes into the very map it copied from the input).
     fn explode(&mut self) {
-        if !matches!(self, Out::Data(Value::Object(_) | Value::Array(_)) | Out::Owned(Value::Object(_) | Value::Array(_))) {
+        if !matches!(self, Out::Data(Value::Object(_) | Value::Array(_))) && !matches!(self, Out::Owned(v) if v.is_object() || v.is_array()) {
             return;
         }
         let exploded = match std::mem::replace(self, Out::Null) {
-            Out::Data(Value::Object(m)) => {
-                Out::Map(OutMap { entries: m.iter().map(|(k, v)| (k.clone(), Out::Data(v))).collect(), index: None })
-            }
+            Out::Data(Value::Object(m)) => Out::Map(OutMap {
+                entries: m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), Out::Data(v))).collect(),
+                index: None,
+            }),
             Out::Data(Value::Array(l)) => Out::List(l.iter().map(Out::Data).collect()),
-            Out::Owned(Value::Object(m)) => {
-                Out::Map(OutMap { entries: m.into_iter().map(|(k, v)| (k, Out::Owned(v))).collect(), index: None })
-            }
-            Out::Owned(Value::Array(l)) => Out::List(l.into_iter().map(Out::Owned).collect()),
+            Out::Owned(v) => match *v {
+                Value::Object(m) => Out::Map(OutMap {
+                    entries: m.into_iter().map(|(k, v)| (Cow::Owned(k), Out::Owned(Box::new(v)))).collect(),
+                    index: None,
+                }),
+                Value::Array(l) => Out::List(l.into_iter().map(|v| Out::Owned(Box::new(v))).collect()),
+                other => Out::Owned(Box::new(other)),
+            },
             other => other,
         };
         *self = exploded;
         if let Out::Map(m) = self {
             if m.entries.len() > INDEX_FROM {
-                m.index = Some(m.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
+                m.index = Some(index_of(&m.entries));
             }
         }
     }
@@ -102,15 +117,39 @@ impl<'a> Out<'a> {
         match self {
             Out::Null => Value::Null,
             Out::Data(v) => v.clone(),
-            Out::Owned(v) => v,
+            Out::Owned(v) => *v,
             Out::Map(m) => {
                 let mut map = Map::with_capacity(m.entries.len());
                 for (k, v) in m.entries {
-                    map.insert(k, v.into_value());
+                    map.insert(k.into_owned(), v.into_value());
                 }
                 Value::Object(map)
             }
             Out::List(l) => Value::Array(l.into_iter().map(Out::into_value).collect()),
+        }
+    }
+}
+
+impl Serialize for Out<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Out::Null => serializer.serialize_unit(),
+            Out::Data(v) => v.serialize(serializer),
+            Out::Owned(v) => v.serialize(serializer),
+            Out::Map(m) => {
+                let mut map = serializer.serialize_map(Some(m.entries.len()))?;
+                for (k, v) in &m.entries {
+                    map.serialize_entry(k.as_ref(), v)?;
+                }
+                map.end()
+            }
+            Out::List(l) => {
+                let mut seq = serializer.serialize_seq(Some(l.len()))?;
+                for v in l {
+                    seq.serialize_element(v)?;
+                }
+                seq.end()
+            }
         }
     }
 }
@@ -125,25 +164,31 @@ fn new_container<'a>(next: &Step<'_>) -> Out<'a> {
 /// Writes `data` at `steps` below `tree`, shift style: values colliding on one key become a list
 /// (an existing list is appended to). A step that meets the wrong kind of container (a key into
 /// a list, an index into a string) writes nothing, as the reference does.
-pub fn write<'a>(tree: &mut Out<'a>, steps: &[Step<'_>], data: Out<'a>) {
+pub fn write<'a>(tree: &mut Out<'a>, steps: &Steps<'a>, data: Out<'a>) {
     let Some((last, path)) = steps.split_last() else {
         return;
     };
     let mut node = tree;
     for (i, step) in path.iter().enumerate() {
         let next = &steps[i + 1];
-        let Some(child) = descend(node, step, next) else {
+        let Some(child) = descend(node, steps, i, step, next) else {
             return;
         };
         node = child;
     }
-    final_set(node, last, data);
+    final_set(node, steps, path.len(), last, data);
 }
 
-fn descend<'t, 'a>(node: &'t mut Out<'a>, step: &Step<'_>, next: &Step<'_>) -> Option<&'t mut Out<'a>> {
+fn descend<'t, 'a>(
+    node: &'t mut Out<'a>,
+    steps: &Steps<'a>,
+    at: usize,
+    step: &Step<'_>,
+    next: &Step<'_>,
+) -> Option<&'t mut Out<'a>> {
     node.explode();
     let slot = match (step, node) {
-        (Step::Key(k), Out::Map(map)) => map.slot(k),
+        (Step::Key(k), Out::Map(map)) => map.slot(steps, at, k),
         (Step::Index(i), Out::List(list)) => {
             if list.len() <= *i {
                 list.resize_with(*i + 1, || Out::Null);
@@ -162,10 +207,10 @@ fn descend<'t, 'a>(node: &'t mut Out<'a>, step: &Step<'_>, next: &Step<'_>) -> O
     Some(slot)
 }
 
-fn final_set<'a>(node: &mut Out<'a>, step: &Step<'_>, data: Out<'a>) {
+fn final_set<'a>(node: &mut Out<'a>, steps: &Steps<'a>, at: usize, step: &Step<'_>, data: Out<'a>) {
     node.explode();
     let slot = match (step, node) {
-        (Step::Key(k), Out::Map(map)) => map.slot(k),
+        (Step::Key(k), Out::Map(map)) => map.slot(steps, at, k),
         (Step::Index(i), Out::List(list)) => {
             if list.len() <= *i {
                 list.resize_with(*i + 1, || Out::Null);
@@ -182,7 +227,7 @@ fn final_set<'a>(node: &mut Out<'a>, step: &Step<'_>, data: Out<'a>) {
         *slot = data;
         return;
     }
-    if matches!(slot, Out::Data(Value::Array(_)) | Out::Owned(Value::Array(_))) {
+    if matches!(slot, Out::Data(Value::Array(_))) || matches!(slot, Out::Owned(v) if v.is_array()) {
         slot.explode();
     }
     match slot {
@@ -204,23 +249,29 @@ mod tests {
         Step::Key(Cow::Borrowed(s))
     }
 
+    fn write<'a, const N: usize>(out: &mut Out<'a>, steps: [Step<'a>; N], data: Out<'a>) {
+        super::write(out, &Steps::Made(steps.into_iter().collect()), data);
+    }
+
     #[test]
     fn colliding_values_become_a_list() {
         let (one, two, x, t) = (json!(1), json!(2), json!("x"), json!(true));
         let mut out = Out::new_map();
-        write(&mut out, &[key("a"), key("b")], Out::Data(&one));
-        write(&mut out, &[key("a"), key("b")], Out::Data(&two));
-        write(&mut out, &[key("a"), key("c"), Step::Index(2)], Out::Data(&x));
-        write(&mut out, &[key("a"), key("d"), Step::Append, key("e")], Out::Data(&t));
-        assert_eq!(out.into_value(), json!({"a": {"b": [1, 2], "c": [null, null, "x"], "d": [{"e": true}]}}));
+        write(&mut out, [key("a"), key("b")], Out::Data(&one));
+        write(&mut out, [key("a"), key("b")], Out::Data(&two));
+        write(&mut out, [key("a"), key("c"), Step::Index(2)], Out::Data(&x));
+        write(&mut out, [key("a"), key("d"), Step::Append, key("e")], Out::Data(&t));
+        let expected = json!({"a": {"b": [1, 2], "c": [null, null, "x"], "d": [{"e": true}]}});
+        assert_eq!(serde_json::to_value(&out).unwrap(), expected, "serialized directly");
+        assert_eq!(out.into_value(), expected);
     }
 
     #[test]
     fn a_step_into_the_wrong_container_writes_nothing() {
         let (scalar, one) = (json!("scalar"), json!(1));
         let mut out = Out::new_map();
-        write(&mut out, &[key("a")], Out::Data(&scalar));
-        write(&mut out, &[key("a"), key("b")], Out::Data(&one));
+        write(&mut out, [key("a")], Out::Data(&scalar));
+        write(&mut out, [key("a"), key("b")], Out::Data(&one));
         assert_eq!(out.into_value(), json!({"a": "scalar"}));
     }
 
@@ -228,13 +279,13 @@ mod tests {
     fn writing_into_a_copied_map_extends_it_and_wide_maps_get_an_index() {
         let (m, two) = (json!({"x": 1}), json!(2));
         let mut out = Out::new_map();
-        write(&mut out, &[key("a")], Out::Data(&m));
-        write(&mut out, &[key("a"), key("y")], Out::Data(&two));
+        write(&mut out, [key("a")], Out::Data(&m));
+        write(&mut out, [key("a"), key("y")], Out::Data(&two));
         let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
         for k in &keys {
-            write(&mut out, &[key("wide"), key(k)], Out::Data(&two));
+            write(&mut out, [key("wide"), key(k)], Out::Data(&two));
         }
-        write(&mut out, &[key("wide"), key("k7")], Out::Data(&two));
+        write(&mut out, [key("wide"), key("k7")], Out::Data(&two));
         let v = out.into_value();
         assert_eq!(v["a"], json!({"x": 1, "y": 2}));
         assert_eq!(v["wide"]["k7"], json!([2, 2]));

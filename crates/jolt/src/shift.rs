@@ -80,13 +80,18 @@ impl Shift {
     }
 
     pub fn apply(&self, input: &Value) -> Result<Value, TransformError> {
+        Ok(self.apply_tree(input)?.into_value())
+    }
+
+    /// The output as a tree that borrows the input's values and the spec's keys (nothing copied).
+    pub fn apply_tree<'a>(&'a self, input: &'a Value) -> Result<Out<'a>, TransformError> {
         let mut output = Out::new_map();
         let mut walked = WalkedPath::new();
         walked.push(input, Matched::new(Cow::Borrowed(ROOT)));
         self.root.apply(&Cow::Borrowed(ROOT), input, &mut walked, &mut output)?;
         Ok(match output {
-            Out::Map(mut map) => map.take(ROOT).map_or(Value::Null, Out::into_value),
-            _ => Value::Null,
+            Out::Map(mut map) => map.take(ROOT).unwrap_or(Out::Null),
+            _ => Out::Null,
         })
     }
 }
@@ -148,7 +153,7 @@ impl Composite {
     }
 
     fn apply<'a>(
-        &self,
+        &'a self,
         key: &Cow<'a, str>,
         input: &'a Value,
         walked: &mut WalkedPath<'a>,
@@ -174,7 +179,7 @@ impl Composite {
         Ok(true)
     }
 
-    fn process<'a>(&self, input: &'a Value, walked: &mut WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
+    fn process<'a>(&'a self, input: &'a Value, walked: &mut WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         match input {
             Value::Object(map) => {
                 if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
@@ -251,7 +256,7 @@ impl Composite {
     }
 
     fn apply_conflict<'a>(
-        &self,
+        &'a self,
         key: &Cow<'a, str>,
         value: &'a Value,
         walked: &mut WalkedPath<'a>,
@@ -266,7 +271,7 @@ impl Composite {
     }
 
     fn apply_computed<'a>(
-        &self,
+        &'a self,
         key: &Cow<'a, str>,
         value: &'a Value,
         walked: &mut WalkedPath<'a>,
@@ -283,7 +288,7 @@ impl Composite {
 
 impl Node {
     fn apply<'a>(
-        &self,
+        &'a self,
         key: &Cow<'a, str>,
         input: &'a Value,
         walked: &mut WalkedPath<'a>,
@@ -321,7 +326,7 @@ impl Leaf {
     }
 
     fn apply<'a>(
-        &self,
+        &'a self,
         key: &Cow<'a, str>,
         input: &'a Value,
         walked: &mut WalkedPath<'a>,
@@ -353,12 +358,12 @@ impl Leaf {
         Ok(real_child)
     }
 
-    fn write_all<'a>(&self, data: &Cow<'a, Value>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
+    fn write_all<'a>(&'a self, data: &Cow<'a, Value>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         for writer in &self.writers {
             if let Some(steps) = writer.evaluate(walked)? {
                 let value = match data {
                     Cow::Borrowed(v) => Out::Data(v),
-                    Cow::Owned(v) => Out::Owned(v.clone()),
+                    Cow::Owned(v) => Out::Owned(Box::new(v.clone())),
                 };
                 output::write(out, &steps, value);
             }

@@ -48,6 +48,16 @@ impl<'a> Matched<'a> {
         self.captures.get(group - 1).map(|&(s, e)| &self.key[s..e])
     }
 
+    /// Capture `group` for as long as the input lives: borrowed when the key is the input's own,
+    /// copied only when the key was made during the walk.
+    pub fn capture_cow(&self, group: usize) -> Option<Cow<'a, str>> {
+        let (start, end) = if group == 0 { (0, self.key.len()) } else { *self.captures.get(group - 1)? };
+        Some(match &self.key {
+            Cow::Borrowed(k) => Cow::Borrowed(&k[start..end]),
+            Cow::Owned(k) => Cow::Owned(k[start..end].to_owned()),
+        })
+    }
+
     pub fn hash_count(&self) -> usize {
         self.hash_count.get()
     }
@@ -59,18 +69,15 @@ pub struct PathStep<'a> {
     matched: Matched<'a>,
 }
 
+/// Inline (on the stack, no allocation per transform) for specs up to eight levels deep.
 #[derive(Default)]
 pub struct WalkedPath<'a> {
-    steps: Vec<PathStep<'a>>,
+    steps: SmallVec<[PathStep<'a>; 8]>,
 }
 
 impl<'a> WalkedPath<'a> {
     pub fn new() -> WalkedPath<'a> {
-        WalkedPath::with_capacity(16)
-    }
-
-    pub fn with_capacity(levels: usize) -> WalkedPath<'a> {
-        WalkedPath { steps: Vec::with_capacity(levels) }
+        WalkedPath { steps: SmallVec::new() }
     }
 
     pub fn push(&mut self, tree: &'a Value, matched: Matched<'a>) {

@@ -125,11 +125,17 @@ fn run_case(dir: &Path, case: &Value) -> Result<(), String> {
     let out = chain.apply_with_context(&doc["input"], &context).map_err(|e| format!("transform error: {e}"))?;
     let expected = &doc[expected_key];
     let any_order = file.starts_with("modifier/");
-    if same(&out, expected, any_order, false) {
-        Ok(())
-    } else {
-        Err(format!("\n  got      {out}\n  expected {expected}"))
+    if !same(&out, expected, any_order, false) {
+        return Err(format!("\n  got      {out}\n  expected {expected}"));
     }
+    // The borrowing path (what the gateway serializes) must say the same, as text and as a copy.
+    let transformed = chain.transform(&doc["input"], &context).map_err(|e| format!("transform error: {e}"))?;
+    let text: Value = serde_json::from_slice(&transformed.to_vec()).map_err(|e| format!("output text: {e}"))?;
+    let copied = transformed.into_value();
+    if !same(&text, expected, any_order, false) || !same(&copied, expected, any_order, false) {
+        return Err(format!("\n  transform() serialized {text}\n  copied {copied}\n  expected {expected}"));
+    }
+    Ok(())
 }
 
 #[test]
