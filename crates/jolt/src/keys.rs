@@ -166,7 +166,7 @@ fn glob_match(segments: &[String], key: &str, offset: usize, caps: &mut Captures
     // The star takes as few characters as it can (at least one) while the rest still matches.
     for (i, c) in rest.char_indices() {
         let end = start + i + c.len_utf8();
-        caps.push((start, end));
+        caps.push((start as u32, end as u32));
         if glob_match(&segments[1..], key, end, caps) {
             return true;
         }
@@ -638,10 +638,10 @@ pub enum Step<'s> {
 }
 
 /// An evaluated path: the compiled steps themselves when none depends on the input, otherwise
-/// made for this input, inline (no allocation) for paths of up to four steps.
+/// made for this input, inline (no allocation) for paths of up to six steps (the hidden `root` is one).
 pub enum Steps<'w> {
     Fixed(&'w [Step<'static>]),
-    Made(SmallVec<[Step<'w>; 4]>),
+    Made(SmallVec<[Step<'w>; 6]>),
 }
 
 impl<'w> Steps<'w> {
@@ -690,6 +690,11 @@ pub struct ReadPath {
 }
 
 impl ReadPath {
+    /// Whether the path is the same for every input (it reads nothing of the walked path).
+    pub fn is_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
     /// Parses an output/lookup path; `*` and `$` are not allowed in one.
     pub fn parse(path: &str) -> Result<ReadPath, String> {
         if (path.contains('*') && !path.contains("\\*")) || (path.contains('$') && !path.contains("\\$")) {
@@ -799,8 +804,8 @@ mod tests {
         let g = Glob::new("rating-*-*");
         let key = "rating-a-b-c";
         let caps = g.captures(key).unwrap();
-        assert_eq!(&key[caps[0].0..caps[0].1], "a");
-        assert_eq!(&key[caps[1].0..caps[1].1], "b-c");
+        assert_eq!(&key[caps[0].0 as usize..caps[0].1 as usize], "a");
+        assert_eq!(&key[caps[1].0 as usize..caps[1].1 as usize], "b-c");
         assert!(!Glob::new("tag-*").is_match("tag-"));
         assert!(Glob::new("*-x").is_match("a-x"));
     }

@@ -50,6 +50,9 @@ struct Composite {
 struct Leaf {
     key: PathElement,
     writers: Vec<ReadPath>,
+    /// No writer reads the walked path (no `&`, `[#n]`, `@(..)` in it): the match need not be
+    /// pushed onto it.
+    fixed_writers: bool,
 }
 
 /// How a composite visits its input (`ExecutionStrategy`): the cheap ones when literal and
@@ -322,7 +325,8 @@ impl Leaf {
                 ))
             }
         };
-        Ok(Leaf { key, writers })
+        let fixed_writers = writers.iter().all(ReadPath::is_fixed);
+        Ok(Leaf { key, writers, fixed_writers })
     }
 
     fn apply<'a>(
@@ -348,10 +352,14 @@ impl Leaf {
                 Cow::Borrowed(input)
             }
         };
-        walked.push(input, matched);
-        let result = self.write_all(&data, walked, out);
-        walked.pop();
-        result?;
+        if self.fixed_writers {
+            self.write_all(&data, walked, out)?;
+        } else {
+            walked.push(input, matched);
+            let result = self.write_all(&data, walked, out);
+            walked.pop();
+            result?;
+        }
         if real_child {
             walked.count_match();
         }

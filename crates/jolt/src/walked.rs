@@ -9,8 +9,9 @@ use std::cell::Cell;
 use serde_json::Value;
 use smallvec::SmallVec;
 
-/// What each `*` of a key captured, as byte ranges into the key: inline for up to three stars.
-pub type Captures = SmallVec<[(usize, usize); 3]>;
+/// What each `*` of a key captured, as byte ranges into the key: inline for up to two stars
+/// (a key is far shorter than 4 GiB).
+pub type Captures = SmallVec<[(u32, u32); 2]>;
 
 /// What one spec key matched: the whole key plus what each `*` captured.
 #[derive(Debug)]
@@ -45,13 +46,16 @@ impl<'a> Matched<'a> {
         if group == 0 {
             return Some(&self.key);
         }
-        self.captures.get(group - 1).map(|&(s, e)| &self.key[s..e])
+        self.captures.get(group - 1).map(|&(s, e)| &self.key[s as usize..e as usize])
     }
 
     /// Capture `group` for as long as the input lives: borrowed when the key is the input's own,
     /// copied only when the key was made during the walk.
     pub fn capture_cow(&self, group: usize) -> Option<Cow<'a, str>> {
-        let (start, end) = if group == 0 { (0, self.key.len()) } else { *self.captures.get(group - 1)? };
+        let (start, end) = match group {
+            0 => (0, self.key.len()),
+            _ => self.captures.get(group - 1).map(|&(s, e)| (s as usize, e as usize))?,
+        };
         Some(match &self.key {
             Cow::Borrowed(k) => Cow::Borrowed(&k[start..end]),
             Cow::Owned(k) => Cow::Owned(k[start..end].to_owned()),
