@@ -3,6 +3,7 @@
 //! the order literals, then `a|b` alternatives (fewer alternatives first), then `*`.
 use serde_json::{Map, Value};
 
+use crate::keys::map_get_mut;
 use crate::{child_path, SpecError};
 
 #[derive(Debug)]
@@ -127,11 +128,12 @@ impl Key {
                 if self.op == Op::Literal {
                     // A literal key always has exactly one name (see `compile`).
                     let name = &self.names[0];
-                    if !map.contains_key(name) {
-                        map.insert(name.clone(), Value::Null);
-                    }
-                    if let Some(slot) = map.get_mut(name) {
+                    if let Some(slot) = map_get_mut(map, name) {
                         self.fill(slot);
+                    } else {
+                        let mut slot = Value::Null;
+                        self.fill(&mut slot);
+                        map.insert(name.clone(), slot);
                     }
                     return;
                 }

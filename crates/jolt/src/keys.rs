@@ -681,6 +681,26 @@ pub fn map_get<'m>(map: &'m serde_json::Map<String, Value>, key: &str) -> Option
     }
 }
 
+/// `map.get_mut(key)`, comparing the keys of small maps instead of hashing.
+pub fn map_get_mut<'m>(map: &'m mut serde_json::Map<String, Value>, key: &str) -> Option<&'m mut Value> {
+    if map.len() <= 8 {
+        map.iter_mut().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        map.get_mut(key)
+    }
+}
+
+/// `map.insert(key, value)`: an existing key keeps its place and gets the value (found without
+/// hashing in a small map); a new one is added at the end.
+pub fn map_set(map: &mut serde_json::Map<String, Value>, key: &str, value: Value) {
+    match map_get_mut(map, key) {
+        Some(slot) => *slot = value,
+        None => {
+            map.insert(key.to_owned(), value);
+        }
+    }
+}
+
 /// A parsed dot-notation path (`a.&1.b[#2]`), evaluated per input into concrete [`Step`]s.
 #[derive(Debug, Clone)]
 pub struct ReadPath {

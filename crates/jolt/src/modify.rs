@@ -15,7 +15,10 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::functions::Function;
-use crate::keys::{computed_rank, parse_index, split_dot_notation, ArrayIndex, PathElement, ReadPath, Transpose};
+use crate::keys::{
+    computed_rank, map_get, map_get_mut, map_set, parse_index, split_dot_notation, ArrayIndex, PathElement, ReadPath,
+    Transpose,
+};
 use crate::walked::{Captures, Matched, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
 
@@ -49,8 +52,8 @@ impl Mode {
     fn applies_to_map(self, map: &Map<String, Value>, key: &str) -> bool {
         match self {
             Mode::Overwrite => true,
-            Mode::Default => map.get(key).is_none_or(Value::is_null),
-            Mode::Define => !map.contains_key(key),
+            Mode::Default => map_get(map, key).is_none_or(|(_, v)| v.is_null()),
+            Mode::Define => map_get(map, key).is_none(),
         }
     }
 
@@ -156,7 +159,7 @@ enum Step {
 
 fn child<'v>(v: &'v Value, step: &Step) -> Option<&'v Value> {
     match (v, step) {
-        (Value::Object(m), Step::Key(k)) => m.get(k),
+        (Value::Object(m), Step::Key(k)) => map_get(m, k).map(|(_, v)| v),
         (Value::Array(l), Step::Index(i)) => l.get(*i),
         _ => None,
     }
@@ -164,7 +167,7 @@ fn child<'v>(v: &'v Value, step: &Step) -> Option<&'v Value> {
 
 fn child_mut<'v>(v: &'v mut Value, step: &Step) -> Option<&'v mut Value> {
     match (v, step) {
-        (Value::Object(m), Step::Key(k)) => m.get_mut(k),
+        (Value::Object(m), Step::Key(k)) => map_get_mut(m, k),
         (Value::Array(l), Step::Index(i)) => l.get_mut(*i),
         _ => None,
     }
@@ -358,7 +361,7 @@ impl Composite {
             };
             match (&mut *parent, &step) {
                 (Value::Object(map), Step::Key(k)) if self.mode.applies_to_map(map, k) => {
-                    map.insert(k.clone(), fresh);
+                    map_set(map, k, fresh);
                 }
                 (Value::Array(list), Step::Index(i))
                     if *i < list.len() && parent_orig.is_some_and(|o| self.mode.applies_to_list(list, *i, o)) =>
@@ -394,7 +397,7 @@ impl Composite {
                 // A list element counts as present only within the list's original length, so
                 // a `[n]?` key does not fire on the slots explicit indexes just added.
                 let is_present = match resolve(root, levels) {
-                    Some(Value::Object(map)) => map.contains_key(k.as_str()),
+                    Some(Value::Object(map)) => map_get(map, k).is_some(),
                     Some(Value::Array(list)) => {
                         parse_index(k).is_some_and(|i| i < list.len() && orig_size.is_none_or(|o| i < o))
                     }
@@ -496,7 +499,7 @@ impl Leaf {
             let parent = walked.up(0).map_or(&NULL, |s| s.tree);
             let input = if present {
                 match parent {
-                    Value::Object(m) => m.get(key),
+                    Value::Object(m) => map_get(m, key).map(|(_, v)| v),
                     Value::Array(l) => parse_index(key).and_then(|i| l.get(i)),
                     _ => None,
                 }
@@ -509,7 +512,7 @@ impl Leaf {
         let Some(value) = value else { return };
         match resolve_mut(root, levels) {
             Some(Value::Object(map)) if self.mode.applies_to_map(map, key) => {
-                map.insert(key.to_owned(), value);
+                map_set(map, key, value);
             }
             Some(Value::Array(list)) => {
                 if let (Some(i), Some(orig)) = (parse_index(key), parent_orig) {
