@@ -1,9 +1,11 @@
 //! `default`: fills in values the input lacks (absent or `null`), never touching data that is
 //! there. A key ending in `[]` says its value is a list; below it, keys are indexes. Keys apply in
 //! the order literals, then `a|b` alternatives (fewer alternatives first), then `*`.
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-use crate::keys::map_get_mut;
+use serde_json::Value;
+
+use crate::output::Out;
 use crate::{child_path, SpecError};
 
 #[derive(Debug)]
@@ -101,18 +103,20 @@ impl Key {
         Ok(Key { op, raw, names, is_index: parent_is_array, indexes, array_output, array_size, children, literal })
     }
 
-    fn new_container(&self) -> Value {
+    fn new_container<'a>(&self) -> Out<'a> {
         if self.array_output {
-            Value::Array(Vec::new())
+            Out::List(Vec::new())
         } else {
-            Value::Object(Map::new())
+            Out::new_map()
         }
     }
 
-    fn apply_children(&self, defaultee: &mut Value) {
-        if let (true, Value::Array(list), Some(size)) = (self.array_output, &mut *defaultee, self.array_size) {
+    fn apply_children<'a>(&'a self, defaultee: &mut Out<'a>) {
+        // Maps and lists of the input are taken apart (shallowly) only along the way written.
+        defaultee.explode();
+        if let (true, Out::List(list), Some(size)) = (self.array_output, &mut *defaultee, self.array_size) {
             if list.len() < size + 1 {
-                list.resize(size + 1, Value::Null);
+                list.resize_with(size + 1, || Out::Null);
             }
         }
         for child in self.children.iter().flatten() {
@@ -120,46 +124,43 @@ impl Key {
         }
     }
 
-    /// Applies this key to a container of its parent's kind; a mismatch (a list where the spec
-    /// says map) leaves the data alone.
-    fn apply_to(&self, container: &mut Value) {
+    /// Applies this key to a container of its parent's kind (already taken apart by
+    /// `apply_children`); a mismatch (a list where the spec says map) leaves the data alone.
+    fn apply_to<'a>(&'a self, container: &mut Out<'a>) {
         match container {
-            Value::Object(map) if !self.is_index => {
+            Out::Map(map) if !self.is_index => {
                 if self.op == Op::Literal {
                     // A literal key always has exactly one name (see `compile`).
-                    let name = &self.names[0];
-                    if let Some(slot) = map_get_mut(map, name) {
-                        self.fill(slot);
-                    } else {
-                        let mut slot = Value::Null;
-                        self.fill(&mut slot);
-                        map.insert(name.clone(), slot);
-                    }
+                    let name = self.names[0].as_str();
+                    self.fill(map.slot_with(name, || Cow::Borrowed(name)));
                     return;
                 }
-                let wanted = |k: &String| self.op == Op::Star || self.names.contains(k);
-                for (_, slot) in map.iter_mut().filter(|(k, _)| wanted(k)) {
-                    self.fill(slot);
+                for (k, slot) in map.iter_mut() {
+                    if self.op == Op::Star || self.names.iter().any(|n| n == k) {
+                        self.fill(slot);
+                    }
                 }
             }
-            Value::Array(list) if self.is_index => {
-                let indexes: Vec<usize> = match self.op {
-                    Op::Star => (0..list.len()).collect(),
-                    _ => self.indexes.iter().copied().filter(|&i| i < list.len()).collect(),
-                };
-                for i in indexes {
-                    self.fill(&mut list[i]);
+            Out::List(list) if self.is_index => match self.op {
+                Op::Star => list.iter_mut().for_each(|slot| self.fill(slot)),
+                _ => {
+                    for &i in &self.indexes {
+                        if let Some(slot) = list.get_mut(i) {
+                            self.fill(slot);
+                        }
+                    }
                 }
-            }
+            },
             _ => {}
         }
     }
 
-    fn fill(&self, slot: &mut Value) {
+    fn fill<'a>(&'a self, slot: &mut Out<'a>) {
         match &self.children {
             None => {
                 if slot.is_null() {
-                    *slot = self.literal.clone();
+                    // The spec's own value, shared with the output rather than copied.
+                    *slot = Out::Data(&self.literal);
                 }
             }
             Some(_) => {
@@ -183,11 +184,11 @@ impl Default {
         Ok(Default { map_root, array_root })
     }
 
-    pub fn apply(&self, input: Value) -> Value {
-        let mut data = if input.is_null() { Value::Object(Map::new()) } else { input };
-        match (&data, &self.array_root) {
-            (Value::Array(_), Some(root)) => root.apply_children(&mut data),
-            (Value::Array(_), None) => {}
+    pub fn apply<'a>(&'a self, input: Out<'a>) -> Out<'a> {
+        let mut data = if input.is_null() { Out::new_map() } else { input };
+        match (data.is_list(), &self.array_root) {
+            (true, Some(root)) => root.apply_children(&mut data),
+            (true, None) => {}
             _ => self.map_root.apply_children(&mut data),
         }
         data
@@ -202,14 +203,17 @@ mod tests {
     #[test]
     fn fills_absent_and_null_values_only() {
         let d = Default::compile(&json!({"a": 1, "b": 2, "c": {"d": 3}, "*": {"x": 0}}), "$").unwrap();
-        let out = d.apply(json!({"a": null, "b": "kept", "e": {}}));
+        let input = json!({"a": null, "b": "kept", "e": {}});
+        let out = d.apply(Out::Data(&input)).into_value();
+        assert_eq!(input, json!({"a": null, "b": "kept", "e": {}}), "the input is not changed");
         assert_eq!(out, json!({"a": 1, "b": "kept", "c": {"d": 3, "x": 0}, "e": {"x": 0}}));
     }
 
     #[test]
     fn list_keys_extend_the_list() {
         let d = Default::compile(&json!({"photos[]": {"2": {"url": "none"}}}), "$").unwrap();
-        let out = d.apply(json!({"photos": [{"url": "a"}]}));
+        let input = json!({"photos": [{"url": "a"}]});
+        let out = d.apply(Out::Data(&input)).into_value();
         assert_eq!(out, json!({"photos": [{"url": "a"}, null, {"url": "none"}]}));
     }
 }

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 use smallvec::SmallVec;
 
-use crate::walked::{Captures, Matched, WalkedPath};
+use crate::walked::{Captures, Matched, View, WalkedPath};
 use crate::TransformError;
 
 /// `&(up, group)` / `$(up, group)`: how many levels up the walked path, and which capture of the
@@ -359,7 +359,7 @@ impl Transpose {
     }
 
     /// The data this lookup finds, `None` when there is none (a present `null` is `Some`).
-    pub fn lookup<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<&'a Value>, TransformError> {
+    pub fn lookup<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<View<'a>>, TransformError> {
         let Some(step) = walked.up(self.up) else {
             return Ok(None);
         };
@@ -369,9 +369,15 @@ impl Transpose {
         }
     }
 
+    /// [`Transpose::lookup`] where the walk stands only on JSON values (shift's): a map or list
+    /// of a document being built is never found there.
+    pub fn lookup_value<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<&'a Value>, TransformError> {
+        Ok(self.lookup(walked)?.and_then(View::value))
+    }
+
     /// As an output key: strings as they are, numbers truncated to an int, booleans as text.
     pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Option<Cow<'a, str>> {
-        match self.lookup(walked).ok()?? {
+        match self.lookup(walked).ok()??.value()? {
             Value::String(s) => Some(Cow::Borrowed(s)),
             Value::Number(n) => crate::number::Num::of(n).map(|n| Cow::Owned(n.int_value().to_string())),
             Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
@@ -681,26 +687,6 @@ pub fn map_get<'m>(map: &'m serde_json::Map<String, Value>, key: &str) -> Option
     }
 }
 
-/// `map.get_mut(key)`, comparing the keys of small maps instead of hashing.
-pub fn map_get_mut<'m>(map: &'m mut serde_json::Map<String, Value>, key: &str) -> Option<&'m mut Value> {
-    if map.len() <= 8 {
-        map.iter_mut().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
-    } else {
-        map.get_mut(key)
-    }
-}
-
-/// `map.insert(key, value)`: an existing key keeps its place and gets the value (found without
-/// hashing in a small map); a new one is added at the end.
-pub fn map_set(map: &mut serde_json::Map<String, Value>, key: &str, value: Value) {
-    match map_get_mut(map, key) {
-        Some(slot) => *slot = value,
-        None => {
-            map.insert(key.to_owned(), value);
-        }
-    }
-}
-
 /// A parsed dot-notation path (`a.&1.b[#2]`), evaluated per input into concrete [`Step`]s.
 #[derive(Debug, Clone)]
 pub struct ReadPath {
@@ -785,7 +771,7 @@ impl ReadPath {
     }
 
     /// Reads the data at this path below `tree`: `None` when something on the way is missing.
-    pub fn read<'a, 'x>(&'x self, tree: &'a Value, walked: &WalkedPath<'x>) -> Result<Option<&'a Value>, TransformError> {
+    pub fn read<'a, 'x>(&'x self, tree: View<'a>, walked: &WalkedPath<'x>) -> Result<Option<View<'a>>, TransformError> {
         let Some(steps) = self.evaluate(walked)? else {
             return Ok(None);
         };
@@ -794,12 +780,12 @@ impl ReadPath {
 }
 
 /// Walks concrete steps down a tree (a read never creates anything).
-pub fn read_steps<'a>(mut tree: &'a Value, steps: &[Step<'_>]) -> Option<&'a Value> {
+pub fn read_steps<'a>(mut tree: View<'a>, steps: &[Step<'_>]) -> Option<View<'a>> {
     for step in steps {
-        tree = match (step, tree) {
-            (Step::Key(k), Value::Object(map)) => map_get(map, k)?.1,
-            (Step::Index(i), Value::Array(list)) => list.get(*i)?,
-            _ => return None,
+        tree = match step {
+            Step::Key(k) => tree.get(k)?,
+            Step::Index(i) => tree.index(*i)?,
+            Step::Append => return None,
         };
     }
     Some(tree)

@@ -16,6 +16,8 @@
 //! walk's stack of matches and `output` writes into the result tree.
 use serde_json::Value;
 
+use crate::output::Out;
+
 mod cardinality;
 mod default;
 mod functions;
@@ -46,22 +48,11 @@ impl SpecError {
 /// What [`Chain::transform`] made: JSON that may borrow values of the input and keys of the spec.
 /// It serializes as JSON ([`serde::Serialize`]); [`Output::into_value`] copies it into a `Value`.
 #[derive(Debug)]
-pub struct Output<'a>(OutputRepr<'a>);
-
-#[derive(Debug)]
-enum OutputRepr<'a> {
-    /// A shift's tree, sharing the input's values.
-    Tree(output::Out<'a>),
-    /// The result of operations that work in place on an owned copy.
-    Value(Value),
-}
+pub struct Output<'a>(Out<'a>);
 
 impl Output<'_> {
     pub fn into_value(self) -> Value {
-        match self.0 {
-            OutputRepr::Tree(t) => t.into_value(),
-            OutputRepr::Value(v) => v,
-        }
+        self.0.into_value()
     }
 
     /// The output as JSON text.
@@ -73,10 +64,7 @@ impl Output<'_> {
 
 impl serde::Serialize for Output<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.0 {
-            OutputRepr::Tree(t) => t.serialize(serializer),
-            OutputRepr::Value(v) => v.serialize(serializer),
-        }
+        self.0.serialize(serializer)
     }
 }
 
@@ -146,14 +134,21 @@ impl Operation {
         })
     }
 
-    fn apply(&self, input: Value, context: &Value) -> Result<Value, TransformError> {
+    /// Runs one operation on the chain's document. Shift, default and modify work on the
+    /// document as it is (sharing the input's values); the others work in place on an owned copy.
+    fn apply<'a>(&'a self, doc: Out<'a>, context: &Value) -> Result<Out<'a>, TransformError> {
+        let owned = |v: Value| Out::Owned(Box::new(v));
         Ok(match self {
-            Operation::Shift(s) => s.apply(&input)?,
-            Operation::Default(d) => d.apply(input),
-            Operation::Remove(r) => r.apply(input),
-            Operation::Sort => sort::apply(input),
-            Operation::Cardinality(c) => c.apply(input)?,
-            Operation::Modify(m) => m.apply(input, context)?,
+            Operation::Shift(s) => match doc {
+                Out::Data(input) => s.apply_tree(input)?,
+                // A document an earlier operation built: shift walks JSON values, so it gets one.
+                other => owned(s.apply(&other.into_value())?),
+            },
+            Operation::Default(d) => d.apply(doc),
+            Operation::Modify(m) => m.apply(doc, context)?,
+            Operation::Remove(r) => owned(r.apply(doc.into_value())),
+            Operation::Sort => owned(sort::apply(doc.into_value())),
+            Operation::Cardinality(c) => owned(c.apply(doc.into_value())?),
         })
     }
 }
@@ -194,27 +189,22 @@ impl Chain {
         self.apply_with_context(input, &Value::Null)
     }
 
-    /// Runs the chain; `context` is the document modify's `^` lookups read.
+    /// Runs the chain; `context` is the document modify's `^` lookups read. The output is an
+    /// owned copy: [`Chain::transform`] is the same without it.
     pub fn apply_with_context(&self, input: &Value, context: &Value) -> Result<Value, TransformError> {
-        // Shift only reads its input, so a chain that starts with one needs no copy of it; the
-        // other operations work in place on a copy.
-        let (mut data, rest) = match self.operations.split_first() {
-            Some((Operation::Shift(shift), rest)) => (shift.apply(input)?, rest),
-            _ => (input.clone(), self.operations.as_slice()),
-        };
-        for op in rest {
-            data = op.apply(data, context)?;
-        }
-        Ok(data)
+        Ok(self.transform(input, context)?.into_value())
     }
 
-    /// Runs the chain, sharing with the input whatever the output holds of it: a chain of one
-    /// shift copies nothing; other chains work in place on a copy, as [`Chain::apply`].
+    /// Runs the chain, sharing with the input whatever the output holds of it. The document
+    /// starts as the input itself: shift builds a new one that refers to the input's values,
+    /// default and modify take apart only the maps and lists they write into (the rest stays
+    /// shared), and remove, sort and cardinality work on an owned copy.
     pub fn transform<'a>(&'a self, input: &'a Value, context: &Value) -> Result<Output<'a>, TransformError> {
-        match self.operations.as_slice() {
-            [Operation::Shift(shift)] => Ok(Output(OutputRepr::Tree(shift.apply_tree(input)?))),
-            _ => Ok(Output(OutputRepr::Value(self.apply_with_context(input, context)?))),
+        let mut doc = Out::Data(input);
+        for op in &self.operations {
+            doc = op.apply(doc, context)?;
         }
+        Ok(Output(doc))
     }
 
     /// Whether running the chain changes its input in place (its first operation is not a shift).
@@ -223,13 +213,9 @@ impl Chain {
         !matches!(self.operations.first(), Some(Operation::Shift(_)))
     }
 
-    /// Like [`Chain::apply_with_context`], taking the input by value (saves a copy).
+    /// Like [`Chain::apply_with_context`], taking the input by value.
     pub fn apply_owned(&self, input: Value, context: &Value) -> Result<Value, TransformError> {
-        let mut data = input;
-        for op in &self.operations {
-            data = op.apply(data, context)?;
-        }
-        Ok(data)
+        self.apply_with_context(&input, context)
     }
 }
 

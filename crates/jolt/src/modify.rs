@@ -9,17 +9,19 @@
 //!
 //! The walk mutates the tree it reads, so levels are kept as paths from the root (not
 //! references) and each leaf first evaluates against a read-only view, then writes.
+//!
+//! The tree is the chain's document ([`Out`]): the input's maps and lists are taken apart
+//! (shallowly, sharing their values) only along the paths a write goes down, so what the spec
+//! does not touch is never copied.
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use crate::functions::Function;
-use crate::keys::{
-    computed_rank, map_get, map_get_mut, map_set, parse_index, split_dot_notation, ArrayIndex, PathElement, ReadPath,
-    Transpose,
-};
-use crate::walked::{Captures, Matched, WalkedPath};
+use crate::keys::{computed_rank, parse_index, split_dot_notation, ArrayIndex, PathElement, ReadPath, Transpose};
+use crate::output::{Out, OutMap};
+use crate::walked::{Captures, Matched, View, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
 
 static NULL: Value = Value::Null;
@@ -49,17 +51,17 @@ impl Mode {
         }
     }
 
-    fn applies_to_map(self, map: &Map<String, Value>, key: &str) -> bool {
+    fn applies_to_map(self, map: &OutMap<'_>, key: &str) -> bool {
         match self {
             Mode::Overwrite => true,
-            Mode::Default => map_get(map, key).is_none_or(|(_, v)| v.is_null()),
-            Mode::Define => map_get(map, key).is_none(),
+            Mode::Default => map.get(key).is_none_or(Out::is_null),
+            Mode::Define => map.get(key).is_none(),
         }
     }
 
     /// `orig_size` is the list's length before the spec's explicit indexes extended it.
-    fn applies_to_list(self, list: &[Value], index: usize, orig_size: usize) -> bool {
-        let is_null = list.get(index).is_none_or(Value::is_null);
+    fn applies_to_list(self, list: &[Out<'_>], index: usize, orig_size: usize) -> bool {
+        let is_null = list.get(index).is_none_or(Out::is_null);
         match self {
             Mode::Overwrite => true,
             Mode::Default => is_null,
@@ -157,45 +159,51 @@ enum Step {
     Index(usize),
 }
 
-fn child<'v>(v: &'v Value, step: &Step) -> Option<&'v Value> {
-    match (v, step) {
-        (Value::Object(m), Step::Key(k)) => map_get(m, k).map(|(_, v)| v),
-        (Value::Array(l), Step::Index(i)) => l.get(*i),
+fn child<'v>(node: View<'v>, step: &Step) -> Option<View<'v>> {
+    match step {
+        Step::Key(k) => node.get(k),
+        Step::Index(i) => node.index(*i),
+    }
+}
+
+/// The child at `step`, the node taken apart first so that it can be written into.
+fn child_mut<'v, 'a>(node: &'v mut Out<'a>, step: &Step) -> Option<&'v mut Out<'a>> {
+    node.explode();
+    match (node, step) {
+        (Out::Map(m), Step::Key(k)) => m.get_mut(k),
+        (Out::List(l), Step::Index(i)) => l.get_mut(*i),
         _ => None,
     }
 }
 
-fn child_mut<'v>(v: &'v mut Value, step: &Step) -> Option<&'v mut Value> {
-    match (v, step) {
-        (Value::Object(m), Step::Key(k)) => map_get_mut(m, k),
-        (Value::Array(l), Step::Index(i)) => l.get_mut(*i),
-        _ => None,
-    }
+fn resolve<'v>(root: &'v Out<'_>, levels: &[Level]) -> Option<View<'v>> {
+    levels.iter().filter_map(|l| l.step.as_ref()).try_fold(View::of(root), child)
 }
 
-fn resolve<'v>(root: &'v Value, levels: &[Level]) -> Option<&'v Value> {
-    levels.iter().filter_map(|l| l.step.as_ref()).try_fold(root, child)
-}
-
-fn resolve_mut<'v>(root: &'v mut Value, levels: &[Level]) -> Option<&'v mut Value> {
+/// The container at the current level, taken apart to be written into.
+fn resolve_mut<'v, 'a>(root: &'v mut Out<'a>, levels: &[Level]) -> Option<&'v mut Out<'a>> {
     let mut node = root;
     for step in levels.iter().filter_map(|l| l.step.as_ref()) {
         node = child_mut(node, step)?;
     }
+    node.explode();
     Some(node)
 }
 
 /// The read-only walked path the lookups evaluate against. `root` is the `{"root": input}`
 /// wrapper; its first level stands for the input itself, as the reference's does.
-fn walked_view<'a>(root: &'a Value, levels: &'a [Level]) -> WalkedPath<'a> {
+fn walked_view<'v>(root: &'v Out<'_>, levels: &'v [Level]) -> WalkedPath<'v> {
     let mut walked = WalkedPath::new();
-    let mut tree = Some(root);
+    let mut tree = Some(View::of(root));
     for (i, level) in levels.iter().enumerate() {
         if let Some(step) = &level.step {
             tree = tree.and_then(|t| child(t, step));
         }
-        let shown = if i == 0 { root.get("root") } else { tree };
-        walked.push(shown.unwrap_or(&NULL), Matched::with_captures(Cow::Borrowed(&level.key), level.captures.clone()));
+        let shown = if i == 0 { View::of(root).get("root") } else { tree };
+        walked.push_node(
+            shown.unwrap_or(View::Value(&NULL)),
+            Matched::with_captures(Cow::Borrowed(&level.key), level.captures.clone()),
+        );
     }
     walked
 }
@@ -328,7 +336,7 @@ impl Composite {
         &self,
         key: &str,
         captures: Captures,
-        root: &mut Value,
+        root: &mut Out<'_>,
         levels: &mut Vec<Level>,
         context: &Value,
     ) -> Result<(), TransformError> {
@@ -337,18 +345,22 @@ impl Composite {
             return Ok(());
         };
         let step = match parent {
-            Value::Object(_) => Step::Key(key.to_owned()),
-            Value::Array(_) => match parse_index(key) {
+            Out::Map(_) => Step::Key(key.to_owned()),
+            Out::List(_) => match parse_index(key) {
                 Some(i) => Step::Index(i),
                 None => return Ok(()),
             },
             _ => return Ok(()),
         };
-        let current = child(parent, &step);
-        let is_null = current.is_none_or(Value::is_null);
+        let current = match (&*parent, &step) {
+            (Out::Map(m), Step::Key(k)) => m.get(k),
+            (Out::List(l), Step::Index(i)) => l.get(*i),
+            _ => None,
+        };
+        let is_null = current.is_none_or(Out::is_null);
         let compatible = match self.data_type {
-            DataType::List(_) => is_null || current.is_some_and(Value::is_array),
-            DataType::Map => is_null || current.is_some_and(Value::is_object),
+            DataType::List(_) => is_null || current.is_some_and(Out::is_list),
+            DataType::Map => is_null || current.is_some_and(Out::is_map),
             DataType::Runtime => !is_null,
         };
         if !compatible {
@@ -356,14 +368,12 @@ impl Composite {
         }
         if is_null {
             let fresh = match self.data_type {
-                DataType::List(_) => Value::Array(Vec::new()),
-                _ => Value::Object(Map::new()),
+                DataType::List(_) => Out::List(Vec::new()),
+                _ => Out::new_map(),
             };
             match (&mut *parent, &step) {
-                (Value::Object(map), Step::Key(k)) if self.mode.applies_to_map(map, k) => {
-                    map_set(map, k, fresh);
-                }
-                (Value::Array(list), Step::Index(i))
+                (Out::Map(map), Step::Key(k)) if self.mode.applies_to_map(map, k) => map.set(k, fresh),
+                (Out::List(list), Step::Index(i))
                     if *i < list.len() && parent_orig.is_some_and(|o| self.mode.applies_to_list(list, *i, o)) =>
                 {
                     list[*i] = fresh;
@@ -372,14 +382,20 @@ impl Composite {
             }
         }
         let orig_size = match child_mut(parent, &step) {
-            Some(Value::Array(list)) => {
-                let orig = list.len();
-                if let DataType::List(Some(max)) = self.data_type {
-                    if max >= list.len() {
-                        list.resize(max + 1, Value::Null);
+            Some(child) if child.is_list() => {
+                child.explode();
+                match child {
+                    Out::List(list) => {
+                        let orig = list.len();
+                        if let DataType::List(Some(max)) = self.data_type {
+                            if max >= list.len() {
+                                list.resize_with(max + 1, || Out::Null);
+                            }
+                        }
+                        Some(orig)
                     }
+                    _ => None,
                 }
-                Some(orig)
             }
             _ => None,
         };
@@ -390,18 +406,19 @@ impl Composite {
     }
 
     /// Runs the children over the container at the current level.
-    fn process(&self, root: &mut Value, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
+    fn process(&self, root: &mut Out<'_>, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
         let orig_size = levels.last().and_then(|l| l.orig_size);
         if matches!(self.strategy, Strategy::AllLiterals | Strategy::AllLiteralsThenComputed) {
             for (k, node) in &self.literals {
                 // A list element counts as present only within the list's original length, so
                 // a `[n]?` key does not fire on the slots explicit indexes just added.
                 let is_present = match resolve(root, levels) {
-                    Some(Value::Object(map)) => map_get(map, k).is_some(),
-                    Some(Value::Array(list)) => {
-                        parse_index(k).is_some_and(|i| i < list.len() && orig_size.is_none_or(|o| i < o))
-                    }
-                    _ => return Ok(()),
+                    Some(n) if n.is_map() => n.get(k).is_some(),
+                    Some(n) => match n.list_len() {
+                        Some(len) => parse_index(k).is_some_and(|i| i < len && orig_size.is_none_or(|o| i < o)),
+                        None => return Ok(()),
+                    },
+                    None => return Ok(()),
                 };
                 node.apply(k, is_present, root, levels, context)?;
             }
@@ -412,9 +429,12 @@ impl Composite {
         // The keys as they are after the literal pass (which may have added some); children
         // that add keys during this pass do not extend it.
         let keys: Vec<String> = match resolve(root, levels) {
-            Some(Value::Object(map)) => map.keys().cloned().collect(),
-            Some(Value::Array(list)) => (0..list.len()).map(|i| i.to_string()).collect(),
-            _ => return Ok(()),
+            Some(n) => match (n.keys(), n.list_len()) {
+                (Some(keys), _) => keys,
+                (None, Some(len)) => (0..len).map(|i| i.to_string()).collect(),
+                (None, None) => return Ok(()),
+            },
+            None => return Ok(()),
         };
         for k in &keys {
             match (self.strategy, self.literal_index.get(k)) {
@@ -427,7 +447,7 @@ impl Composite {
         Ok(())
     }
 
-    fn apply_computed(&self, key: &str, root: &mut Value, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
+    fn apply_computed(&self, key: &str, root: &mut Out<'_>, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
         for node in &self.computed {
             if node.apply(key, true, root, levels, context)? {
                 break;
@@ -446,7 +466,7 @@ impl Node {
     }
 
     /// Says whether the key matched (a `?` key without input data still counts as matched).
-    fn apply(&self, key: &str, present: bool, root: &mut Value, levels: &mut Vec<Level>, context: &Value) -> Result<bool, TransformError> {
+    fn apply(&self, key: &str, present: bool, root: &mut Out<'_>, levels: &mut Vec<Level>, context: &Value) -> Result<bool, TransformError> {
         let parent_is_list = levels.last().is_some_and(|l| l.orig_size.is_some());
         let Some(captures) = self.key().matches(key, parent_is_list) else {
             return Ok(false);
@@ -488,36 +508,32 @@ impl Leaf {
         key: &str,
         captures: Captures,
         present: bool,
-        root: &mut Value,
+        root: &mut Out<'_>,
         levels: &[Level],
         context: &Value,
     ) {
         let parent_orig = levels.last().and_then(|l| l.orig_size);
         let value = {
-            let view: &Value = root;
+            let view: &Out<'_> = root;
             let mut walked = walked_view(view, levels);
-            let parent = walked.up(0).map_or(&NULL, |s| s.tree);
-            let input = if present {
-                match parent {
-                    Value::Object(m) => map_get(m, key).map(|(_, v)| v),
-                    Value::Array(l) => parse_index(key).and_then(|i| l.get(i)),
-                    _ => None,
-                }
-            } else {
+            let parent = walked.up(0).map_or(View::Value(&NULL), |s| s.tree);
+            let input = if !present {
                 None
+            } else if parent.is_map() {
+                parent.get(key)
+            } else {
+                parse_index(key).and_then(|i| parent.index(i))
             };
-            walked.push(input.unwrap_or(&NULL), Matched::with_captures(Cow::Borrowed(key), captures));
+            walked.push_node(input.unwrap_or(View::Value(&NULL)), Matched::with_captures(Cow::Borrowed(key), captures));
             self.evaluators.iter().find_map(|e| e.evaluate(input, &walked, context))
         };
         let Some(value) = value else { return };
         match resolve_mut(root, levels) {
-            Some(Value::Object(map)) if self.mode.applies_to_map(map, key) => {
-                map_set(map, key, value);
-            }
-            Some(Value::Array(list)) => {
+            Some(Out::Map(map)) if self.mode.applies_to_map(map, key) => map.set(key, Out::Owned(Box::new(value))),
+            Some(Out::List(list)) => {
                 if let (Some(i), Some(orig)) = (parse_index(key), parent_orig) {
                     if i < list.len() && self.mode.applies_to_list(list, i, orig) {
-                        list[i] = value;
+                        list[i] = Out::Owned(Box::new(value));
                     }
                 }
             }
@@ -539,13 +555,13 @@ impl Evaluator {
         Ok(Evaluator::Call { function: Function::by_name(&name), args: Some(args) })
     }
 
-    fn evaluate<'a>(&'a self, input: Option<&Value>, walked: &WalkedPath<'a>, context: &Value) -> Option<Value> {
+    fn evaluate<'a>(&'a self, input: Option<View<'_>>, walked: &WalkedPath<'a>, context: &Value) -> Option<Value> {
         match self {
             Evaluator::Arg(arg) => arg.evaluate(walked, context),
             Evaluator::Call { function, args } => {
                 let function = (*function)?;
                 let values = match args.as_deref() {
-                    None => input.map(|v| vec![v.clone()]).unwrap_or_default(),
+                    None => input.map(|v| vec![v.to_value()]).unwrap_or_default(),
                     Some([one]) => one.evaluate(walked, context).map(|v| vec![v]).unwrap_or_default(),
                     Some(many) => many.iter().map(|a| a.evaluate(walked, context).unwrap_or(Value::Null)).collect(),
                 };
@@ -621,9 +637,9 @@ impl Arg {
     fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>, context: &Value) -> Option<Value> {
         match self {
             Arg::Literal(v) => Some(v.clone()),
-            Arg::Input(t) => t.lookup(walked).ok().flatten().cloned(),
+            Arg::Input(t) => t.lookup(walked).ok().flatten().map(View::to_value),
             Arg::Context(None) => Some(context.clone()),
-            Arg::Context(Some(path)) => path.read(context, walked).ok().flatten().cloned(),
+            Arg::Context(Some(path)) => path.read(View::Value(context), walked).ok().flatten().map(View::to_value),
         }
     }
 }
@@ -636,19 +652,21 @@ impl Modify {
         Ok(Modify { root: Composite::compile(Key::Literal("root".into()), mode, false, map, path)? })
     }
 
-    pub fn apply(&self, input: Value, context: &Value) -> Result<Value, TransformError> {
+    pub fn apply<'a>(&self, input: Out<'a>, context: &Value) -> Result<Out<'a>, TransformError> {
         if input.is_null() {
             // The reference has no parent to create a container in: null stays null.
             return Ok(input);
         }
         // The reference wraps the input as `{"root": input}` and walks from there; so do we, so
         // that `@(n,..)` counts the same levels.
-        let mut wrapper = Value::Object(Map::from_iter([("root".to_owned(), input)]));
+        let mut root = OutMap::default();
+        *root.slot_with("root", || Cow::Borrowed("root")) = input;
+        let mut wrapper = Out::Map(root);
         let mut levels = vec![Level { step: None, key: "root".into(), captures: Captures::new(), orig_size: None }];
         self.root.apply_element("root", Captures::new(), &mut wrapper, &mut levels, context)?;
         Ok(match wrapper {
-            Value::Object(mut map) => map.shift_remove("root").unwrap_or(Value::Null),
-            _ => Value::Null,
+            Out::Map(mut map) => map.take("root").unwrap_or(Out::Null),
+            _ => Out::Null,
         })
     }
 }
@@ -659,7 +677,8 @@ mod tests {
     use serde_json::json;
 
     fn modify(spec: Value, mode: Mode, input: Value) -> Value {
-        Modify::compile(&spec, mode, "$").unwrap().apply(input, &json!({"ctx": "C"})).unwrap()
+        let out = Modify::compile(&spec, mode, "$").unwrap().apply(Out::Data(&input), &json!({"ctx": "C"})).unwrap().into_value();
+        out
     }
 
     #[test]

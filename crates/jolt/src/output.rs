@@ -45,11 +45,16 @@ impl<'a> OutMap<'a> {
 
     /// The slot for step `at`'s key, added (as `Null`) when absent.
     fn slot(&mut self, steps: &Steps<'a>, at: usize, key: &str) -> &mut Out<'a> {
+        self.slot_with(key, || steps.key(at).unwrap_or_else(|| Cow::Owned(key.to_owned())))
+    }
+
+    /// The slot for `key`, added (as `Null`, under the key `make_key` gives) when absent.
+    pub fn slot_with(&mut self, key: &str, make_key: impl FnOnce() -> Cow<'a, str>) -> &mut Out<'a> {
         let i = match self.position(key) {
             Some(i) => i,
             None => {
                 let i = self.entries.len();
-                let key = steps.key(at).unwrap_or_else(|| Cow::Owned(key.to_owned()));
+                let key = make_key();
                 if let Some(index) = &mut self.index {
                     index.insert(key.clone(), i);
                 }
@@ -61,6 +66,27 @@ impl<'a> OutMap<'a> {
             }
         };
         &mut self.entries[i].1
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Out<'a>> {
+        self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Out<'a>> {
+        self.position(key).map(|i| &mut self.entries[i].1)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_ref())
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Out<'a>)> {
+        self.entries.iter_mut().map(|(k, v)| (&**k, v))
+    }
+
+    /// Sets `key` to `value`: a present key keeps its place, a new one goes last.
+    pub fn set(&mut self, key: &str, value: Out<'a>) {
+        *self.slot_with(key, || Cow::Owned(key.to_owned())) = value;
     }
 
     /// Removes and returns the value at `key`.
@@ -79,13 +105,13 @@ impl<'a> Out<'a> {
         Out::Map(OutMap::default())
     }
 
-    fn is_null(&self) -> bool {
+    pub fn is_null(&self) -> bool {
         matches!(self, Out::Null | Out::Data(Value::Null)) || matches!(self, Out::Owned(v) if v.is_null())
     }
 
     /// Turns a JSON map or list held as a value into tree nodes, so it can be written into (as
     /// the reference writes into the very map it copied from the input).
-    fn explode(&mut self) {
+    pub fn explode(&mut self) {
         if !matches!(self, Out::Data(Value::Object(_) | Value::Array(_))) && !matches!(self, Out::Owned(v) if v.is_object() || v.is_array()) {
             return;
         }
@@ -111,6 +137,31 @@ impl<'a> Out<'a> {
                 m.index = Some(index_of(&m.entries));
             }
         }
+    }
+
+    /// A copy as JSON (what `into_value` makes, leaving the tree as it is).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Out::Null => Value::Null,
+            Out::Data(v) => (*v).clone(),
+            Out::Owned(v) => (**v).clone(),
+            Out::Map(m) => {
+                let mut map = Map::with_capacity(m.entries.len());
+                for (k, v) in &m.entries {
+                    map.insert(k.as_ref().to_owned(), v.to_value());
+                }
+                Value::Object(map)
+            }
+            Out::List(l) => Value::Array(l.iter().map(Out::to_value).collect()),
+        }
+    }
+
+    pub fn is_map(&self) -> bool {
+        matches!(self, Out::Map(_) | Out::Data(Value::Object(_))) || matches!(self, Out::Owned(v) if v.is_object())
+    }
+
+    pub fn is_list(&self) -> bool {
+        matches!(self, Out::List(_) | Out::Data(Value::Array(_))) || matches!(self, Out::Owned(v) if v.is_array())
     }
 
     pub fn into_value(self) -> Value {

@@ -167,7 +167,7 @@ impl Composite {
         };
         let mut data = input;
         if let PathElement::Transpose(t) = &self.key {
-            match t.lookup(walked)? {
+            match t.lookup_value(walked)? {
                 Some(found) => data = found,
                 None => return Ok(false),
             }
@@ -343,7 +343,7 @@ impl Leaf {
         let data: Cow<'a, Value> = match &self.key {
             PathElement::Dollar(_) | PathElement::Hash(_) => Cow::Owned(Value::String(matched.key().to_owned())),
             PathElement::At => Cow::Borrowed(input),
-            PathElement::Transpose(t) => match t.lookup(walked)? {
+            PathElement::Transpose(t) => match t.lookup_value(walked)? {
                 Some(found) => Cow::Borrowed(found),
                 None => return Ok(false),
             },

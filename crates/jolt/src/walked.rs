@@ -9,6 +9,87 @@ use std::cell::Cell;
 use serde_json::Value;
 use smallvec::SmallVec;
 
+use crate::keys::map_get;
+use crate::output::Out;
+
+/// A read-only view of data the walk stands on: a value of the input (or made by an earlier
+/// operation), or a map or list of the document an earlier operation of the chain is building.
+#[derive(Debug, Clone, Copy)]
+pub enum View<'a> {
+    Value(&'a Value),
+    /// Only ever a map, a list or `null` (data and owned values are `View::Value`).
+    Out(&'a Out<'a>),
+}
+
+static NULL: Value = Value::Null;
+
+impl<'a> View<'a> {
+    pub fn of(out: &'a Out<'a>) -> View<'a> {
+        match out {
+            Out::Data(v) => View::Value(v),
+            Out::Owned(v) => View::Value(v),
+            Out::Null => View::Value(&NULL),
+            other => View::Out(other),
+        }
+    }
+
+    /// The node as a JSON value, when it is one (a document's maps and lists are not).
+    pub fn value(self) -> Option<&'a Value> {
+        match self {
+            View::Value(v) => Some(v),
+            View::Out(_) => None,
+        }
+    }
+
+    /// A copy of the node as JSON.
+    pub fn to_value(self) -> Value {
+        match self {
+            View::Value(v) => v.clone(),
+            View::Out(o) => o.to_value(),
+        }
+    }
+
+    pub fn is_map(self) -> bool {
+        matches!(self, View::Value(Value::Object(_)) | View::Out(Out::Map(_)))
+    }
+
+    /// A map's value at `key`.
+    pub fn get(self, key: &str) -> Option<View<'a>> {
+        match self {
+            View::Value(Value::Object(m)) => map_get(m, key).map(|(_, v)| View::Value(v)),
+            View::Out(Out::Map(m)) => m.get(key).map(View::of),
+            _ => None,
+        }
+    }
+
+    /// A list's element `i`.
+    pub fn index(self, i: usize) -> Option<View<'a>> {
+        match self {
+            View::Value(Value::Array(l)) => l.get(i).map(View::Value),
+            View::Out(Out::List(l)) => l.get(i).map(View::of),
+            _ => None,
+        }
+    }
+
+    /// A list's length.
+    pub fn list_len(self) -> Option<usize> {
+        match self {
+            View::Value(Value::Array(l)) => Some(l.len()),
+            View::Out(Out::List(l)) => Some(l.len()),
+            _ => None,
+        }
+    }
+
+    /// A map's keys, in order.
+    pub fn keys(self) -> Option<Vec<String>> {
+        match self {
+            View::Value(Value::Object(m)) => Some(m.keys().cloned().collect()),
+            View::Out(Out::Map(m)) => Some(m.keys().map(str::to_owned).collect()),
+            _ => None,
+        }
+    }
+}
+
 /// What each `*` of a key captured, as byte ranges into the key: inline for up to two stars
 /// (a key is far shorter than 4 GiB).
 pub type Captures = SmallVec<[(u32, u32); 2]>;
@@ -69,7 +150,7 @@ impl<'a> Matched<'a> {
 }
 
 pub struct PathStep<'a> {
-    pub tree: &'a Value,
+    pub tree: View<'a>,
     matched: Matched<'a>,
 }
 
@@ -85,6 +166,10 @@ impl<'a> WalkedPath<'a> {
     }
 
     pub fn push(&mut self, tree: &'a Value, matched: Matched<'a>) {
+        self.steps.push(PathStep { tree: View::Value(tree), matched });
+    }
+
+    pub fn push_node(&mut self, tree: View<'a>, matched: Matched<'a>) {
         self.steps.push(PathStep { tree, matched });
     }
 
