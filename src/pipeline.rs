@@ -225,7 +225,7 @@ impl Pipeline {
                         topic,
                         key: key.map(String::into_bytes),
                         headers: hs,
-                        value: serde_json::to_vec(&*delivery.payload).unwrap_or_default(),
+                        value: delivery.payload.to_vec(),
                     });
                 }
                 DeliveryKind::Webhook { target } => {
@@ -233,7 +233,7 @@ impl Pipeline {
                         rule: delivery.rule,
                         target,
                         event: event.clone(),
-                        body: serde_json::to_vec(&*delivery.payload).unwrap_or_default(),
+                        body: delivery.payload.to_vec(),
                         traceparent: trace.clone(),
                         rules_version: snapshot.version().to_string(),
                     });

@@ -152,7 +152,7 @@ fn delivery_json(d: &Delivery) -> Value {
         DeliveryKind::Store { aggregate_id } => ("store", Some("store".to_string()), Some(aggregate_id.clone()), None),
         DeliveryKind::Dlq { reason } => ("dlq", None, None, Some(reason.clone())),
     };
-    let mut v = json!({ "rule": d.rule, "kind": kind, "target": target, "key": key, "payload": *d.payload });
+    let mut v = json!({ "rule": d.rule, "kind": kind, "target": target, "key": key, "payload": d.payload.to_value() });
     if let (Some(reason), Some(map)) = (reason, v.as_object_mut()) {
         map.insert("reason".into(), reason.into());
     }

@@ -25,7 +25,7 @@ pub mod yaml;
 pub use compile::transform_file_name;
 pub use diag::{render_json, render_text, Code, Diagnostic, Severity, SourceFile};
 pub use ir::{Secret, Transform, WebhookMethod, WebhookTarget};
-pub use ruleset::{Delivery, DeliveryKind, Evaluation, Explanation, RuleExplanation, RuleSet};
+pub use ruleset::{Delivery, DeliveryKind, Evaluation, Explanation, Payload, RuleExplanation, RuleSet};
 pub use template::Env;
 
 /// Everything the compiler reads. The caller (the binary's loader) reads the files.

@@ -45,7 +45,42 @@ pub struct Delivery {
     pub rule: String,
     pub kind: DeliveryKind,
     /// The event, or its transform's output.
-    pub payload: Arc<Value>,
+    pub payload: Payload,
+}
+
+/// What a delivery carries: the event itself (one copy shared by every delivery of it), or a
+/// transform's output, serialized once when it is made: the transform's result shares the
+/// event's values, so turning it into a `Value` first would copy them for nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Event(Arc<Value>),
+    Json(Arc<[u8]>),
+}
+
+impl Payload {
+    /// The payload as JSON text (what a topic message or a webhook body holds).
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            // Serializing a JSON value into memory can not fail.
+            Payload::Event(v) => serde_json::to_vec(&**v).unwrap_or_default(),
+            Payload::Json(bytes) => bytes.to_vec(),
+        }
+    }
+
+    /// The payload as a JSON value (for `explain`, `match` and rule tests).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Payload::Event(v) => (**v).clone(),
+            // The text was written by serde_json from a JSON tree, so it reads back.
+            Payload::Json(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        }
+    }
+}
+
+impl std::fmt::Display for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_vec()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -255,8 +290,8 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn event_payload(&mut self) -> Arc<Value> {
-        self.shared.get_or_insert_with(|| Arc::new(self.event.clone())).clone()
+    fn event_payload(&mut self) -> Payload {
+        Payload::Event(self.shared.get_or_insert_with(|| Arc::new(self.event.clone())).clone())
     }
 
     fn push(&mut self, rule: &str, identity: String, kind: DeliveryKind, transform: Option<&Arc<Transform>>) {
@@ -267,8 +302,8 @@ impl Planner<'_> {
         let (kind, payload) = match (transform, kind) {
             (_, dlq @ DeliveryKind::Dlq { .. }) => (dlq, self.event_payload()),
             (None, kind) => (kind, self.event_payload()),
-            (Some(t), kind) => match t.chain.apply(self.event) {
-                Ok(out) => (kind, Arc::new(out)),
+            (Some(t), kind) => match t.chain.transform(self.event, &Value::Null) {
+                Ok(out) => (kind, Payload::Json(out.to_vec().into())),
                 Err(e) => (DeliveryKind::Dlq { reason: format!("transform {} failed: {e}", t.name) }, self.event_payload()),
             },
         };
