@@ -746,10 +746,16 @@ impl ReadPath {
         parts.join(".")
     }
 
-    /// Evaluates every step; `Ok(None)` when one has no value for this input (nothing happens).
-    pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<Steps<'a>>, TransformError> {
+    /// Evaluates every step and hands them to `f`; `Ok(None)`, without calling it, when one has
+    /// no value for this input (nothing happens). The steps are built where they are used, not
+    /// returned: moving a few hundred bytes of inline steps cost more than evaluating them.
+    pub fn with_steps<'a, R>(
+        &'a self,
+        walked: &WalkedPath<'a>,
+        f: impl FnOnce(&Steps<'a>) -> R,
+    ) -> Result<Option<R>, TransformError> {
         if let Some(fixed) = &self.fixed {
-            return Ok(Some(Steps::Fixed(fixed.as_slice())));
+            return Ok(Some(f(&Steps::Fixed(fixed.as_slice()))));
         }
         let mut out = SmallVec::new();
         for step in &self.steps {
@@ -767,15 +773,12 @@ impl ReadPath {
                 },
             });
         }
-        Ok(Some(Steps::Made(out)))
+        Ok(Some(f(&Steps::Made(out))))
     }
 
     /// Reads the data at this path below `tree`: `None` when something on the way is missing.
     pub fn read<'a, 'x>(&'x self, tree: View<'a>, walked: &WalkedPath<'x>) -> Result<Option<View<'a>>, TransformError> {
-        let Some(steps) = self.evaluate(walked)? else {
-            return Ok(None);
-        };
-        Ok(read_steps(tree, &steps))
+        Ok(self.with_steps(walked, |steps| read_steps(tree, steps))?.flatten())
     }
 }
 

@@ -368,13 +368,13 @@ impl Leaf {
 
     fn write_all<'a>(&'a self, data: &Cow<'a, Value>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         for writer in &self.writers {
-            if let Some(steps) = writer.evaluate(walked)? {
+            writer.with_steps(walked, |steps| {
                 let value = match data {
                     Cow::Borrowed(v) => Out::Data(v),
                     Cow::Owned(v) => Out::Owned(Box::new(v.clone())),
                 };
-                output::write(out, &steps, value);
-            }
+                output::write(out, steps, value);
+            })?;
         }
         Ok(())
     }
