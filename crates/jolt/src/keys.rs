@@ -140,11 +140,17 @@ impl Glob {
             return None;
         }
         let mut caps = Captures::new();
+        if let [first, last] = self.segments.as_slice() {
+            // One star: it takes everything between the literal prefix and suffix, which
+            // `could_match` has checked (with at least one character between them).
+            caps.push((first.len() as u32, (key.len() - last.len()) as u32));
+            return Some(caps);
+        }
         glob_match(&self.segments, key, 0, &mut caps).then_some(caps)
     }
 
     pub fn is_match(&self, key: &str) -> bool {
-        self.could_match(key) && glob_match(&self.segments, key, 0, &mut Captures::new())
+        self.could_match(key) && (self.segments.len() == 2 || glob_match(&self.segments, key, 0, &mut Captures::new()))
     }
 
     /// A cheap filter (prefix, suffix, length) before the backtracking match: most keys fail here.
@@ -163,14 +169,23 @@ fn glob_match(segments: &[String], key: &str, offset: usize, caps: &mut Captures
     if segments.len() == 1 {
         return rest.is_empty();
     }
-    // The star takes as few characters as it can (at least one) while the rest still matches.
-    for (i, c) in rest.char_indices() {
-        let end = start + i + c.len_utf8();
+    // The star takes as few characters as it can (at least one) while the rest still matches:
+    // it can only end where the next literal segment starts, so only those places are tried,
+    // in order.
+    let next = segments[1].as_str();
+    let Some(first) = rest.chars().next() else {
+        return false;
+    };
+    let mut from = first.len_utf8();
+    while from <= rest.len() {
+        let at = if next.is_empty() { from } else if let Some(i) = rest[from..].find(next) { from + i } else { return false };
+        let end = start + at;
         caps.push((start as u32, end as u32));
         if glob_match(&segments[1..], key, end, caps) {
             return true;
         }
         caps.pop();
+        from = at + rest[at..].chars().next().map_or(1, char::len_utf8);
     }
     false
 }
@@ -817,6 +832,41 @@ mod tests {
         assert_eq!(&key[caps[1].0 as usize..caps[1].1 as usize], "b-c");
         assert!(!Glob::new("tag-*").is_match("tag-"));
         assert!(Glob::new("*-x").is_match("a-x"));
+        assert!(!Glob::new("*-x").is_match("-x"));
+        let g = Glob::new("a*b*c");
+        let key = "aXbYbZc";
+        let caps = g.captures(key).unwrap();
+        assert_eq!(&key[caps[0].0 as usize..caps[0].1 as usize], "X");
+        assert_eq!(&key[caps[1].0 as usize..caps[1].1 as usize], "YbZ");
+        assert!(g.captures("abbc").is_none(), "each star takes at least one character");
+        assert!(Glob::new("é*ü").captures("éàü").is_some());
+    }
+
+    /// The reference matches a star key with the regex `^seg(.+?)seg(.+?)seg$`; the scan must
+    /// find the same captures on every key, multi-byte characters included.
+    #[test]
+    fn star_captures_agree_with_the_reference_regex() {
+        let alphabet = ['a', 'b', '-', 'é'];
+        let patterns = ["*", "a*", "*a", "a*b", "*-*", "a*-*b", "**", "*a*a*", "é*-"];
+        for pattern in patterns {
+            let glob = Glob::new(pattern);
+            let source: Vec<String> = pattern.split('*').map(|s| regex::escape(s)).collect();
+            let re = regex::Regex::new(&format!("^{}$", source.join("(.+?)"))).unwrap();
+            // Every key of up to five characters over the alphabet.
+            let mut keys = vec![String::new()];
+            for _ in 0..5 {
+                let longer: Vec<String> = keys.iter().flat_map(|k| alphabet.iter().map(move |c| format!("{k}{c}"))).collect();
+                keys.extend(longer);
+            }
+            keys.sort();
+            keys.dedup();
+            for key in &keys {
+                let ours = glob.captures(key).map(|c| c.iter().map(|&(s, e)| key[s as usize..e as usize].to_owned()).collect::<Vec<_>>());
+                let theirs = re.captures(key).map(|c| c.iter().skip(1).map(|m| m.map_or(String::new(), |m| m.as_str().to_owned())).collect::<Vec<_>>());
+                assert_eq!(ours, theirs, "pattern {pattern:?} key {key:?}");
+                assert_eq!(glob.is_match(key), theirs.is_some(), "pattern {pattern:?} key {key:?}");
+            }
+        }
     }
 
     #[test]
