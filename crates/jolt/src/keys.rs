@@ -693,13 +693,21 @@ impl<'w> std::ops::Deref for Steps<'w> {
     }
 }
 
-/// `map.get(key)`, comparing the keys of small maps instead of hashing (cheaper below ~8 keys).
+/// `map.get(key)`, comparing the keys of small maps instead of hashing them (the map's SipHash
+/// costs more than comparing lengths, and rarely text, of up to ~16 keys).
 pub fn map_get<'m>(map: &'m serde_json::Map<String, Value>, key: &str) -> Option<(&'m String, &'m Value)> {
-    if map.len() <= 8 {
-        map.iter().find(|(k, _)| k.as_str() == key)
+    if map.len() <= 16 {
+        map.iter().find(|(k, _)| same_key(k, key))
     } else {
         map.get_key_value(key)
     }
+}
+
+/// String equality for keys: length, then first byte, then the text (most keys that differ
+/// differ in one of the first two, and this saves the call into `memcmp`).
+#[inline]
+pub fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 /// A parsed dot-notation path (`a.&1.b[#2]`), evaluated per input into concrete [`Step`]s.

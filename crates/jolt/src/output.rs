@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
-use crate::keys::{Step, Steps};
+use crate::keys::{same_key, Step, Steps};
 
 /// Maps wider than this get a hash index; below it, comparing keys is cheaper than hashing.
 const INDEX_FROM: usize = 24;
@@ -39,7 +39,7 @@ impl<'a> OutMap<'a> {
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
             Some(index) => index.get(key).copied(),
-            None => self.entries.iter().position(|(k, _)| k == key),
+            None => self.entries.iter().position(|(k, _)| same_key(k, key)),
         }
     }
 
