@@ -1,5 +1,5 @@
 //! Single-thread transforms per second for each benchmarked spec, as `spec<TAB>rate<TAB>rate`
-//! lines: first `Chain::transform` (the output in the engine's own form, sharing the input's
+//! lines: first `Chain::transform_with` (the output in the engine's own form, sharing the input's
 //! values as the reference's output shares the input's objects: what the Java driver measures and
 //! what the gateway serializes), then `Chain::apply` (the output copied into an owned
 //! `serde_json::Value`). Each spec is warmed up, then timed in several runs of 0.5 s of CPU time,
@@ -29,7 +29,7 @@ fn thread_cpu_ns(wall_start: Instant) -> u64 {
 
 #[derive(Clone, Copy)]
 enum Form {
-    /// `Chain::transform`: the engine's output, borrowing from the input.
+    /// `Chain::transform_with`: the engine's output, borrowing from the input.
     Native,
     /// `Chain::apply`: an owned `serde_json::Value`.
     Value,
@@ -44,7 +44,10 @@ fn rate(case: &cases::Case, form: Form, window: Duration) -> f64 {
         match form {
             Form::Native => {
                 for _ in 0..256 {
-                    black_box(case.chain.transform(black_box(&case.input), &serde_json::Value::Null).ok());
+                    black_box(case.chain.transform_with(black_box(&case.input), &serde_json::Value::Null, |out| {
+                        black_box(&out);
+                    }))
+                    .ok();
                 }
             }
             Form::Value => {
@@ -74,9 +77,9 @@ fn main() {
                 Ok(out) if &out == expected => {}
                 other => panic!("{}: wrong output {other:?}", case.name),
             }
-            match case.chain.transform(&case.input, &serde_json::Value::Null).map(|o| o.into_value()) {
+            match case.chain.transform_with(&case.input, &serde_json::Value::Null, |o| o.into_value()) {
                 Ok(out) if &out == expected => {}
-                other => panic!("{}: wrong output from transform {other:?}", case.name),
+                other => panic!("{}: wrong output from transform_with {other:?}", case.name),
             }
         }
         let median = |form: Form| {

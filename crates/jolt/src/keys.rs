@@ -384,12 +384,6 @@ impl Transpose {
         }
     }
 
-    /// [`Transpose::lookup`] where the walk stands only on JSON values (shift's): a map or list
-    /// of a document being built is never found there.
-    pub fn lookup_value<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Option<&'a Value>, TransformError> {
-        Ok(self.lookup(walked)?.and_then(View::value))
-    }
-
     /// As an output key: strings as they are, numbers truncated to an int, booleans as text.
     pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Option<Cow<'a, str>> {
         match self.lookup(walked).ok()??.value()? {

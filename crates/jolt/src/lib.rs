@@ -207,6 +207,19 @@ impl Chain {
         Ok(Output(doc))
     }
 
+    /// Like [`Chain::transform`], handing the output to `f` instead of returning it: then an
+    /// operation may refer to what the one before it built (a shift after a shift, or after a
+    /// default or modify), because every document of the chain lives until `f` returns; nothing
+    /// is copied for any chain except remove, sort and cardinality's own copies.
+    pub fn transform_with<R>(
+        &self,
+        input: &Value,
+        context: &Value,
+        f: impl for<'x> FnOnce(Output<'x>) -> R,
+    ) -> Result<R, TransformError> {
+        run_keeping(&self.operations, Out::Data(input), context, f)
+    }
+
     /// Whether running the chain changes its input in place (its first operation is not a shift).
     /// The benchmark's Java driver copies the input only for these, as the reference needs.
     pub fn mutates_input(&self) -> bool {
@@ -216,6 +229,24 @@ impl Chain {
     /// Like [`Chain::apply_with_context`], taking the input by value.
     pub fn apply_owned(&self, input: Value, context: &Value) -> Result<Value, TransformError> {
         self.apply_with_context(&input, context)
+    }
+}
+
+/// Runs `ops` over `doc`; a shift over a document an earlier operation built walks it where it is
+/// and refers to it, so that document stays in this frame while the rest of the chain runs.
+fn run_keeping<'a, R>(
+    ops: &'a [Operation],
+    doc: Out<'a>,
+    context: &Value,
+    f: impl for<'x> FnOnce(Output<'x>) -> R,
+) -> Result<R, TransformError> {
+    match ops.split_first() {
+        None => Ok(f(Output(doc))),
+        Some((Operation::Shift(shift), rest)) if !matches!(doc, Out::Data(_)) => {
+            let next = shift.apply_view(walked::View::of(&doc))?;
+            run_keeping(rest, next, context, f)
+        }
+        Some((op, rest)) => run_keeping(rest, op.apply(doc, context)?, context, f),
     }
 }
 
@@ -248,6 +279,30 @@ mod tests {
         assert_eq!(value, json!({"x": {"p": [1, {"q": "r"}], "s": "t"}, "whole": {"p": [1, {"q": "r"}], "s": "t"}}));
         assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), value);
         assert_eq!(value, chain.apply(&input).unwrap());
+    }
+
+    #[test]
+    fn a_shift_over_a_built_document_refers_to_it_and_later_writes_do_not_leak_into_it() {
+        // shift -> modify -> shift -> default: the second shift walks the first's document (and
+        // the modify's write into it), the default writes into a map the second shift shares.
+        let chain = Chain::from_json(&json!([
+            {"operation": "shift", "spec": {"a": "m.a", "b": "m.b", "list": "l"}},
+            {"operation": "modify-overwrite-beta", "spec": {"m": {"b": "=toUpper"}}},
+            {"operation": "shift", "spec": {"m": "copy", "l": {"*": "items[]"}, "@": "whole"}},
+            {"operation": "default", "spec": {"copy": {"c": 3}, "whole": {"m": {"d": 4}}}}
+        ]))
+        .unwrap();
+        let input = json!({"a": 1, "b": "x", "list": [{"k": 1}, {"k": 2}]});
+        let expected = json!({
+            "copy": {"a": 1, "b": "X", "c": 3},
+            "items": [{"k": 1}, {"k": 2}],
+            "whole": {"m": {"a": 1, "b": "X", "d": 4}, "l": [{"k": 1}, {"k": 2}]}
+        });
+        let (text, value) = chain.transform_with(&input, &Value::Null, |out| (out.to_vec(), out.into_value())).unwrap();
+        assert_eq!(value, expected);
+        assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), expected);
+        assert_eq!(chain.apply(&input).unwrap(), expected);
+        assert_eq!(input, json!({"a": 1, "b": "x", "list": [{"k": 1}, {"k": 2}]}), "the input is not changed");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
 use crate::keys::{same_key, Step, Steps};
+use crate::walked::View;
 
 /// Maps wider than this get a hash index; below it, comparing keys is cheaper than hashing.
 const INDEX_FROM: usize = 24;
@@ -27,6 +28,9 @@ pub enum Out<'a> {
     Owned(Box<Value>),
     Map(OutMap<'a>),
     List(Vec<Out<'a>>),
+    /// A map or list of a document an earlier operation of the chain built, which outlives
+    /// this one (`Chain::transform_with`): shared, not copied, until something writes into it.
+    Node(&'a Out<'a>),
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +76,16 @@ impl<'a> OutMap<'a> {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
+    /// The entry for `key`, borrowed for as long as the map.
+    pub fn get_entry<'m>(&'m self, key: &str) -> Option<(&'m str, View<'m>)> {
+        self.position(key).map(|i| (self.entries[i].0.as_ref(), View::of(&self.entries[i].1)))
+    }
+
+    /// The entries in order, borrowed for as long as the map.
+    pub fn iter<'m>(&'m self) -> impl Iterator<Item = (&'m str, View<'m>)> {
+        self.entries.iter().map(|(k, v)| (k.as_ref(), View::of(v)))
+    }
+
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Out<'a>> {
         self.position(key).map(|i| &mut self.entries[i].1)
     }
@@ -106,13 +120,20 @@ impl<'a> Out<'a> {
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(self, Out::Null | Out::Data(Value::Null)) || matches!(self, Out::Owned(v) if v.is_null())
+        match self {
+            Out::Null | Out::Data(Value::Null) => true,
+            Out::Owned(v) => v.is_null(),
+            Out::Node(o) => o.is_null(),
+            _ => false,
+        }
     }
 
     /// Turns a JSON map or list held as a value into tree nodes, so it can be written into (as
     /// the reference writes into the very map it copied from the input).
     pub fn explode(&mut self) {
-        if !matches!(self, Out::Data(Value::Object(_) | Value::Array(_))) && !matches!(self, Out::Owned(v) if v.is_object() || v.is_array()) {
+        if !matches!(self, Out::Data(Value::Object(_) | Value::Array(_)) | Out::Node(_))
+            && !matches!(self, Out::Owned(v) if v.is_object() || v.is_array())
+        {
             return;
         }
         let exploded = match std::mem::replace(self, Out::Null) {
@@ -128,6 +149,18 @@ impl<'a> Out<'a> {
                 }),
                 Value::Array(l) => Out::List(l.into_iter().map(|v| Out::Owned(Box::new(v))).collect()),
                 other => Out::Owned(Box::new(other)),
+            },
+            // A shallow copy of the shared node: its children stay shared.
+            Out::Node(o) => match o {
+                Out::Map(m) => Out::Map(OutMap {
+                    entries: m.entries.iter().map(|(k, v)| (k.clone(), Out::Node(v))).collect(),
+                    index: m.index.clone(),
+                }),
+                Out::List(l) => Out::List(l.iter().map(Out::Node).collect()),
+                Out::Data(v) => Out::Data(v),
+                Out::Owned(v) => Out::Data(v),
+                Out::Node(inner) => Out::Node(inner),
+                Out::Null => Out::Null,
             },
             other => other,
         };
@@ -145,6 +178,7 @@ impl<'a> Out<'a> {
             Out::Null => Value::Null,
             Out::Data(v) => (*v).clone(),
             Out::Owned(v) => (**v).clone(),
+            Out::Node(o) => o.to_value(),
             Out::Map(m) => {
                 let mut map = Map::with_capacity(m.entries.len());
                 for (k, v) in &m.entries {
@@ -157,11 +191,21 @@ impl<'a> Out<'a> {
     }
 
     pub fn is_map(&self) -> bool {
-        matches!(self, Out::Map(_) | Out::Data(Value::Object(_))) || matches!(self, Out::Owned(v) if v.is_object())
+        match self {
+            Out::Map(_) | Out::Data(Value::Object(_)) => true,
+            Out::Owned(v) => v.is_object(),
+            Out::Node(o) => o.is_map(),
+            _ => false,
+        }
     }
 
     pub fn is_list(&self) -> bool {
-        matches!(self, Out::List(_) | Out::Data(Value::Array(_))) || matches!(self, Out::Owned(v) if v.is_array())
+        match self {
+            Out::List(_) | Out::Data(Value::Array(_)) => true,
+            Out::Owned(v) => v.is_array(),
+            Out::Node(o) => o.is_list(),
+            _ => false,
+        }
     }
 
     pub fn into_value(self) -> Value {
@@ -169,6 +213,7 @@ impl<'a> Out<'a> {
             Out::Null => Value::Null,
             Out::Data(v) => v.clone(),
             Out::Owned(v) => *v,
+            Out::Node(o) => o.to_value(),
             Out::Map(m) => {
                 let mut map = Map::with_capacity(m.entries.len());
                 for (k, v) in m.entries {
@@ -187,6 +232,7 @@ impl Serialize for Out<'_> {
             Out::Null => serializer.serialize_unit(),
             Out::Data(v) => v.serialize(serializer),
             Out::Owned(v) => v.serialize(serializer),
+            Out::Node(o) => o.serialize(serializer),
             Out::Map(m) => {
                 let mut map = serializer.serialize_map(Some(m.entries.len()))?;
                 for (k, v) in &m.entries {
@@ -278,7 +324,7 @@ fn final_set<'a>(node: &mut Out<'a>, steps: &Steps<'a>, at: usize, step: &Step<'
         *slot = data;
         return;
     }
-    if matches!(slot, Out::Data(Value::Array(_))) || matches!(slot, Out::Owned(v) if v.is_array()) {
+    if slot.is_list() {
         slot.explode();
     }
     match slot {

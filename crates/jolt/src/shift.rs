@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::keys::{computed_rank, index_key, map_get, PathElement, ReadPath};
 use crate::output::{self, Out};
-use crate::walked::{Matched, WalkedPath};
+use crate::walked::{Matched, View, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
 
 const ROOT: &str = "root";
@@ -44,6 +44,12 @@ struct Composite {
     literal_index: HashMap<String, usize>,
     computed: Vec<Node>,
     strategy: Strategy,
+}
+
+/// What a leaf writes: data it stands on, or text it makes (`$` keys, `#literal`s).
+enum Data<'a> {
+    View(View<'a>),
+    Text(Value),
 }
 
 #[derive(Debug)]
@@ -88,9 +94,15 @@ impl Shift {
 
     /// The output as a tree that borrows the input's values and the spec's keys (nothing copied).
     pub fn apply_tree<'a>(&'a self, input: &'a Value) -> Result<Out<'a>, TransformError> {
+        self.apply_view(View::Value(input))
+    }
+
+    /// Like [`Shift::apply_tree`], over a document an earlier operation built (or a value): the
+    /// output refers to the document's maps and lists, so the document must outlive it.
+    pub fn apply_view<'a>(&'a self, input: View<'a>) -> Result<Out<'a>, TransformError> {
         let mut output = Out::new_map();
         let mut walked = WalkedPath::new();
-        walked.push(input, Matched::new(Cow::Borrowed(ROOT)));
+        walked.push_node(input, Matched::new(Cow::Borrowed(ROOT)));
         self.root.apply(&Cow::Borrowed(ROOT), input, &mut walked, &mut output)?;
         Ok(match output {
             Out::Map(mut map) => map.take(ROOT).unwrap_or(Out::Null),
@@ -158,7 +170,7 @@ impl Composite {
     fn apply<'a>(
         &'a self,
         key: &Cow<'a, str>,
-        input: &'a Value,
+        input: View<'a>,
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
@@ -167,12 +179,12 @@ impl Composite {
         };
         let mut data = input;
         if let PathElement::Transpose(t) = &self.key {
-            match t.lookup_value(walked)? {
+            match t.lookup(walked)? {
                 Some(found) => data = found,
                 None => return Ok(false),
             }
         }
-        walked.push(data, matched);
+        walked.push_node(data, matched);
         for child in &self.special {
             child.apply(key, data, walked, out)?;
         }
@@ -182,67 +194,96 @@ impl Composite {
         Ok(true)
     }
 
-    fn process<'a>(&'a self, input: &'a Value, walked: &mut WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
+    /// Runs the children over `input`: a JSON value of the input, or a map or list of the
+    /// document an earlier operation of the chain built (the walk is the same).
+    fn process<'a>(&'a self, input: View<'a>, walked: &mut WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         match input {
-            Value::Object(map) => {
-                if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
-                    for (k, child) in &self.literals {
-                        if let Some((key, value)) = map_get(map, k) {
-                            child.apply(&Cow::Borrowed(key.as_str()), value, walked, out)?;
-                        }
-                    }
-                }
-                match self.strategy {
-                    Strategy::Literals => {}
-                    Strategy::Computed | Strategy::LiteralsThenComputed => {
-                        for (k, v) in map {
-                            self.apply_computed(&Cow::Borrowed(k.as_str()), v, walked, out)?;
-                        }
-                    }
-                    Strategy::Conflict => {
-                        for (k, v) in map {
-                            self.apply_conflict(&Cow::Borrowed(k.as_str()), v, walked, out)?;
-                        }
-                    }
-                }
-            }
-            Value::Array(list) => {
-                if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
-                    for (k, child) in &self.literals {
-                        if let Some(value) = crate::keys::parse_index(k).and_then(|i| list.get(i)) {
-                            child.apply(&Cow::Owned(k.clone()), value, walked, out)?;
-                        }
-                    }
-                }
-                match self.strategy {
-                    Strategy::Literals => {}
-                    Strategy::Computed | Strategy::LiteralsThenComputed => {
-                        for (i, v) in list.iter().enumerate() {
-                            self.apply_computed(&index_key(i), v, walked, out)?;
-                        }
-                    }
-                    Strategy::Conflict => {
-                        for (i, v) in list.iter().enumerate() {
-                            self.apply_conflict(&index_key(i), v, walked, out)?;
-                        }
-                    }
-                }
-            }
-            Value::Null => {}
-            scalar => {
+            View::Value(Value::Object(map)) => self.process_map(
+                |k| map_get(map, k).map(|(k, v)| (k.as_str(), View::Value(v))),
+                map.iter().map(|(k, v)| (k.as_str(), View::Value(v))),
+                walked,
+                out,
+            ),
+            View::Out(Out::Map(map)) => self.process_map(|k| map.get_entry(k), map.iter(), walked, out),
+            View::Value(Value::Array(list)) => self.process_list(list.len(), |i| list.get(i).map(View::Value), walked, out),
+            View::Out(Out::List(list)) => self.process_list(list.len(), |i| list.get(i).map(View::of), walked, out),
+            View::Value(Value::Null) | View::Out(_) => Ok(()),
+            View::Value(scalar) => {
                 // A scalar's text is matched as a key, with no data below it.
                 let text: Cow<'a, str> = Cow::Owned(crate::number::scalar_to_string(scalar).unwrap_or_default());
+                let nothing = View::Value(&NULL);
                 if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
                     if let Some(i) = self.literal(&text) {
-                        self.literals[i].1.apply(&text, &NULL, walked, out)?;
+                        self.literals[i].1.apply(&text, nothing, walked, out)?;
                     }
                 }
                 match self.strategy {
-                    Strategy::Literals => {}
-                    Strategy::Computed | Strategy::LiteralsThenComputed => {
-                        self.apply_computed(&text, &NULL, walked, out)?;
+                    Strategy::Literals => Ok(()),
+                    Strategy::Computed | Strategy::LiteralsThenComputed => self.apply_computed(&text, nothing, walked, out),
+                    Strategy::Conflict => self.apply_conflict(&text, nothing, walked, out),
+                }
+            }
+        }
+    }
+
+    fn process_map<'a>(
+        &'a self,
+        get: impl Fn(&str) -> Option<(&'a str, View<'a>)>,
+        entries: impl Iterator<Item = (&'a str, View<'a>)>,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Out<'a>,
+    ) -> Result<(), TransformError> {
+        if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
+            for (k, child) in &self.literals {
+                if let Some((key, value)) = get(k) {
+                    child.apply(&Cow::Borrowed(key), value, walked, out)?;
+                }
+            }
+        }
+        match self.strategy {
+            Strategy::Literals => {}
+            Strategy::Computed | Strategy::LiteralsThenComputed => {
+                for (k, v) in entries {
+                    self.apply_computed(&Cow::Borrowed(k), v, walked, out)?;
+                }
+            }
+            Strategy::Conflict => {
+                for (k, v) in entries {
+                    self.apply_conflict(&Cow::Borrowed(k), v, walked, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process_list<'a>(
+        &'a self,
+        len: usize,
+        get: impl Fn(usize) -> Option<View<'a>>,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Out<'a>,
+    ) -> Result<(), TransformError> {
+        if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
+            for (k, child) in &self.literals {
+                if let Some(value) = crate::keys::parse_index(k).and_then(&get) {
+                    child.apply(&Cow::Owned(k.clone()), value, walked, out)?;
+                }
+            }
+        }
+        match self.strategy {
+            Strategy::Literals => {}
+            Strategy::Computed | Strategy::LiteralsThenComputed => {
+                for i in 0..len {
+                    if let Some(v) = get(i) {
+                        self.apply_computed(&index_key(i), v, walked, out)?;
                     }
-                    Strategy::Conflict => self.apply_conflict(&text, &NULL, walked, out)?,
+                }
+            }
+            Strategy::Conflict => {
+                for i in 0..len {
+                    if let Some(v) = get(i) {
+                        self.apply_conflict(&index_key(i), v, walked, out)?;
+                    }
                 }
             }
         }
@@ -261,7 +302,7 @@ impl Composite {
     fn apply_conflict<'a>(
         &'a self,
         key: &Cow<'a, str>,
-        value: &'a Value,
+        value: View<'a>,
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<(), TransformError> {
@@ -276,7 +317,7 @@ impl Composite {
     fn apply_computed<'a>(
         &'a self,
         key: &Cow<'a, str>,
-        value: &'a Value,
+        value: View<'a>,
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<(), TransformError> {
@@ -293,7 +334,7 @@ impl Node {
     fn apply<'a>(
         &'a self,
         key: &Cow<'a, str>,
-        input: &'a Value,
+        input: View<'a>,
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
@@ -332,7 +373,7 @@ impl Leaf {
     fn apply<'a>(
         &'a self,
         key: &Cow<'a, str>,
-        input: &'a Value,
+        input: View<'a>,
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
@@ -340,22 +381,22 @@ impl Leaf {
             return Ok(false);
         };
         let mut real_child = false;
-        let data: Cow<'a, Value> = match &self.key {
-            PathElement::Dollar(_) | PathElement::Hash(_) => Cow::Owned(Value::String(matched.key().to_owned())),
-            PathElement::At => Cow::Borrowed(input),
-            PathElement::Transpose(t) => match t.lookup_value(walked)? {
-                Some(found) => Cow::Borrowed(found),
+        let data = match &self.key {
+            PathElement::Dollar(_) | PathElement::Hash(_) => Data::Text(Value::String(matched.key().to_owned())),
+            PathElement::At => Data::View(input),
+            PathElement::Transpose(t) => match t.lookup(walked)? {
+                Some(found) => Data::View(found),
                 None => return Ok(false),
             },
             _ => {
                 real_child = true;
-                Cow::Borrowed(input)
+                Data::View(input)
             }
         };
         if self.fixed_writers {
             self.write_all(&data, walked, out)?;
         } else {
-            walked.push(input, matched);
+            walked.push_node(input, matched);
             let result = self.write_all(&data, walked, out);
             walked.pop();
             result?;
@@ -366,12 +407,14 @@ impl Leaf {
         Ok(real_child)
     }
 
-    fn write_all<'a>(&'a self, data: &Cow<'a, Value>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
+    fn write_all<'a>(&'a self, data: &Data<'a>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         for writer in &self.writers {
             writer.with_steps(walked, |steps| {
                 let value = match data {
-                    Cow::Borrowed(v) => Out::Data(v),
-                    Cow::Owned(v) => Out::Owned(Box::new(v.clone())),
+                    Data::View(View::Value(v)) => Out::Data(v),
+                    // A map or list of an earlier document: referred to, not copied.
+                    Data::View(View::Out(o)) => Out::Node(o),
+                    Data::Text(v) => Out::Owned(Box::new(v.clone())),
                 };
                 output::write(out, steps, value);
             })?;

@@ -17,7 +17,8 @@ use crate::output::Out;
 #[derive(Debug, Clone, Copy)]
 pub enum View<'a> {
     Value(&'a Value),
-    /// Only ever a map, a list or `null` (data and owned values are `View::Value`).
+    /// Only ever a map or a list (data, owned values and `null` are `View::Value`, shared
+    /// nodes are looked through).
     Out(&'a Out<'a>),
 }
 
@@ -29,6 +30,7 @@ impl<'a> View<'a> {
             Out::Data(v) => View::Value(v),
             Out::Owned(v) => View::Value(v),
             Out::Null => View::Value(&NULL),
+            Out::Node(o) => View::of(o),
             other => View::Out(other),
         }
     }

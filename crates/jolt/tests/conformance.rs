@@ -135,6 +135,14 @@ fn run_case(dir: &Path, case: &Value) -> Result<(), String> {
     if !same(&text, expected, any_order, false) || !same(&copied, expected, any_order, false) {
         return Err(format!("\n  transform() serialized {text}\n  copied {copied}\n  expected {expected}"));
     }
+    // And the path where later operations refer to what earlier ones built.
+    let (text, copied) = chain
+        .transform_with(&doc["input"], &context, |out| (out.to_vec(), out.into_value()))
+        .map_err(|e| format!("transform error: {e}"))?;
+    let text: Value = serde_json::from_slice(&text).map_err(|e| format!("output text: {e}"))?;
+    if !same(&text, expected, any_order, false) || !same(&copied, expected, any_order, false) {
+        return Err(format!("\n  transform_with() serialized {text}\n  copied {copied}\n  expected {expected}"));
+    }
     Ok(())
 }
 
