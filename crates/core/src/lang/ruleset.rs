@@ -302,8 +302,8 @@ impl Planner<'_> {
         let (kind, payload) = match (transform, kind) {
             (_, dlq @ DeliveryKind::Dlq { .. }) => (dlq, self.event_payload()),
             (None, kind) => (kind, self.event_payload()),
-            (Some(t), kind) => match t.chain.transform(self.event, &Value::Null) {
-                Ok(out) => (kind, Payload::Json(out.to_vec().into())),
+            (Some(t), kind) => match t.chain.transform_with(self.event, &Value::Null, |out| out.to_vec()) {
+                Ok(text) => (kind, Payload::Json(text.into())),
                 Err(e) => (DeliveryKind::Dlq { reason: format!("transform {} failed: {e}", t.name) }, self.event_payload()),
             },
         };
