@@ -258,22 +258,31 @@ fn new_container<'a>(next: &Step<'_>) -> Out<'a> {
     }
 }
 
-/// Writes `data` at `steps` below `tree`, shift style: values colliding on one key become a list
+/// Writes `data` at `steps` below `slot`, shift style: values colliding on one key become a list
 /// (an existing list is appended to). A step that meets the wrong kind of container (a key into
 /// a list, an index into a string) writes nothing, as the reference does.
-pub fn write<'a>(tree: &mut Out<'a>, steps: &Steps<'a>, data: Out<'a>) {
-    let Some((last, path)) = steps.split_last() else {
-        return;
-    };
-    let mut node = tree;
-    for (i, step) in path.iter().enumerate() {
-        let next = &steps[i + 1];
-        let Some(child) = descend(node, steps, i, step, next) else {
-            return;
-        };
-        node = child;
+///
+/// The first step is taken already: `slot` is where `steps[0]` leads (shift's hidden `root` key,
+/// which every output path starts with, so no map is made for it).
+pub fn write_below<'a>(slot: &mut Out<'a>, steps: &Steps<'a>, data: Out<'a>) {
+    match steps.len() {
+        0 => {}
+        1 => put(slot, data),
+        _ => {
+            if slot.is_null() {
+                *slot = new_container(&steps[1]);
+            }
+            let (last, path) = steps.split_last().expect("two steps or more");
+            let mut node = slot;
+            for (i, step) in path.iter().enumerate().skip(1) {
+                let Some(child) = descend(node, steps, i, step, &steps[i + 1]) else {
+                    return;
+                };
+                node = child;
+            }
+            final_set(node, steps, path.len(), last, data);
+        }
     }
-    final_set(node, steps, path.len(), last, data);
 }
 
 fn descend<'t, 'a>(
@@ -320,6 +329,12 @@ fn final_set<'a>(node: &mut Out<'a>, steps: &Steps<'a>, at: usize, step: &Step<'
         }
         _ => return,
     };
+    put(slot, data);
+}
+
+/// Puts `data` into a slot, shift style: an empty slot takes it, a list gets it appended, and
+/// anything else becomes a list of the two.
+fn put<'a>(slot: &mut Out<'a>, data: Out<'a>) {
     if slot.is_null() {
         *slot = data;
         return;
@@ -347,7 +362,7 @@ mod tests {
     }
 
     fn write<'a, const N: usize>(out: &mut Out<'a>, steps: [Step<'a>; N], data: Out<'a>) {
-        super::write(out, &Steps::Made(steps.into_iter().collect()), data);
+        super::write_below(out, &Steps::Made(std::iter::once(key("root")).chain(steps).collect()), data);
     }
 
     #[test]

@@ -100,14 +100,12 @@ impl Shift {
     /// Like [`Shift::apply_tree`], over a document an earlier operation built (or a value): the
     /// output refers to the document's maps and lists, so the document must outlive it.
     pub fn apply_view<'a>(&'a self, input: View<'a>) -> Result<Out<'a>, TransformError> {
-        let mut output = Out::new_map();
+        // Every output path starts with the hidden `root` key; this is its slot.
+        let mut output = Out::Null;
         let mut walked = WalkedPath::new();
         walked.push_node(input, Matched::new(Cow::Borrowed(ROOT)));
         self.root.apply(&Cow::Borrowed(ROOT), input, &mut walked, &mut output)?;
-        Ok(match output {
-            Out::Map(mut map) => map.take(ROOT).unwrap_or(Out::Null),
-            _ => Out::Null,
-        })
+        Ok(output)
     }
 }
 
@@ -416,7 +414,7 @@ impl Leaf {
                     Data::View(View::Out(o)) => Out::Node(o),
                     Data::Text(v) => Out::Owned(Box::new(v.clone())),
                 };
-                output::write(out, steps, value);
+                output::write_below(out, steps, value);
             })?;
         }
         Ok(())
