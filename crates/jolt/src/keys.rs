@@ -688,9 +688,9 @@ impl<'w> std::ops::Deref for Steps<'w> {
 }
 
 /// `map.get(key)`, comparing the keys of small maps instead of hashing them (the map's SipHash
-/// costs more than comparing lengths, and rarely text, of up to ~16 keys).
+/// costs more than comparing lengths, and rarely text, of up to ~32 keys).
 pub fn map_get<'m>(map: &'m serde_json::Map<String, Value>, key: &str) -> Option<(&'m String, &'m Value)> {
-    if map.len() <= 16 {
+    if map.len() <= 32 {
         map.iter().find(|(k, _)| same_key(k, key))
     } else {
         map.get_key_value(key)
