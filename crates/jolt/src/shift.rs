@@ -208,7 +208,10 @@ impl Composite {
             View::Value(Value::Null) | View::Out(_) => Ok(()),
             View::Value(scalar) => {
                 // A scalar's text is matched as a key, with no data below it.
-                let text: Cow<'a, str> = Cow::Owned(crate::number::scalar_to_string(scalar).unwrap_or_default());
+                let text: Cow<'a, str> = match scalar {
+                    Value::String(s) => Cow::Borrowed(s),
+                    other => Cow::Owned(crate::number::scalar_to_string(other).unwrap_or_default()),
+                };
                 let nothing = View::Value(&NULL);
                 if matches!(self.strategy, Strategy::Literals | Strategy::LiteralsThenComputed) {
                     if let Some(i) = self.literal(&text) {
