@@ -1,4 +1,5 @@
 //! Criterion benches of whole chains: `cargo bench -p switchboard-jolt`.
+//! `bench/peers/jolt-java/run.sh` compares the same chains with the reference Java engine.
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 #[path = "support/cases.rs"]
@@ -10,7 +11,12 @@ fn bench_chains(c: &mut Criterion) {
             let out = case.chain.apply(&case.input).expect("the benchmarked chain applies");
             assert_eq!(&out, expected, "{} gives the reference's output", case.name);
         }
-        c.bench_function(&case.name, |b| b.iter(|| case.chain.apply(black_box(&case.input))));
+        // The engine's own output (what the gateway serializes, sharing the input's values), and
+        // the same copied into an owned `serde_json::Value`.
+        c.bench_function(&case.name, |b| {
+            b.iter(|| case.chain.transform_with(black_box(&case.input), &serde_json::Value::Null, |out| drop(black_box(out))))
+        });
+        c.bench_function(&format!("{} (as a Value)", case.name), |b| b.iter(|| case.chain.apply(black_box(&case.input))));
     }
 }
 

@@ -852,7 +852,7 @@ mod tests {
         let patterns = ["*", "a*", "*a", "a*b", "*-*", "a*-*b", "**", "*a*a*", "é*-"];
         for pattern in patterns {
             let glob = Glob::new(pattern);
-            let source: Vec<String> = pattern.split('*').map(|s| regex::escape(s)).collect();
+            let source: Vec<String> = pattern.split('*').map(regex::escape).collect();
             let re = regex::Regex::new(&format!("^{}$", source.join("(.+?)"))).unwrap();
             // Every key of up to five characters over the alphabet.
             let mut keys = vec![String::new()];

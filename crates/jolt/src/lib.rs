@@ -9,11 +9,13 @@
 //! - [`Chain::transform`] runs it without copying what the output shares with the input: its
 //!   [`Output`] borrows the input's values (as the reference's output holds the input's own
 //!   objects) and serializes as JSON directly; [`Output::into_value`] makes an owned copy.
+//!   [`Chain::transform_with`] hands the output to a closure instead, which lets a shift refer to
+//!   what an earlier operation built rather than copy it (what the gateway uses).
 //! - [`parse_spec_text`] reads spec file text, accepting `//` and `/* */` comments as the reference does.
 //!
 //! One module per operation (`shift`, `default`, `remove`, `sort`, `cardinality`, `modify`), the
 //! modify function library in `functions`; `keys` parses the key syntax they share, `walked` is the
-//! walk's stack of matches and `output` writes into the result tree.
+//! walk's stack of matches (and `View`, what it stands on) and `output` is the chain's document.
 use serde_json::Value;
 
 use crate::output::Out;
@@ -218,12 +220,6 @@ impl Chain {
         f: impl for<'x> FnOnce(Output<'x>) -> R,
     ) -> Result<R, TransformError> {
         run_keeping(&self.operations, Out::Data(input), context, f)
-    }
-
-    /// Whether running the chain changes its input in place (its first operation is not a shift).
-    /// The benchmark's Java driver copies the input only for these, as the reference needs.
-    pub fn mutates_input(&self) -> bool {
-        !matches!(self.operations.first(), Some(Operation::Shift(_)))
     }
 
     /// Like [`Chain::apply_with_context`], taking the input by value.

@@ -1,11 +1,14 @@
-//! Shift's output tree, built along evaluated path steps (the reference's `ShiftrTraversr`):
-//! maps and lists are created on the way, and values colliding on one key become a list.
+//! The chain's document ([`Out`]): what shift builds along evaluated path steps (the reference's
+//! `ShiftrTraversr`: maps and lists are created on the way, values colliding on one key become a
+//! list), and what default and modify then write into.
 //!
 //! The tree is not a `serde_json::Value`: values written from the input stay borrowed (`Data`),
 //! as the reference's output shares the input's objects, and so do keys taken from the input or
-//! the spec; map keys are found by comparing strings (with a hash index only for wide maps), so a
-//! write costs no hashing and no copy of the data. The finished tree serializes as JSON directly
-//! ([`serde::Serialize`]), or [`Out::into_value`] copies it into a `serde_json::Value`.
+//! the spec, and maps and lists of an earlier document (`Node`); a map or list is taken apart
+//! (`explode`, shallowly) only when something writes into it. Map keys are found by comparing
+//! strings (with a hash index only for wide maps), so a write costs no hashing and no copy of the
+//! data. The finished tree serializes as JSON directly ([`serde::Serialize`]), or
+//! [`Out::into_value`] copies it into a `serde_json::Value`.
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -36,6 +39,8 @@ pub enum Out<'a> {
 #[derive(Debug, Default)]
 pub struct OutMap<'a> {
     entries: Vec<(Cow<'a, str>, Out<'a>)>,
+    /// Boxed: only wide maps have one, and a bare `HashMap` (48 bytes) would widen every node.
+    #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<Cow<'a, str>, usize>>>,
 }
 
@@ -110,6 +115,7 @@ impl<'a> OutMap<'a> {
     }
 }
 
+#[allow(clippy::box_collection)]
 fn index_of<'a>(entries: &[(Cow<'a, str>, Out<'a>)]) -> Box<HashMap<Cow<'a, str>, usize>> {
     Box::new(entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect())
 }
