@@ -172,7 +172,7 @@ impl Composite {
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
-        let Some(matched) = self.key.matches(key, walked)? else {
+        let Some(matched) = match_key(&self.key, key, walked)? else {
             return Ok(false);
         };
         let mut data = input;
@@ -378,7 +378,7 @@ impl Leaf {
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
-        let Some(matched) = self.key.matches(key, walked)? else {
+        let Some(matched) = match_key(&self.key, key, walked)? else {
             return Ok(false);
         };
         let mut real_child = false;
@@ -421,6 +421,21 @@ impl Leaf {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Matches an input key against a child's key. A literal child is only ever reached through a
+/// lookup of its own key (literals are found, not tried), and `*` takes any key, so neither needs
+/// the general match.
+#[inline]
+fn match_key<'a>(
+    element: &'a PathElement,
+    key: &Cow<'a, str>,
+    walked: &WalkedPath<'a>,
+) -> Result<Option<Matched<'a>>, TransformError> {
+    match element {
+        PathElement::Literal(_) | PathElement::StarAll => Ok(Some(Matched::new(key.clone()))),
+        other => other.matches(key, walked),
     }
 }
 
