@@ -302,6 +302,25 @@ mod tests {
     }
 
     #[test]
+    fn writes_reach_input_values_below_a_shared_node() {
+        // The second shift shares the first one's `x` map, whose `a` is the input's own object;
+        // default and modify then write below it, into that object (taken apart, not changed).
+        let chain = Chain::from_json(&json!([
+            {"operation": "shift", "spec": {"a": "x.a", "l": "x.l"}},
+            {"operation": "shift", "spec": {"x": "y"}},
+            {"operation": "default", "spec": {"y": {"a": {"q": 2}}}},
+            {"operation": "modify-overwrite-beta", "spec": {"y": {"l": {"[0]": "=toUpper"}}}}
+        ]))
+        .unwrap();
+        let input = json!({"a": {"p": 1}, "l": ["s", "t"]});
+        let expected = json!({"y": {"a": {"p": 1, "q": 2}, "l": ["S", "t"]}});
+        let value = chain.transform_with(&input, &Value::Null, |out| out.into_value()).unwrap();
+        assert_eq!(value, expected);
+        assert_eq!(chain.apply(&input).unwrap(), expected);
+        assert_eq!(input, json!({"a": {"p": 1}, "l": ["s", "t"]}));
+    }
+
+    #[test]
     fn unknown_operations_name_their_path() {
         let err = Chain::from_json(&json!([{"operation": "shift", "spec": {"a": "b"}}, {"operation": "nope"}])).unwrap_err();
         assert_eq!(err.path, "$[1].operation");

@@ -137,6 +137,10 @@ impl<'a> Out<'a> {
     /// Turns a JSON map or list held as a value into tree nodes, so it can be written into (as
     /// the reference writes into the very map it copied from the input).
     pub fn explode(&mut self) {
+        // A shared node is looked through first: a value it holds is exploded as a value.
+        if let Out::Node(o) = self {
+            *self = Out::shared(o);
+        }
         if !matches!(self, Out::Data(Value::Object(_) | Value::Array(_)) | Out::Node(_))
             && !matches!(self, Out::Owned(v) if v.is_object() || v.is_array())
         {
@@ -156,18 +160,12 @@ impl<'a> Out<'a> {
                 Value::Array(l) => Out::List(l.into_iter().map(|v| Out::Owned(Box::new(v))).collect()),
                 other => Out::Owned(Box::new(other)),
             },
-            // A shallow copy of the shared node: its children stay shared.
-            Out::Node(o) => match o {
-                Out::Map(m) => Out::Map(OutMap {
-                    entries: m.entries.iter().map(|(k, v)| (k.clone(), Out::Node(v))).collect(),
-                    index: m.index.clone(),
-                }),
-                Out::List(l) => Out::List(l.iter().map(Out::Node).collect()),
-                Out::Data(v) => Out::Data(v),
-                Out::Owned(v) => Out::Data(v),
-                Out::Node(inner) => Out::Node(inner),
-                Out::Null => Out::Null,
-            },
+            // A shallow copy of the shared map or list: its children stay shared.
+            Out::Node(Out::Map(m)) => Out::Map(OutMap {
+                entries: m.entries.iter().map(|(k, v)| (k.clone(), Out::shared(v))).collect(),
+                index: m.index.clone(),
+            }),
+            Out::Node(Out::List(l)) => Out::List(l.iter().map(Out::shared).collect()),
             other => other,
         };
         *self = exploded;
@@ -175,6 +173,18 @@ impl<'a> Out<'a> {
             if m.entries.len() > INDEX_FROM {
                 m.index = Some(index_of(&m.entries));
             }
+        }
+    }
+
+    /// `node` of an earlier document, as a node of this one: values are referred to as values,
+    /// maps and lists as shared nodes.
+    fn shared(node: &'a Out<'a>) -> Out<'a> {
+        match node {
+            Out::Null => Out::Null,
+            Out::Data(v) => Out::Data(v),
+            Out::Owned(v) => Out::Data(v),
+            Out::Node(inner) => Out::shared(inner),
+            map_or_list => Out::Node(map_or_list),
         }
     }
 
