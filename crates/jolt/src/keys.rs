@@ -123,11 +123,15 @@ pub fn parse_index(text: &str) -> Option<usize> {
 pub struct Glob {
     /// The literal text between the stars: one more than the number of stars.
     segments: Vec<String>,
+    /// The shortest key that can match: the literal text plus one character per star.
+    min_len: usize,
 }
 
 impl Glob {
     pub fn new(key: &str) -> Glob {
-        Glob { segments: key.split('*').map(str::to_owned).collect() }
+        let segments: Vec<String> = key.split('*').map(str::to_owned).collect();
+        let min_len = segments.iter().map(String::len).sum::<usize>() + segments.len() - 1;
+        Glob { segments, min_len }
     }
 
     pub fn stars(&self) -> usize {
@@ -156,8 +160,7 @@ impl Glob {
     /// A cheap filter (prefix, suffix, length) before the backtracking match: most keys fail here.
     fn could_match(&self, key: &str) -> bool {
         let (first, last) = (&self.segments[0], &self.segments[self.segments.len() - 1]);
-        let fixed: usize = self.segments.iter().map(String::len).sum();
-        key.len() >= fixed + self.stars() && key.starts_with(first.as_str()) && key.ends_with(last.as_str())
+        key.len() >= self.min_len && key.starts_with(first.as_str()) && key.ends_with(last.as_str())
     }
 }
 
