@@ -55,26 +55,24 @@ impl Ref {
 
     /// The matched key (or one of its captures) this reference names.
     pub fn resolve<'w>(&self, walked: &'w WalkedPath<'_>) -> Result<&'w str, TransformError> {
-        let matched = walked.matched_up(self.up).ok_or_else(|| {
-            TransformError(format!("reference &({},{}) looks above the top of the input", self.up, self.group))
-        })?;
-        matched.capture(self.group).ok_or_else(|| {
-            TransformError(format!(
-                "reference &({},{}): the key `{}` has no capture {}",
-                self.up,
-                self.group,
-                matched.key(),
-                self.group
-            ))
-        })
+        self.resolve_with(walked, |matched| matched.capture(self.group))
     }
 
     /// Like [`Ref::resolve`], for as long as the input lives (borrowed unless the key was made).
     pub fn resolve_cow<'a>(&self, walked: &WalkedPath<'a>) -> Result<Cow<'a, str>, TransformError> {
+        self.resolve_with(walked, |matched| matched.capture_cow(self.group))
+    }
+
+    /// Finds the match this reference looks at and takes `pick` of it, with the errors of both.
+    fn resolve_with<'w, 'a, T>(
+        &self,
+        walked: &'w WalkedPath<'a>,
+        pick: impl FnOnce(&'w Matched<'a>) -> Option<T>,
+    ) -> Result<T, TransformError> {
         let matched = walked.matched_up(self.up).ok_or_else(|| {
             TransformError(format!("reference &({},{}) looks above the top of the input", self.up, self.group))
         })?;
-        matched.capture_cow(self.group).ok_or_else(|| {
+        pick(matched).ok_or_else(|| {
             TransformError(format!(
                 "reference &({},{}): the key `{}` has no capture {}",
                 self.up,

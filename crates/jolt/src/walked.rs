@@ -126,23 +126,25 @@ impl<'a> Matched<'a> {
 
     /// Capture 0 is the whole key; 1.. are the stars' captures.
     pub fn capture(&self, group: usize) -> Option<&str> {
-        if group == 0 {
-            return Some(&self.key);
-        }
-        self.captures.get(group - 1).map(|&(s, e)| &self.key[s as usize..e as usize])
+        self.capture_range(group).map(|(start, end)| &self.key[start..end])
     }
 
     /// Capture `group` for as long as the input lives: borrowed when the key is the input's own,
     /// copied only when the key was made during the walk.
     pub fn capture_cow(&self, group: usize) -> Option<Cow<'a, str>> {
-        let (start, end) = match group {
-            0 => (0, self.key.len()),
-            _ => self.captures.get(group - 1).map(|&(s, e)| (s as usize, e as usize))?,
-        };
+        let (start, end) = self.capture_range(group)?;
         Some(match &self.key {
             Cow::Borrowed(k) => Cow::Borrowed(&k[start..end]),
             Cow::Owned(k) => Cow::Owned(k[start..end].to_owned()),
         })
+    }
+
+    /// The byte range of capture `group` in the key (0: the whole key).
+    fn capture_range(&self, group: usize) -> Option<(usize, usize)> {
+        match group {
+            0 => Some((0, self.key.len())),
+            _ => self.captures.get(group - 1).map(|&(s, e)| (s as usize, e as usize)),
+        }
     }
 
     pub fn hash_count(&self) -> usize {
