@@ -105,7 +105,7 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     let mut messages = Vec::with_capacity(events.len());
     for (i, value) in events.into_iter().enumerate() {
         let index = batch.then_some(i);
-        let envelope = match Envelope::from_value(value.clone()) {
+        let envelope = match Envelope::from_value_ref(&value) {
             Ok(env) => env,
             Err(e) => return refuse(index, &e),
         };

@@ -132,7 +132,7 @@ async fn append(State(store): State<Store>, Path(id): Path<String>, body: Result
     };
     let mut events = Vec::with_capacity(body.events.len());
     for (i, value) in body.events.into_iter().enumerate() {
-        let env = match Envelope::from_value(value.clone()) {
+        let env = match Envelope::from_value_ref(&value) {
             Ok(env) => env,
             Err(e) => return error(StatusCode::BAD_REQUEST, &format!("events[{i}].{}", e.field), &e.message),
         };

@@ -165,7 +165,7 @@ impl Pipeline {
                     continue;
                 }
             };
-            let envelope = match Envelope::from_value(value.clone()) {
+            let envelope = match Envelope::from_value_ref(&value) {
                 Ok(env) => env,
                 Err(e) => {
                     self.metrics.processing_errors.with_label_values(&["invalid_envelope"]).inc();
@@ -204,7 +204,8 @@ impl Pipeline {
 
     fn route(&self, plan: &mut Plan, input: &Input, event: &Value, event_type: &str) {
         let snapshot = self.snapshot.load();
-        let evaluation = snapshot.rules.evaluate(event);
+        // Deliveries without a transform forward the input's bytes (it parsed as this event).
+        let evaluation = snapshot.rules.evaluate_text(event, Arc::from(&input.value[..]));
         for rule in &evaluation.matched {
             self.metrics.rule_matches.with_label_values(&[rule.as_str()]).inc();
         }

@@ -33,7 +33,9 @@ public class Topics {
     }
 
     static void create(Admin admin, int partitions, List<String> names) throws Exception {
-        Map<String, String> conf = Map.of("message.timestamp.type", "LogAppendTime");
+        // 64 KB index files whatever the broker's default: with 10 MB ones, zero-filling their pages
+        // on first touch took most of the broker's CPU on this VM (scripts/services.d/kafka.sh).
+        Map<String, String> conf = Map.of("message.timestamp.type", "LogAppendTime", "segment.index.bytes", "65536");
         List<NewTopic> topics = new ArrayList<>();
         for (String n : names) topics.add(new NewTopic(n, partitions, (short) 1).configs(conf));
         CreateTopicsResult res = admin.createTopics(topics);

@@ -86,7 +86,7 @@ class Kafka:
                               capture_output=True, text=True, **kw)
 
     def compile_admin(self):
-        for name in ("Topics", "Pace"):
+        for name in ("Topics", "Pace", "FanOut"):
             src = os.path.join(HERE, name + ".java")
             cls = os.path.join(self.classes, name + ".class")
             if os.path.exists(cls) and os.path.getmtime(cls) >= os.path.getmtime(src):
@@ -173,7 +173,26 @@ def scrape(url):
             m["dlq"] = m.get("dlq", 0) + float(line.split()[-1])
         elif line.startswith("events_duplicate_total"):
             m["dup"] = float(line.split()[-1])
+        elif line.startswith("batch_stage_duration_seconds_sum") or line.startswith("batch_stage_duration_seconds_count"):
+            stage = line.split('stage="')[1].split('"')[0]
+            kind = "sum" if "_sum" in line.split("{")[0] else "count"
+            m.setdefault("stages", {}).setdefault(stage, {})[kind] = float(line.split()[-1])
     return m
+
+
+def stage_text(stages):
+    return ", ".join("%s %s ms mean over %s batches" % (k, v["mean_ms"], fmt(v["batches"])) for k, v in sorted(stages.items()))
+
+
+def stage_means(before, after):
+    """Mean duration (ms) and count of each batch stage between two scrapes."""
+    out = {}
+    for stage, a in (after or {}).get("stages", {}).items():
+        b = (before or {}).get("stages", {}).get(stage, {})
+        n = a.get("count", 0) - b.get("count", 0)
+        if n > 0:
+            out[stage] = {"batches": int(n), "mean_ms": round(1000 * (a.get("sum", 0) - b.get("sum", 0)) / n, 2)}
+    return out
 
 
 def bucket_quantile(before, after, q):
@@ -415,7 +434,8 @@ def phase_switchboard(args, k):
            "first_event_after_s": round(t_first - t0, 3), "output_messages": got, "expected_output_messages": want,
            "output_messages_per_s": round(got / steady), "dlq": m.get("dlq", 0), "duplicates": m.get("dup", 0),
            "webhooks_received": args.hooks.count - hooks0, "expected_webhooks": args.expected["webhooks"],
-           "bucket_p50_s": bucket_quantile(None, m, 0.5), "bucket_p99_s": bucket_quantile(None, m, 0.99), **cpu}
+           "bucket_p50_s": bucket_quantile(None, m, 0.5), "bucket_p99_s": bucket_quantile(None, m, 0.99),
+           "stages": stage_means(None, m), **cpu}
     if top:
         res["perf_top"] = top
     if got != want:
@@ -518,7 +538,33 @@ def phase_latency(args, k, rate):
     st = latency_stats(inp, outs, range(m))
     want = sum(args.expected["fanout"][:m])
     st.update({"rate": rate, "events": m, "pacer": pace, "expected_output_messages": want,
-               "bucket_p50_s": bucket_quantile(before, after, 0.5), "bucket_p99_s": bucket_quantile(before, after, 0.99), **cpu})
+               "bucket_p50_s": bucket_quantile(before, after, 0.5), "bucket_p99_s": bucket_quantile(before, after, 0.99),
+               "stages": stage_means(before, after), **cpu})
+    return st
+
+
+def phase_floor(args, k, rate):
+    """The produce leg alone: a plain producer (FanOut.java, the gateway's producer settings) sending
+    the gateway's output message rate round-robin to as many fresh topics as the rules target.
+    Its send -> ack latency is the floor under any gateway's added latency on this broker."""
+    msgs = max(1, int(round(rate * sum(args.expected["fanout"]) / len(args.expected["fanout"]))))
+    log("fan-out floor: %d messages/s over %d topics for %ds" % (msgs, len(args.out_topics), args.latency_seconds))
+    topics = ["%sfloor.%03d" % (args.prefix, i) for i in range(len(args.out_topics))]
+    log(k.create(topics))
+    tf, pf = os.path.join(args.run_dir, "floor-topics.txt"), os.path.join(args.run_dir, "floor-payloads.jsonl")
+    with open(tf, "w") as f:
+        f.write("\n".join(topics) + "\n")
+    with open(args.events_file, "rb") as src, open(pf, "wb") as dst:
+        for _ in range(1000):
+            dst.write(src.readline())
+    meter = CpuMeter(None)
+    r = k.java("FanOut", k.b, str(msgs), str(args.latency_seconds), tf, pf)
+    cpu = meter.stop()
+    if r.returncode != 0:
+        raise RuntimeError("FanOut failed: " + r.stderr[-2000:])
+    line = r.stdout.strip().splitlines()[-1]
+    st = {kk: float(v) for kk, v in (kv.split("=") for kv in line.split())}
+    st.update({"rate_messages": msgs, "rate_events": rate, "topics": len(topics), **cpu})
     return st
 
 
@@ -587,6 +633,12 @@ def report(args, res):
                      fmt(sb["events_per_s"]), ratio(sb["events_per_s"]), ll,
                      "steady %s/s from the first event; %s output msgs (%.2f per event); gateway %s cores, machine %s"
                      % (fmt(sb["steady_events_per_s"]), fmt(sb["output_messages"]), d["mean_fanout"], sb.get("process_cores"), sb.get("machine_busy_cores"))))
+    fl = res.get("floor", {})
+    if fl.get("p50_ms") is not None:
+        rows.append(("fan-out floor: a plain producer (FanOut.java, the gateway's producer settings), %s msgs/s round-robin to %d topics"
+                     % (fmt(fl["rate_messages"]), fl["topics"]), "–", "–", "p50 %s / p99 %s ms" % (fmt(fl["p50_ms"]), fmt(fl["p99_ms"])),
+                     "produce leg only, send → ack, the latency phase's output rate; no consume, no gateway; machine %s cores"
+                     % fl.get("machine_busy_cores")))
     rows.append(("Redpanda Connect (Benthos), seed's 3 rules as a switch output", "not run", "–", "–", args.peer_reason))
     out = ["| system | events/s | vs kcat | added latency at half max rate | notes |", "|---|---:|---:|---|---|"]
     for r in rows:
@@ -599,6 +651,9 @@ def report(args, res):
     if lat.get("p99_ms") is not None:
         goals.append("- p99 added latency < 10 ms at half max rate (%s events/s): %s (p99 %s ms per output message, %s ms per event's last delivery)"
                      % (fmt(lat["rate"]), "**met**" if lat["p99_ms"] < 10 else "**not met**", fmt(lat["p99_ms"]), fmt(lat["event_p99_ms"])))
+    if lat.get("p99_ms") is not None and fl.get("p99_ms") is not None:
+        goals.append("  - the produce leg alone (fan-out floor, same rate and topic count, no gateway) measured p50 %s / p99 %s ms in the same run"
+                     % (fmt(fl["p50_ms"]), fmt(fl["p99_ms"])))
     return "\n".join(out), "\n".join(goals)
 
 
@@ -627,7 +682,7 @@ def main():
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--latency-rate", type=int, default=0, help="events/s of the latency phase (default: half the measured rate)")
     ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--skip", default="", help="comma list of phases to skip: broker,kcat,switchboard,latency")
+    ap.add_argument("--skip", default="", help="comma list of phases to skip: broker,kcat,switchboard,latency,floor")
     ap.add_argument("--kcat-latency", action="store_true", help="also kcat -C | kcat -P at the latency rate (mostly kcat's stdin buffering)")
     ap.add_argument("--profile", type=int, default=0, help="perf record the gateway for S seconds")
     ap.add_argument("--keep-topics", action="store_true")
@@ -689,6 +744,9 @@ def main():
         if rate and "latency" not in skip:
             res["latency"] = phase_latency(args, k, rate)
             log("latency:", res["latency"])
+        if rate and "floor" not in skip:
+            res["floor"] = phase_floor(args, k, rate)
+            log("fan-out floor:", res["floor"])
         if rate and args.kcat_latency:
             res["kcat_latency"] = phase_kcat_latency(args, k, rate)
             log("kcat latency:", res["kcat_latency"])
@@ -724,6 +782,8 @@ def main():
                   l["pacer"].get("seconds"), l["pacer"].get("max_behind_ms"),
                   fmt(l["p50_ms"]), fmt(l["p90_ms"]), fmt(l["p99_ms"]), fmt(l["max_ms"]), fmt(l["event_p50_ms"]), fmt(l["event_p99_ms"]),
                   l["bucket_p50_s"], l["bucket_p99_s"], l.get("process_cores"), l.get("machine_busy_cores")), ""]
+        if l.get("stages"):
+            md += ["Latency phase, per batch (`batch_stage_duration_seconds`): " + stage_text(l["stages"]) + ".", ""]
     if res.get("switchboard"):
         s = res["switchboard"]
         md += ["Throughput phase: wall time from spawning `switchboard serve` until the histogram count "
@@ -731,6 +791,8 @@ def main():
                "Output topics then held %s messages (expected %s); DLQ %s; webhooks received %s (expected %s)."
                % (fmt(d["events"]), s["wall_seconds"], s["startup_seconds"], s["first_event_after_s"], fmt(s["output_messages"]),
                   fmt(s["expected_output_messages"]), fmt(s["dlq"]), fmt(s["webhooks_received"]), fmt(s["expected_webhooks"])), ""]
+        if s.get("stages"):
+            md += ["Throughput phase, per batch (`batch_stage_duration_seconds`): " + stage_text(s["stages"]) + ".", ""]
     md += ["Raw numbers: `%s/results.json`." % args.run_dir.replace(os.path.expanduser("~"), "~"), ""]
     text = "\n".join(md)
     print("\n" + table + "\n\n" + goals)

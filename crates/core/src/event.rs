@@ -116,6 +116,15 @@ impl Envelope {
         serde_json::from_value(value).map_err(|e| EnvelopeError::new("$", e.to_string()))
     }
 
+    /// [`Envelope::from_value`] without taking the value: copies only what the envelope holds.
+    pub fn from_value_ref(value: &Value) -> Result<Envelope, EnvelopeError> {
+        let Value::Object(map) = value else {
+            return Err(EnvelopeError::new("$", format!("an event must be a JSON object, found {}", type_name(value))));
+        };
+        check_shape(map)?;
+        Envelope::deserialize(value).map_err(|e| EnvelopeError::new("$", e.to_string()))
+    }
+
     pub fn to_value(&self) -> Value {
         // Serializing plain data with string keys cannot fail (proven invariant of serde_json).
         serde_json::to_value(self).unwrap_or(Value::Null)

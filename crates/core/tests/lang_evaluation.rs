@@ -152,6 +152,30 @@ fn transforms_run_and_their_failures_go_to_the_dlq() {
 }
 
 #[test]
+fn evaluate_text_forwards_the_event_text_and_transforms_still_run() {
+    use std::sync::Arc;
+    use switchboard_core::lang::Payload;
+    let s = common::set(
+        r#"rule plain { when exists a to topic "raw" to topic "raw2" }
+rule crm { when exists a to topic "crm" transform "transforms/member_to_crm.json" }"#,
+    );
+    // Spacing, key order and an escape that serializing the parsed value would all change.
+    let text: Arc<[u8]> = Arc::from(&br#"{ "subject": {"id": "m1"},  "a": "caf\u00e9" }"#[..]);
+    let event: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let e = s.evaluate_text(&event, text.clone());
+    assert_eq!(e.deliveries.len(), 3);
+    for d in &e.deliveries[..2] {
+        match &d.payload {
+            Payload::Json(bytes) => assert!(Arc::ptr_eq(bytes, &text), "the event's own text, shared"),
+            other => panic!("expected the event text, got {other:?}"),
+        }
+    }
+    assert_eq!(e.deliveries[2].payload.to_value(), json!({"crmRecord": {"memberId": "m1"}}));
+    // Without text the event is shared as a value, as before.
+    assert!(matches!(s.evaluate(&event).deliveries[0].payload, Payload::Event(_)));
+}
+
+#[test]
 fn version_is_a_content_hash() {
     let a = common::set("rule r { when exists a to store }");
     let b = common::set("rule r { when exists a to store }");

@@ -115,7 +115,15 @@ impl RuleSet {
     /// Evaluates one event (any JSON value; a non-object simply matches nothing but `not` rules).
     pub fn evaluate(&self, event: &Value) -> Evaluation {
         let fired = self.fired(event);
-        self.plan(event, &fired)
+        self.plan(event, None, &fired)
+    }
+
+    /// [`RuleSet::evaluate`] for an event parsed from `text`: a delivery without a transform
+    /// carries `text` itself (`Payload::Json`, shared), so the gateway forwards an event byte for
+    /// byte as it arrived instead of serializing it again for each delivery.
+    pub fn evaluate_text(&self, event: &Value, text: Arc<[u8]>) -> Evaluation {
+        let fired = self.fired(event);
+        self.plan(event, Some(text), &fired)
     }
 
     /// The rules that fire, in order: the index's candidates checked by the evaluator, each
@@ -255,11 +263,12 @@ impl RuleSet {
                 rules.push(RuleExplanation { name: rule.name.clone(), matched, reason });
             }
         }
-        Explanation { evaluation: self.plan(event, &fired), rules }
+        Explanation { evaluation: self.plan(event, None, &fired), rules }
     }
 
-    fn plan(&self, event: &Value, fired: &[&CompiledRule]) -> Evaluation {
-        let mut planner = Planner { event, shared: None, seen: HashSet::new(), deliveries: Vec::new() };
+    fn plan(&self, event: &Value, text: Option<Arc<[u8]>>, fired: &[&CompiledRule]) -> Evaluation {
+        let shared = text.map(Payload::Json);
+        let mut planner = Planner { event, shared, seen: HashSet::new(), deliveries: Vec::new() };
         let matched = if fired.is_empty() {
             match &self.default {
                 Some(actions) => {
@@ -283,15 +292,17 @@ impl RuleSet {
 /// Turns the actions of fired rules into deliveries, once each.
 struct Planner<'a> {
     event: &'a Value,
-    /// The event as a payload, cloned at most once per evaluation.
-    shared: Option<Arc<Value>>,
+    /// The event as a payload: its text when the caller has it, else cloned at most once per
+    /// evaluation.
+    shared: Option<Payload>,
     seen: HashSet<String>,
     deliveries: Vec<Delivery>,
 }
 
 impl Planner<'_> {
     fn event_payload(&mut self) -> Payload {
-        Payload::Event(self.shared.get_or_insert_with(|| Arc::new(self.event.clone())).clone())
+        let event = self.event;
+        self.shared.get_or_insert_with(|| Payload::Event(Arc::new(event.clone()))).clone()
     }
 
     fn push(&mut self, rule: &str, identity: String, kind: DeliveryKind, transform: Option<&Arc<Transform>>) {
