@@ -3,11 +3,15 @@
 //! (fsynced on the local bus; acknowledged by all in-sync replicas on Kafka), which is what lets
 //! the source acknowledge its offsets afterwards.
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use crate::bus::{LocalBus, Record};
 
@@ -52,15 +56,58 @@ pub fn producer_config(brokers: &str, overrides: &BTreeMap<String, String>) -> C
     c
 }
 
+/// The acknowledgements one `publish` call waits for: a counter the delivery callbacks count
+/// down, instead of a future per message.
+pub struct Acks {
+    pending: AtomicUsize,
+    first_error: Mutex<Option<SinkError>>,
+    done: tokio::sync::Notify,
+}
+
+impl Acks {
+    fn settle(&self, n: usize) {
+        if self.pending.fetch_sub(n, Ordering::AcqRel) == n {
+            // notify_one keeps a permit when nobody waits yet: the wake-up is never lost.
+            self.done.notify_one();
+        }
+    }
+
+    fn fail(&self, error: SinkError) {
+        let mut first = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+        first.get_or_insert(error);
+    }
+}
+
+/// Counts delivery reports down on the producer's polling thread.
+pub struct AckContext;
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = Arc<Acks>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, acks: Arc<Acks>) {
+        if let Err((e, m)) = result {
+            acks.fail(SinkError::Kafka { topic: m.topic().to_string(), message: e.to_string() });
+        }
+        acks.settle(1);
+    }
+}
+
+pub type KafkaProducer = ThreadedProducer<AckContext>;
+
 #[derive(Clone)]
 pub enum TopicSink {
     Local(LocalBus),
-    Kafka(FutureProducer),
+    Kafka(Arc<KafkaProducer>),
 }
+
+/// How long `publish` retries a message while librdkafka's queue is full (as `message.timeout.ms`).
+const QUEUE_FULL_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl TopicSink {
     pub fn kafka(brokers: &str, overrides: &BTreeMap<String, String>) -> Result<TopicSink, rdkafka::error::KafkaError> {
-        Ok(TopicSink::Kafka(producer_config(brokers, overrides).create()?))
+        Ok(TopicSink::Kafka(Arc::new(producer_config(brokers, overrides).create_with_context(AckContext)?)))
     }
 
     /// Publishes a batch; returns when all of it is durable.
@@ -88,21 +135,43 @@ impl TopicSink {
                 .map_err(|e| SinkError::Join(e.to_string()))?
             }
             TopicSink::Kafka(producer) => {
-                let sends = messages.iter().map(|m| {
+                let acks = Arc::new(Acks {
+                    pending: AtomicUsize::new(messages.len()),
+                    first_error: Mutex::new(None),
+                    done: tokio::sync::Notify::new(),
+                });
+                for m in &messages {
                     let mut headers = OwnedHeaders::new_with_capacity(m.headers.len());
                     for (k, v) in &m.headers {
                         headers = headers.insert(Header { key: k, value: Some(v) });
                     }
-                    let mut record = FutureRecord::to(&m.topic).payload(&m.value).headers(headers);
+                    let mut record = BaseRecord::with_opaque_to(&m.topic, acks.clone()).payload(&m.value).headers(headers);
                     if let Some(k) = &m.key {
                         record = record.key(k);
                     }
-                    let topic = m.topic.clone();
-                    let fut = producer.send(record, Duration::from_secs(120));
-                    async move { fut.await.map(|_| ()).map_err(|(e, _)| SinkError::Kafka { topic, message: e.to_string() }) }
-                });
-                let results = futures::future::join_all(sends).await;
-                results.into_iter().collect()
+                    let since = Instant::now();
+                    loop {
+                        match producer.send(record) {
+                            Ok(()) => break,
+                            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) if since.elapsed() < QUEUE_FULL_TIMEOUT => {
+                                record = back;
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                            Err((e, _)) => {
+                                // Never queued, so no report will count it down.
+                                acks.fail(SinkError::Kafka { topic: m.topic.clone(), message: e.to_string() });
+                                acks.settle(1);
+                                break;
+                            }
+                        }
+                    }
+                }
+                acks.done.notified().await;
+                let first_error = acks.first_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+                match first_error {
+                    Some(e) => Err(e),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -114,5 +183,48 @@ impl TopicSink {
                 tracing::warn!(error = %e, "Kafka producer flush incomplete at shutdown");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+
+    fn brokers() -> String {
+        std::env::var("SWITCHBOARD_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
+    }
+
+    fn message(topic: &str, i: usize) -> OutMessage {
+        OutMessage {
+            topic: topic.to_string(),
+            key: Some(format!("k{i}").into_bytes()),
+            headers: vec![("rule".into(), b"r".to_vec())],
+            value: format!("{{\"i\":{i}}}").into_bytes(),
+        }
+    }
+
+    /// Against the real broker (scripts/services): `publish` returns once every message is
+    /// acknowledged, and a message the broker refuses fails the batch, naming its topic.
+    #[tokio::test]
+    async fn kafka_publish_waits_for_every_ack_and_reports_a_refusal() {
+        let sink = TopicSink::kafka(&brokers(), &BTreeMap::new()).expect("producer");
+        let topic = format!("sinks-test-{}", rand::random::<u32>());
+        let batch: Vec<OutMessage> = (0..300).map(|i| message(&topic, i)).collect();
+        sink.publish(batch).await.expect("a batch to a new topic is acknowledged");
+
+        let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("consumer");
+        let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).expect("metadata");
+        let (_, high) = consumer.fetch_watermarks(&topic, 0, Duration::from_secs(10)).expect("watermarks");
+        assert_eq!(md.topics()[0].partitions().len(), 1);
+        assert_eq!(high, 300, "every acknowledged message is on the broker");
+
+        // Larger than the broker's message.max.bytes (1 MB): refused, not lost silently.
+        let mut big = message(&topic, 1);
+        big.value = vec![b'x'; 2 << 20];
+        let started = Instant::now();
+        let err = sink.publish(vec![message(&topic, 0), big]).await.expect_err("the broker refuses a 2 MB message");
+        assert!(matches!(&err, SinkError::Kafka { topic: t, .. } if *t == topic), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(60), "reported, not timed out");
     }
 }
