@@ -24,7 +24,7 @@ trap 'rm -f "$rust_out" "$java_out"' EXIT
 
 echo "timing switchboard ..." >&2
 "$target/release/examples/jolt_throughput" >"$rust_out"
-echo "timing Java (JIT warm-up 2 s of CPU per spec) ..." >&2
+echo "timing Java (JIT warm-up ${WARMUP_MS:-8000} ms of CPU per spec; WARMUP_MS overrides) ..." >&2
 java -cp "$here/target/classes:$(cat "$here/target/classpath.txt")" switchboard.bench.JoltThroughput \
     "$SWITCHBOARD_SHARED" "$root/transforms/member_to_crm.json" "$root/crates/jolt/benches/member_event.json" \
     >"$java_out"

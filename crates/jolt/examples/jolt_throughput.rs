@@ -7,7 +7,9 @@
 //! whole process, collector and compiler included) keeps the figures comparable on a machine
 //! shared with other work, where wall-clock rates mostly measure the scheduler.
 //! Run by bench/peers/jolt-java/run.sh beside the Java reference's driver (same inputs, same
-//! method: every transform starts from its own copy of the input, as the reference mutates it).
+//! timing method). The Java driver gives each transform whose chain changes its input a fresh
+//! deep copy (the reference's default, remove and modify work in place); switchboard's operations
+//! only read their input, so here every transform reads the same one.
 use std::hint::black_box;
 
 /// The allocator of the `switchboard` binary (src/main.rs), so that the figures are the engine's

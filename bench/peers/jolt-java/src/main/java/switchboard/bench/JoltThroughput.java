@@ -15,12 +15,13 @@ import java.util.Map;
 /**
  * Single-thread transforms per second of the reference Jolt for each benchmarked spec, printed
  * as "spec<TAB>rate" lines: the same specs and inputs, and the same method, as switchboard's
- * jolt_throughput example. Each spec is JIT-warmed for 2 s of CPU time, then timed in several
+ * jolt_throughput example. Each spec is JIT-warmed for WARMUP_MS (default 8,000) ms of CPU
+ * time (after 2 s, firstSample and ismith still ran 2-3x below their steady rate), then timed in several
  * runs of 0.5 s of the process's CPU time (all its threads: the transforming one, and the
  * collector's and compiler's work it causes) and the median printed. CPU time rather than wall
  * time, because the machine these run on is shared with other work. A transform whose chain starts with an operation other than shift gets
  * its own deep copy of the input, because Jolt's default/remove/modify/cardinality change their
- * input in place; switchboard's Chain::apply copies in exactly the same cases (shift only reads).
+ * input in place (switchboard's operations never change their input, so it copies nothing).
  *
  * Arguments: SHARED_DIR MEMBER_TO_CRM_SPEC MEMBER_EVENT_INPUT
  */
@@ -98,6 +99,7 @@ public final class JoltThroughput {
         cases.add(new Object[] {"member_to_crm", JsonUtils.filepathToObject(args[1]), JsonUtils.filepathToObject(args[2]), null});
 
         int runs = Integer.parseInt(System.getenv().getOrDefault("RUNS", "5"));
+        long warmupNanos = Long.parseLong(System.getenv().getOrDefault("WARMUP_MS", "8000")) * 1_000_000L;
         for (Object[] c : cases) {
             String name = (String) c[0];
             Chainr chainr = Chainr.fromSpec(c[1]);
@@ -106,7 +108,7 @@ public final class JoltThroughput {
             if (c[3] != null && !new Diffy().diff(c[3], out).isEmpty()) {
                 System.err.println("warning: " + name + ": the reference's output differs from the fixture");
             }
-            rate(chainr, c[2], copy, 2_000_000_000L);
+            rate(chainr, c[2], copy, warmupNanos);
             double[] rates = new double[runs];
             for (int i = 0; i < runs; i++) {
                 rates[i] = rate(chainr, c[2], copy, 500_000_000L);
