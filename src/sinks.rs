@@ -205,7 +205,7 @@ mod tests {
     }
 
     /// Against the real broker (scripts/services): `publish` returns once every message is
-    /// acknowledged, and a message the broker refuses fails the batch, naming its topic.
+    /// acknowledged, and a message that cannot be produced fails the batch, naming its topic.
     #[tokio::test]
     async fn kafka_publish_waits_for_every_ack_and_reports_a_refusal() {
         let sink = TopicSink::kafka(&brokers(), &BTreeMap::new()).expect("producer");
@@ -219,11 +219,12 @@ mod tests {
         assert_eq!(md.topics()[0].partitions().len(), 1);
         assert_eq!(high, 300, "every acknowledged message is on the broker");
 
-        // Larger than the broker's message.max.bytes (1 MB): refused, not lost silently.
+        // Larger than message.max.bytes (1 MB): refused when handed to librdkafka, and the batch
+        // fails instead of waiting for a report that will never come.
         let mut big = message(&topic, 1);
         big.value = vec![b'x'; 2 << 20];
         let started = Instant::now();
-        let err = sink.publish(vec![message(&topic, 0), big]).await.expect_err("the broker refuses a 2 MB message");
+        let err = sink.publish(vec![message(&topic, 0), big]).await.expect_err("a 2 MB message is refused");
         assert!(matches!(&err, SinkError::Kafka { topic: t, .. } if *t == topic), "{err}");
         assert!(started.elapsed() < Duration::from_secs(60), "reported, not timed out");
     }
