@@ -78,6 +78,9 @@ pub struct KafkaConfig {
     /// Batches being delivered at once (the next planned while earlier ones await acks);
     /// offsets are still stored strictly in order.
     pub batches_in_flight: usize,
+    /// Producer instances, each with its own broker connections; a topic always goes through the
+    /// same one (by a hash of its name), so per-partition order and idempotence hold.
+    pub producers: usize,
 }
 
 impl Default for KafkaConfig {
@@ -93,6 +96,7 @@ impl Default for KafkaConfig {
             consumer: BTreeMap::new(),
             max_in_flight: 5000,
             batches_in_flight: 4,
+            producers: 4,
         }
     }
 }
@@ -277,6 +281,9 @@ impl Config {
             }
             if k.max_in_flight == 0 {
                 errors.push("kafka.max_in_flight: must be positive".into());
+            }
+            if !(1..=64).contains(&k.producers) {
+                errors.push("kafka.producers: must be between 1 and 64".into());
             }
         }
         if let Some(a) = &self.archive {

@@ -99,15 +99,33 @@ pub type KafkaProducer = ThreadedProducer<AckContext>;
 #[derive(Clone)]
 pub enum TopicSink {
     Local(LocalBus),
-    Kafka(Arc<KafkaProducer>),
+    /// Several producers, each with its own connections: librdkafka puts one partition in each
+    /// produce request, and an idempotent producer has one request in flight at a time, so with
+    /// hundreds of output partitions one producer waits out a round trip per partition. A topic
+    /// always uses the same producer, so each partition keeps one idempotent writer (order and
+    /// dedup by sequence number hold).
+    Kafka(Arc<[KafkaProducer]>),
 }
 
 /// How long `publish` retries a message while librdkafka's queue is full (as `message.timeout.ms`).
 const QUEUE_FULL_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl TopicSink {
-    pub fn kafka(brokers: &str, overrides: &BTreeMap<String, String>) -> Result<TopicSink, rdkafka::error::KafkaError> {
-        Ok(TopicSink::Kafka(Arc::new(producer_config(brokers, overrides).create_with_context(AckContext)?)))
+    pub fn kafka(brokers: &str, overrides: &BTreeMap<String, String>, producers: usize) -> Result<TopicSink, rdkafka::error::KafkaError> {
+        let mut all = Vec::with_capacity(producers.max(1));
+        for i in 0..producers.max(1) {
+            let mut config = producer_config(brokers, overrides);
+            if !overrides.contains_key("client.id") {
+                config.set("client.id", format!("switchboard-{i}"));
+            }
+            all.push(config.create_with_context(AckContext)?);
+        }
+        Ok(TopicSink::Kafka(all.into()))
+    }
+
+    /// The producer a topic's messages always go through.
+    fn producer_for<'p>(producers: &'p [KafkaProducer], topic: &str) -> &'p KafkaProducer {
+        &producers[(crate::dedup::fnv1a_64(topic.as_bytes()) % producers.len() as u64) as usize]
     }
 
     /// Publishes a batch; returns when all of it is durable.
@@ -134,7 +152,7 @@ impl TopicSink {
                 .await
                 .map_err(|e| SinkError::Join(e.to_string()))?
             }
-            TopicSink::Kafka(producer) => {
+            TopicSink::Kafka(producers) => {
                 let acks = Arc::new(Acks {
                     pending: AtomicUsize::new(messages.len()),
                     first_error: Mutex::new(None),
@@ -149,6 +167,7 @@ impl TopicSink {
                     if let Some(k) = &m.key {
                         record = record.key(k);
                     }
+                    let producer = TopicSink::producer_for(producers, &m.topic);
                     let since = Instant::now();
                     loop {
                         match producer.send(record) {
@@ -178,9 +197,11 @@ impl TopicSink {
 
     /// Waits for queued Kafka messages (shutdown).
     pub fn flush(&self, timeout: Duration) {
-        if let TopicSink::Kafka(p) = self {
-            if let Err(e) = p.flush(timeout) {
-                tracing::warn!(error = %e, "Kafka producer flush incomplete at shutdown");
+        if let TopicSink::Kafka(producers) = self {
+            for p in producers.iter() {
+                if let Err(e) = p.flush(timeout) {
+                    tracing::warn!(error = %e, "Kafka producer flush incomplete at shutdown");
+                }
             }
         }
     }
@@ -208,16 +229,25 @@ mod tests {
     /// acknowledged, and a message that cannot be produced fails the batch, naming its topic.
     #[tokio::test]
     async fn kafka_publish_waits_for_every_ack_and_reports_a_refusal() {
-        let sink = TopicSink::kafka(&brokers(), &BTreeMap::new()).expect("producer");
-        let topic = format!("sinks-test-{}", rand::random::<u32>());
-        let batch: Vec<OutMessage> = (0..300).map(|i| message(&topic, i)).collect();
-        sink.publish(batch).await.expect("a batch to a new topic is acknowledged");
+        let sink = TopicSink::kafka(&brokers(), &BTreeMap::new(), 3).expect("producers");
+        let run = rand::random::<u32>();
+        let topics: Vec<String> = (0..6).map(|t| format!("sinks-test-{run}-{t}")).collect();
+        let TopicSink::Kafka(producers) = &sink else { unreachable!() };
+        let which = |t: &str| TopicSink::producer_for(producers, t) as *const KafkaProducer as usize;
+        let spread: std::collections::HashSet<usize> = (0..30).map(|i| which(&format!("topic-{i}"))).collect();
+        assert_eq!(spread.len(), 3, "thirty topics use all three producers");
+        assert!(topics.iter().all(|t| which(t) == which(t)), "a topic always uses the same producer");
+        let batch: Vec<OutMessage> = (0..600).map(|i| message(&topics[i % 6], i)).collect();
+        sink.publish(batch).await.expect("a batch to new topics is acknowledged");
 
         let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers()).create().expect("consumer");
-        let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).expect("metadata");
-        let (_, high) = consumer.fetch_watermarks(&topic, 0, Duration::from_secs(10)).expect("watermarks");
-        assert_eq!(md.topics()[0].partitions().len(), 1);
-        assert_eq!(high, 300, "every acknowledged message is on the broker");
+        for t in &topics {
+            let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10)).expect("metadata");
+            let (_, high) = consumer.fetch_watermarks(t, 0, Duration::from_secs(10)).expect("watermarks");
+            assert_eq!(md.topics()[0].partitions().len(), 1);
+            assert_eq!(high, 100, "every acknowledged message of {t} is on the broker");
+        }
+        let topic = topics[0].clone();
 
         // Larger than message.max.bytes (1 MB): refused when handed to librdkafka, and the batch
         // fails instead of waiting for a report that will never come.

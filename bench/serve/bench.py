@@ -222,6 +222,8 @@ class Gateway:
             if args.producer_props:
                 props = dict(kv.split("=", 1) for kv in args.producer_props.split(","))
                 producer = "  producer: {%s}\n" % ", ".join('"%s": "%s"' % kv for kv in props.items())
+            if args.producers:
+                producer += "  producers: %d\n" % args.producers
             f.write("listen: 127.0.0.1:%d\nkafka:\n  brokers: %s\n  group_id: %s\n  topics: [%s]\n"
                     "  dlq_topic: %s\n%spipeline:\n  batch_size: %d\n  dedup_window: 10m\n"
                     % (self.port, args.brokers, group, ", ".join(topics_in), args.prefix + "dlq", producer, args.batch_size))
@@ -687,6 +689,7 @@ def main():
     ap.add_argument("--profile", type=int, default=0, help="perf record the gateway for S seconds")
     ap.add_argument("--keep-topics", action="store_true")
     ap.add_argument("--producer-props", default="", help="extra librdkafka producer properties of the gateway, k=v,k=v (kafka.producer)")
+    ap.add_argument("--producers", type=int, default=0, help="kafka.producers of the gateway (default: the gateway's own default)")
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--brokers", default="127.0.0.1:9092")
     ap.add_argument("--port", type=int, default=0, help="the gateway's listen port (default: a free one)")

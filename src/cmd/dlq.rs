@@ -254,7 +254,7 @@ async fn replay(config: &Config, chosen: &[&Letter], dry_run: bool) -> anyhow::R
     if !events.is_empty() {
         let (sink, topic) = match &config.kafka {
             Some(k) => (
-                TopicSink::kafka(&k.brokers, &k.producer)?,
+                TopicSink::kafka(&k.brokers, &k.producer, k.producers)?,
                 k.ingest_topic.clone().or_else(|| k.topics.first().cloned()).unwrap_or_else(|| "events.in".into()),
             ),
             None => (TopicSink::Local(LocalBus::open(&config.data)?), config.pipeline.ingest_topic.clone()),

@@ -98,7 +98,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (sink, ingest_topic, mode, dlq_topic) = match &config.kafka {
         Some(k) => {
-            let sink = TopicSink::kafka(&k.brokers, &k.producer)?;
+            let sink = TopicSink::kafka(&k.brokers, &k.producer, k.producers)?;
             let ingest = k.ingest_topic.clone().or_else(|| k.topics.first().cloned()).unwrap_or_else(|| "events.in".into());
             (sink, ingest, "kafka", k.dlq_topic.clone())
         }
