@@ -198,8 +198,10 @@ impl TopicSink {
     /// Waits for queued Kafka messages (shutdown).
     pub fn flush(&self, timeout: Duration) {
         if let TopicSink::Kafka(producers) = self {
+            // One deadline for all of them, so shutdown stays within its grace period.
+            let deadline = Instant::now() + timeout;
             for p in producers.iter() {
-                if let Err(e) = p.flush(timeout) {
+                if let Err(e) = p.flush(deadline.saturating_duration_since(Instant::now())) {
                     tracing::warn!(error = %e, "Kafka producer flush incomplete at shutdown");
                 }
             }
