@@ -1,5 +1,6 @@
 // bench/serve's fan-out floor: what the produce leg alone costs on this broker, with no gateway.
 //   java -cp "$KAFKA_HOME/lib/*:classes" FanOut BOOTSTRAP RATE SECONDS TOPICS_FILE PAYLOAD_FILE
+// (compiled after Pace.java, whose pacing loop it uses).
 // Sends RATE messages/s for SECONDS, round-robin over the topics of TOPICS_FILE (one per line), the
 // values being the lines of PAYLOAD_FILE in turn, with the gateway's producer settings (idempotent,
 // acks=all, lz4, batch.size 16384, linger.ms 10, 5 in flight). Latency is send -> acknowledgement,
@@ -13,7 +14,6 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
@@ -43,35 +43,24 @@ public class FanOut {
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
             for (String t : topics) producer.partitionsFor(t); // metadata before the clock starts
             long t0 = System.nanoTime();
-            long maxBehind = 0;
-            int sent = 0;
-            while (sent < count) {
-                long now = System.nanoTime();
-                int due = (int) Math.min(count, (long) ((now - t0) / 1e9 * rate) + 1);
-                if (due > sent) {
-                    maxBehind = Math.max(maxBehind, now - t0 - (long) (sent / rate * 1e9));
-                    for (; sent < due; sent++) {
-                        final long at = System.nanoTime();
-                        final boolean measure = sent >= warmup;
-                        producer.send(new ProducerRecord<>(topics.get(sent % topics.size()), payloads[sent % payloads.length]), (md, e) -> {
-                            if (e != null) {
-                                errors.incrementAndGet();
-                            } else if (measure) {
-                                lat[measured.getAndIncrement()] = System.nanoTime() - at;
-                            }
-                        });
+            long maxBehind = Pace.paced(count, rate, i -> {
+                final long at = System.nanoTime();
+                final boolean measure = i >= warmup;
+                producer.send(new ProducerRecord<>(topics.get(i % topics.size()), payloads[i % payloads.length]), (md, e) -> {
+                    if (e != null) {
+                        errors.incrementAndGet();
+                    } else if (measure) {
+                        lat[measured.getAndIncrement()] = System.nanoTime() - at;
                     }
-                } else {
-                    LockSupport.parkNanos(100_000);
-                }
-            }
+                });
+            });
             producer.flush();
             double secs = (System.nanoTime() - t0) / 1e9;
             int n = measured.get();
             long[] l = Arrays.copyOf(lat, n);
             Arrays.sort(l);
             System.out.printf("sent=%d seconds=%.3f max_behind_ms=%.1f errors=%d measured=%d p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f%n",
-                    sent, secs, maxBehind / 1e6, errors.get(), n, q(l, 0.5), q(l, 0.9), q(l, 0.99), n == 0 ? 0 : l[n - 1] / 1e6);
+                    count, secs, maxBehind / 1e6, errors.get(), n, q(l, 0.5), q(l, 0.9), q(l, 0.99), n == 0 ? 0 : l[n - 1] / 1e6);
         }
     }
 
