@@ -109,19 +109,13 @@ impl Envelope {
 
     /// Decodes a parsed JSON value. Type errors name the field (serde's own messages do not).
     pub fn from_value(value: Value) -> Result<Envelope, EnvelopeError> {
-        let Value::Object(map) = &value else {
-            return Err(EnvelopeError::new("$", format!("an event must be a JSON object, found {}", type_name(&value))));
-        };
-        check_shape(map)?;
+        check_object(&value)?;
         serde_json::from_value(value).map_err(|e| EnvelopeError::new("$", e.to_string()))
     }
 
     /// [`Envelope::from_value`] without taking the value: copies only what the envelope holds.
     pub fn from_value_ref(value: &Value) -> Result<Envelope, EnvelopeError> {
-        let Value::Object(map) = value else {
-            return Err(EnvelopeError::new("$", format!("an event must be a JSON object, found {}", type_name(value))));
-        };
-        check_shape(map)?;
+        check_object(value)?;
         Envelope::deserialize(value).map_err(|e| EnvelopeError::new("$", e.to_string()))
     }
 
@@ -191,6 +185,14 @@ fn type_name(v: &Value) -> &'static str {
 
 /// Walks the known fields and names the first one whose JSON type is wrong, so that the error
 /// says `producer.service: expected a string, found a number` instead of serde's positionless text.
+/// The event is an object and its known fields have their types (errors name the field).
+fn check_object(value: &Value) -> Result<(), EnvelopeError> {
+    let Value::Object(map) = value else {
+        return Err(EnvelopeError::new("$", format!("an event must be a JSON object, found {}", type_name(value))));
+    };
+    check_shape(map)
+}
+
 fn check_shape(map: &Map<String, Value>) -> Result<(), EnvelopeError> {
     fn want_str(map: &Map<String, Value>, prefix: &str, keys: &[&str]) -> Result<(), EnvelopeError> {
         for k in keys {
