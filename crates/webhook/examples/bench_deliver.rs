@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 use switchboard_webhook::*;
 
+/// The allocator the `switchboard` binary uses (src/main.rs), so the dispatcher runs here as it
+/// runs in the gateway. The bare reqwest client below runs with it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct NoDeadLetters;
 
 #[async_trait::async_trait]

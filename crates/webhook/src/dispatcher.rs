@@ -36,6 +36,9 @@ use crate::metrics::Metrics;
 use crate::outbox::{now_ms, ClaimedDelivery, HandedOver, Outbox};
 use crate::retry::{classify_status, next_delay, parse_retry_after, Verdict};
 
+/// Longest a worker with a full `ready` queue goes without looking for due rows in the outbox.
+const CLAIM_INTERVAL: Duration = Duration::from_millis(20);
+
 /// The dead-letter message of a delivery to an endpoint that answered 410 (now or before).
 const GONE_MESSAGE: &str = "the endpoint answered 410 Gone and is disabled";
 
@@ -385,6 +388,7 @@ impl Dispatcher {
 
 /// Claims due rows for one endpoint and starts attempts, until shutdown.
 async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
+    let mut last_claim = Instant::now();
     loop {
         if inner.shutdown.is_cancelled() {
             break;
@@ -402,18 +406,39 @@ async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
                 Admission::Wait(until) => (0, false, until),
             }
         };
-        let mut rows = Vec::new();
-        if limit > 0 && worker.db_due_ms.load(Ordering::Acquire) <= now_ms() {
+        // Rows claimed ahead (or handed over at enqueue) first; the outbox when they do not fill
+        // the free slots, when `ready` runs low, or at least every CLAIM_INTERVAL so due
+        // retries are not starved by a steady stream of fresh deliveries.
+        let mut rows = worker.pop_ready(limit);
+        let wanted = limit - rows.len();
+        let low = worker.ready_reserved.load(Ordering::Acquire) <= worker.ready_capacity / 2;
+        if limit > 0
+            && (wanted > 0 || low || last_claim.elapsed() >= CLAIM_INTERVAL)
+            && worker.db_due_ms.load(Ordering::Acquire) <= now_ms()
+        {
+            last_claim = Instant::now();
             // Clear first, then lower it to what the claim saw: a retry scheduled meanwhile has
             // already lowered it again and is not lost.
             worker.db_due_ms.store(i64::MAX, Ordering::Release);
+            // Claim ahead into `ready` as well, so a backlog (retries, rows from before a
+            // restart, enqueues that found `ready` full) is read in a few large claims rather than
+            // one outbox round trip per finished attempt.
+            let room = worker
+                .ready_capacity
+                .saturating_sub(worker.ready_reserved.load(Ordering::Acquire));
             match inner
                 .outbox
-                .claim_due(worker.key.clone(), now_ms(), limit)
+                .claim_due(worker.key.clone(), now_ms(), wanted + room)
                 .await
             {
                 Ok(claim) => {
-                    rows = claim.rows;
+                    let mut claimed = claim.rows;
+                    let ahead = claimed.split_off(wanted.min(claimed.len()));
+                    rows.extend(claimed);
+                    worker.ready_reserved.fetch_add(ahead.len(), Ordering::AcqRel);
+                    for row in ahead {
+                        worker.push_ready(row);
+                    }
                     if let Some(due) = claim.next_due_ms {
                         worker.db_due_ms.fetch_min(due, Ordering::AcqRel);
                     }
@@ -425,9 +450,6 @@ async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
                         .fetch_min(now_ms() + 1000, Ordering::AcqRel);
                 }
             }
-        }
-        if rows.len() < limit {
-            rows.extend(worker.pop_ready(limit - rows.len()));
         }
         if probe {
             if rows.is_empty() {

@@ -57,6 +57,17 @@ impl DeadLetterReason {
             DeadLetterReason::EndpointGone => "WebhookEndpointGone",
         }
     }
+
+    /// The reason whose [`as_str`](Self::as_str) is `s`.
+    pub fn parse(s: &str) -> Option<DeadLetterReason> {
+        [
+            DeadLetterReason::RetriesExhausted,
+            DeadLetterReason::Rejected,
+            DeadLetterReason::EndpointGone,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

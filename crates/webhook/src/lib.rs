@@ -1,6 +1,6 @@
 //! Webhook delivery that loses nothing.
 //!
-//! A delivery is written to a durable [`Outbox`] (SQLite, group-committed, fsync'd) before the
+//! A delivery is written to a durable [`Outbox`] (an append-only log, group-committed, fsync'd) before the
 //! gateway acknowledges the source; a [`Dispatcher`] runs one worker per [`Endpoint`] that
 //! delivers from the outbox with the endpoint's method, headers, timeout, concurrency limit, rate
 //! limit and circuit breaker, retries with exponential backoff and full jitter, signs with
@@ -8,7 +8,7 @@
 //! the outbox only when it is delivered or its dead-letter record is durable.
 //!
 //! ```text
-//! enqueue ──fsync──> outbox (SQLite) ──claim due rows──> worker(endpoint) ──> attempt tasks ──HTTP──> partner
+//! enqueue ──fsync──> outbox (log)    ──claim due rows──> worker(endpoint) ──> attempt tasks ──HTTP──> partner
 //!                        ▲                                                    │
 //!                        └──── retry state (attempt count, history, next time) ┤
 //!                                                                             └──> DeadLetterSink (events.dlq)

@@ -173,3 +173,76 @@ async fn an_outbox_directory_belongs_to_one_instance() {
     assert!(started.elapsed() >= Duration::from_secs(5));
     drop(first);
 }
+
+/// An outbox directory written by the first (SQLite) version is imported at open: every row
+/// with its retry state, and the endpoints a 410 disabled. The database is kept, renamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqlite_outbox_of_the_first_version_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("outbox.sqlite3")).unwrap();
+        // The first version's schema, as it created it.
+        conn.execute_batch(
+            "CREATE TABLE deliveries (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL UNIQUE,
+                event_id TEXT NOT NULL, endpoint TEXT NOT NULL, body BLOB NOT NULL,
+                headers TEXT NOT NULL, original_event TEXT NOT NULL, correlation_id TEXT,
+                enqueued_at INTEGER NOT NULL, attempt_count INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL, attempts TEXT NOT NULL DEFAULT '[]',
+                dead_reason TEXT, dead_message TEXT, claimed INTEGER NOT NULL DEFAULT 0);
+             CREATE TABLE disabled_endpoints (endpoint TEXT PRIMARY KEY, disabled_at INTEGER NOT NULL, reason TEXT NOT NULL);
+             PRAGMA journal_mode = WAL;",
+        )
+        .unwrap();
+        let attempts = r#"[{"attempt":1,"at":"2026-12-01T10:00:00Z","status":503,"error":null,"durationMs":4}]"#;
+        conn.execute(
+            "INSERT INTO deliveries (delivery_id, event_id, endpoint, body, headers, original_event,
+                correlation_id, enqueued_at, attempt_count, next_attempt_at, attempts)
+             VALUES ('evt-1/partner', 'evt-1', 'partner', X'7B7D', '[[\"traceparent\",\"00-1-2-01\"]]',
+                '{\"eventId\":\"evt-1\"}', 'c-1', 1, 1, 5, ?1)",
+            [attempts],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO deliveries (delivery_id, event_id, endpoint, body, headers, original_event,
+                enqueued_at, next_attempt_at, dead_reason, dead_message)
+             VALUES ('evt-2/gone', 'evt-2', 'gone', X'7B7D', '[]', 'null', 2, 6,
+                'WebhookEndpointGone', 'the endpoint answered 410 Gone and is disabled')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO disabled_endpoints VALUES ('gone', 3, '410 Gone')",
+            [],
+        )
+        .unwrap();
+    }
+    let check = |pending: Vec<PendingDelivery>| {
+        assert_eq!(pending.len(), 2, "{pending:?}");
+        assert_eq!(pending[0].delivery_id, "evt-1/partner");
+        assert_eq!(pending[0].attempt_count, 1);
+        assert_eq!(pending[0].attempts[0].status, Some(503));
+        assert_eq!(pending[0].next_attempt_at.timestamp_millis(), 5);
+        assert_eq!(pending[1].dead_reason, Some(DeadLetterReason::EndpointGone));
+    };
+    let outbox = Outbox::open(dir.path()).unwrap();
+    check(outbox.pending(10).await.unwrap());
+    assert_eq!(outbox.disabled_endpoints().await.unwrap(), vec!["gone".to_owned()]);
+    assert!(!dir.path().join("outbox.sqlite3").exists());
+    assert!(dir.path().join("outbox.sqlite3.imported").exists());
+    drop(outbox);
+    // Imported once: a reopen reads the log and finds the same rows, not twice as many.
+    let outbox = open_again(dir.path()).await;
+    check(outbox.pending(10).await.unwrap());
+    assert_eq!(outbox.disabled_endpoints().await.unwrap(), vec!["gone".to_owned()]);
+}
+
+/// Opens an outbox whose previous handle was just dropped (its writer thread may still be
+/// releasing the lock: `open` waits for it).
+async fn open_again(path: &std::path::Path) -> Outbox {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || Outbox::open(path))
+        .await
+        .unwrap()
+        .unwrap()
+}

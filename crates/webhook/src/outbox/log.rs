@@ -1,0 +1,683 @@
+//! The outbox's storage: numbered segment files of records ([`codec`](super::codec)), appended
+//! to and never rewritten, and the in-memory index rebuilt by replaying them at open.
+//!
+//! - **Appending.** Records of a group commit collect in `pending` and reach the active segment in
+//!   one positional write; the commit then fsyncs if any job of the group asked for it.
+//! - **The index.** Per delivery: ids, endpoint, retry state, and where its latest full record
+//!   (the body) lies; per endpoint, the deliveries in due order. Bodies stay on disk and are read
+//!   back only for rows that were not handed to a worker at enqueue (retries, rows from before a
+//!   restart).
+//! - **Pins.** A delivery pins the segment holding its full record and the one holding its latest
+//!   state record. A segment with no pins holds nothing live.
+//! - **Compaction, oldest first.** The oldest segment is deleted once nothing pins it. When dead
+//!   bytes exceed the live bytes by more than a segment — some old deliveries keep an old segment
+//!   alive, e.g. an endpoint that is down for days — the oldest segment's live deliveries are
+//!   written again (full record with their current state) into the active segment, fsync'd, and
+//!   the old segment is deleted. Space therefore stays within about twice the live data plus one
+//!   segment, and segments are only ever deleted oldest first, so a removal record is never lost
+//!   while the delivery it removes is still on disk.
+//! - **Crash recovery.** A frame cut short or failing its checksum at the end of the last segment
+//!   is a torn write: the file is truncated there. Anywhere else it is corruption: the rest of that
+//!   segment is skipped and reported.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::codec::{self, DecodeError, Record, RetryState, FRAME_HEADER, MAX_PAYLOAD};
+use crate::delivery::WebhookDelivery;
+
+/// A segment is closed and a new one started once it holds this many bytes.
+pub(super) const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// Where a record lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loc {
+    segment: u64,
+    offset: u64,
+    len: u32,
+}
+
+/// A delivery in the outbox, as the index holds it.
+pub(super) struct Entry {
+    pub delivery_id: Box<str>,
+    pub event_id: Box<str>,
+    pub endpoint: Arc<str>,
+    pub state: RetryState,
+    full: Loc,
+    state_segment: Option<u64>,
+}
+
+struct Segment {
+    file: File,
+    /// Bytes in the file (for the active segment: written so far).
+    size: u64,
+    /// Deliveries whose full record or latest state record is here.
+    pins: u64,
+    /// Bytes of the full records pinned here.
+    live_bytes: u64,
+}
+
+pub(super) struct Log {
+    dir: PathBuf,
+    segment_bytes: u64,
+    segments: BTreeMap<u64, Segment>,
+    active: u64,
+    /// Records appended since the last write, in order; they start at the active segment's size.
+    pending: Vec<u8>,
+    entries: BTreeMap<u64, Entry>,
+    by_id: HashMap<Box<str>, u64>,
+    due: HashMap<Arc<str>, BTreeSet<(i64, u64)>>,
+    next_seq: u64,
+    total_bytes: u64,
+    live_bytes: u64,
+}
+
+/// What opening found that the operator should know about.
+#[derive(Debug, Default)]
+pub(super) struct OpenReport {
+    pub torn_tail: Option<String>,
+    pub corrupt: Vec<String>,
+}
+
+impl Log {
+    /// Replays every segment in `dir`, then starts a new active segment.
+    pub fn open(dir: &Path, segment_bytes: u64) -> io::Result<(Log, OpenReport)> {
+        let mut ids: Vec<u64> = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(id) = name.strip_suffix(".log").and_then(|s| s.parse().ok()) {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        let mut log = Log {
+            dir: dir.to_owned(),
+            segment_bytes,
+            segments: BTreeMap::new(),
+            active: 0,
+            pending: Vec::new(),
+            entries: BTreeMap::new(),
+            by_id: HashMap::new(),
+            due: HashMap::new(),
+            next_seq: 1,
+            total_bytes: 0,
+            live_bytes: 0,
+        };
+        let mut report = OpenReport::default();
+        let last = ids.last().copied();
+        for id in ids {
+            log.replay_segment(id, Some(id) == last, &mut report)?;
+        }
+        log.start_segment(last.map_or(1, |id| id + 1))?;
+        log.compact()?;
+        Ok((log, report))
+    }
+
+    fn segment_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id:020}.log"))
+    }
+
+    fn replay_segment(&mut self, id: u64, last: bool, report: &mut OpenReport) -> io::Result<()> {
+        let path = self.segment_path(id);
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let bytes = std::fs::read(&path)?;
+        self.segments.insert(
+            id,
+            Segment {
+                file: file.try_clone()?,
+                size: 0,
+                pins: 0,
+                live_bytes: 0,
+            },
+        );
+        let mut offset = 0usize;
+        let mut problem = None;
+        while offset < bytes.len() {
+            let Some(header) = bytes.get(offset..offset + FRAME_HEADER) else {
+                problem = Some("a record header is cut short".to_owned());
+                break;
+            };
+            let (len, crc) = codec::frame_header(header.try_into().unwrap_or(&[0; FRAME_HEADER]));
+            let start = offset + FRAME_HEADER;
+            let Some(payload) = (len <= MAX_PAYLOAD).then(|| bytes.get(start..start + len)).flatten() else {
+                problem = Some("a record is cut short".to_owned());
+                break;
+            };
+            if crc32fast::hash(payload) != crc {
+                problem = Some("a record fails its checksum".to_owned());
+                break;
+            }
+            let record = match codec::decode(payload) {
+                Ok(r) => r,
+                Err(e @ DecodeError::Version(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: {e}", path.display()),
+                    ))
+                }
+                Err(DecodeError::Malformed(e)) => {
+                    problem = Some(e);
+                    break;
+                }
+            };
+            let loc = Loc {
+                segment: id,
+                offset: offset as u64,
+                len: (FRAME_HEADER + len) as u32,
+            };
+            self.apply(record, loc);
+            offset = start + len;
+        }
+        let mut size = bytes.len() as u64;
+        if let Some(problem) = problem {
+            let at = format!("{} at byte {offset}: {problem}", path.display());
+            if last {
+                // A torn write at the crash: the commit it belonged to was never acknowledged.
+                file.set_len(offset as u64)?;
+                file.sync_all()?;
+                size = offset as u64;
+                report.torn_tail = Some(at);
+            } else {
+                report.corrupt.push(at);
+            }
+        }
+        self.segment(id).size = size;
+        self.total_bytes += size;
+        Ok(())
+    }
+
+    /// Applies a record read at open.
+    fn apply(&mut self, record: Record, loc: Loc) {
+        match record {
+            Record::Header { next_seq } => self.next_seq = self.next_seq.max(next_seq),
+            Record::Full {
+                seq,
+                delivery,
+                state,
+                ..
+            } => {
+                self.next_seq = self.next_seq.max(seq + 1);
+                // A relocated copy replaces the original.
+                self.drop_entry(seq);
+                self.index(seq, &delivery, state, loc);
+            }
+            Record::State { seq, state } => {
+                if self.entries.contains_key(&seq) {
+                    self.restate(seq, state, loc.segment);
+                }
+            }
+            Record::Remove { seq } => {
+                self.drop_entry(seq);
+            }
+        }
+    }
+
+    fn start_segment(&mut self, id: u64) -> io::Result<()> {
+        let path = self.segment_path(id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let mut header = Vec::new();
+        codec::encode(&mut header, &Record::Header { next_seq: self.next_seq })
+            .map_err(io::Error::other)?;
+        file.write_all_at(&header, 0)?;
+        file.sync_all()?;
+        File::open(&self.dir)?.sync_all()?;
+        self.total_bytes += header.len() as u64;
+        self.segments.insert(
+            id,
+            Segment {
+                file,
+                size: header.len() as u64,
+                pins: 0,
+                live_bytes: 0,
+            },
+        );
+        self.active = id;
+        Ok(())
+    }
+
+    /// Where the next appended record will lie.
+    fn next_offset(&self) -> u64 {
+        self.segments[&self.active].size + self.pending.len() as u64
+    }
+
+    fn append(&mut self, record: &Record) -> Result<Loc, serde_json::Error> {
+        self.append_with(|out| codec::encode(out, record))
+    }
+
+    fn append_full(
+        &mut self,
+        seq: u64,
+        enqueued_at: i64,
+        delivery: &WebhookDelivery,
+        state: &RetryState,
+    ) -> Result<Loc, serde_json::Error> {
+        self.append_with(|out| codec::encode_full(out, seq, enqueued_at, delivery, state))
+    }
+
+    /// Appends the frame `encode` writes to `pending`; returns where it will lie.
+    fn append_with(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<usize, serde_json::Error>,
+    ) -> Result<Loc, serde_json::Error> {
+        let offset = self.next_offset();
+        let len = encode(&mut self.pending)?;
+        Ok(Loc {
+            segment: self.active,
+            offset,
+            len: len as u32,
+        })
+    }
+
+    fn segment(&mut self, id: u64) -> &mut Segment {
+        self.segments
+            .get_mut(&id)
+            .expect("a pinned segment is open")
+    }
+
+    fn index(&mut self, seq: u64, delivery: &WebhookDelivery, state: RetryState, full: Loc) {
+        let endpoint: Arc<str> = match self.due.get_key_value(delivery.endpoint.as_str()) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(delivery.endpoint.as_str()),
+        };
+        self.due
+            .entry(Arc::clone(&endpoint))
+            .or_default()
+            .insert((state.next_attempt_at, seq));
+        let segment = self.segment(full.segment);
+        segment.pins += 1;
+        segment.live_bytes += u64::from(full.len);
+        self.live_bytes += u64::from(full.len);
+        self.by_id.insert(delivery.delivery_id.as_str().into(), seq);
+        self.entries.insert(
+            seq,
+            Entry {
+                delivery_id: delivery.delivery_id.as_str().into(),
+                event_id: delivery.event_id.as_str().into(),
+                endpoint,
+                state,
+                full,
+                state_segment: None,
+            },
+        );
+    }
+
+    fn restate(&mut self, seq: u64, state: RetryState, segment: u64) {
+        let Some(entry) = self.entries.get_mut(&seq) else {
+            return;
+        };
+        let old_due = (entry.state.next_attempt_at, seq);
+        let new_due = (state.next_attempt_at, seq);
+        let old_segment = entry.state_segment.replace(segment);
+        entry.state = state;
+        let endpoint = Arc::clone(&entry.endpoint);
+        if let Some(due) = self.due.get_mut(&endpoint) {
+            due.remove(&old_due);
+            due.insert(new_due);
+        }
+        if let Some(old) = old_segment {
+            self.segment(old).pins -= 1;
+        }
+        self.segment(segment).pins += 1;
+    }
+
+    /// Removes a delivery from the index (not from disk).
+    fn drop_entry(&mut self, seq: u64) -> Option<Entry> {
+        let entry = self.entries.remove(&seq)?;
+        if self.by_id.get(&*entry.delivery_id) == Some(&seq) {
+            self.by_id.remove(&*entry.delivery_id);
+        }
+        if let Some(due) = self.due.get_mut(&entry.endpoint) {
+            due.remove(&(entry.state.next_attempt_at, seq));
+            if due.is_empty() {
+                self.due.remove(&entry.endpoint);
+            }
+        }
+        let len = u64::from(entry.full.len);
+        let full = self.segment(entry.full.segment);
+        full.pins -= 1;
+        full.live_bytes -= len;
+        self.live_bytes -= len;
+        if let Some(s) = entry.state_segment {
+            self.segment(s).pins -= 1;
+        }
+        Some(entry)
+    }
+
+    /// Appends a new delivery, due at `now`; `None` if its delivery id is already in the outbox.
+    pub fn insert(&mut self, delivery: &WebhookDelivery, now: i64) -> Result<Option<u64>, serde_json::Error> {
+        let seq = self.next_seq;
+        let state = RetryState {
+            next_attempt_at: now,
+            ..RetryState::default()
+        };
+        Ok(self.import(delivery, now, state)?.then_some(seq))
+    }
+
+    /// Appends a delivery with its state as it was in an earlier version's outbox; `false` if its
+    /// delivery id is already here.
+    pub fn import(
+        &mut self,
+        delivery: &WebhookDelivery,
+        enqueued_at: i64,
+        state: RetryState,
+    ) -> Result<bool, serde_json::Error> {
+        if self.by_id.contains_key(delivery.delivery_id.as_str()) {
+            return Ok(false);
+        }
+        let seq = self.next_seq;
+        let loc = self.append_full(seq, enqueued_at, delivery, &state)?;
+        self.next_seq += 1;
+        self.index(seq, delivery, state, loc);
+        Ok(true)
+    }
+
+    /// Records a delivery's new retry state; `false` if it is not in the outbox.
+    pub fn set_state(&mut self, seq: u64, state: RetryState) -> Result<bool, serde_json::Error> {
+        if !self.entries.contains_key(&seq) {
+            return Ok(false);
+        }
+        let record = Record::State { seq, state };
+        let loc = self.append(&record)?;
+        let Record::State { state, .. } = record else {
+            unreachable!()
+        };
+        self.restate(seq, state, loc.segment);
+        Ok(true)
+    }
+
+    /// Removes a delivery; `false` if it was not in the outbox.
+    pub fn remove(&mut self, seq: u64) -> Result<bool, serde_json::Error> {
+        if self.drop_entry(seq).is_none() {
+            return Ok(false);
+        }
+        self.append(&Record::Remove { seq })?;
+        Ok(true)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn entry(&self, seq: u64) -> Option<&Entry> {
+        self.entries.get(&seq)
+    }
+
+    /// Every delivery, oldest first.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, &Entry)> {
+        self.entries.iter().map(|(seq, e)| (*seq, e))
+    }
+
+    /// An endpoint's deliveries in due order: (due ms, seq).
+    pub fn due(&self, endpoint: &str) -> impl Iterator<Item = (i64, u64)> + '_ {
+        self.due.get(endpoint).into_iter().flatten().copied()
+    }
+
+    pub fn endpoints(&self) -> impl Iterator<Item = &str> {
+        self.due.keys().map(|k| &**k)
+    }
+
+    /// The delivery as it was enqueued (its body read back from its segment).
+    pub fn read(&self, seq: u64) -> io::Result<WebhookDelivery> {
+        self.read_full(seq).map(|(delivery, _)| delivery)
+    }
+
+    /// The delivery and when it was enqueued.
+    fn read_full(&self, seq: u64) -> io::Result<(WebhookDelivery, i64)> {
+        let entry = self
+            .entries
+            .get(&seq)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no delivery {seq}")))?;
+        let loc = entry.full;
+        let segment = &self.segments[&loc.segment];
+        let mut owned;
+        let frame: &[u8] = if loc.segment == self.active && loc.offset >= segment.size {
+            let start = (loc.offset - segment.size) as usize;
+            &self.pending[start..start + loc.len as usize]
+        } else {
+            owned = vec![0; loc.len as usize];
+            segment.file.read_exact_at(&mut owned, loc.offset)?;
+            &owned
+        };
+        let (len, crc) = codec::frame_header(frame[..FRAME_HEADER].try_into().unwrap_or(&[0; FRAME_HEADER]));
+        let payload = &frame[FRAME_HEADER..];
+        if len != payload.len() || crc32fast::hash(payload) != crc {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("delivery {seq}: its record in segment {} fails its checksum", loc.segment),
+            ));
+        }
+        match codec::decode(payload) {
+            Ok(Record::Full {
+                delivery,
+                enqueued_at,
+                ..
+            }) => Ok((delivery, enqueued_at)),
+            Ok(_) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("delivery {seq}: not a full record"))),
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("delivery {seq}: {e}"))),
+        }
+    }
+
+    /// Writes the pending records; fsyncs when `sync`. Then closes the active segment if it is
+    /// full and compacts. On error the caller must reopen the log: the index may be ahead of the
+    /// disk.
+    pub fn commit(&mut self, sync: bool) -> io::Result<()> {
+        self.write_pending(sync)?;
+        if self.segments[&self.active].size >= self.segment_bytes {
+            let active = &self.segments[&self.active];
+            active.file.sync_data()?;
+            self.start_segment(self.active + 1)?;
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self, sync: bool) -> io::Result<()> {
+        let active = self.active;
+        let segment = self.segments.get_mut(&active).expect("the active segment is open");
+        if !self.pending.is_empty() {
+            if let Err(e) = segment.file.write_all_at(&self.pending, segment.size) {
+                // Drop a partial write so the file ends at the last whole commit.
+                let _ = segment.file.set_len(segment.size);
+                return Err(e);
+            }
+            segment.size += self.pending.len() as u64;
+            self.total_bytes += self.pending.len() as u64;
+            self.pending.clear();
+        }
+        if sync {
+            segment.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes unpinned segments, oldest first, and relocates the oldest segment's live
+    /// deliveries when dead bytes outweigh live ones by more than a segment.
+    fn compact(&mut self) -> io::Result<()> {
+        loop {
+            let Some((&oldest, segment)) = self.segments.iter().next() else {
+                return Ok(());
+            };
+            if oldest == self.active {
+                return Ok(());
+            }
+            if segment.pins > 0 {
+                let dead = self.total_bytes - self.live_bytes;
+                if dead <= self.live_bytes + self.segment_bytes {
+                    return Ok(());
+                }
+                self.relocate(oldest)?;
+            }
+            let segment = self.segments.remove(&oldest).expect("the oldest segment");
+            debug_assert_eq!(segment.pins, 0);
+            self.total_bytes -= segment.size;
+            drop(segment.file);
+            std::fs::remove_file(self.segment_path(oldest))?;
+        }
+    }
+
+    /// Writes every delivery whose full record is in segment `id` again, with its current state,
+    /// into the active segment, and fsyncs it.
+    fn relocate(&mut self, id: u64) -> io::Result<()> {
+        let seqs: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.full.segment == id)
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in seqs {
+            let (delivery, enqueued_at) = self.read_full(seq)?;
+            let entry = self.drop_entry(seq).expect("an indexed delivery");
+            let loc = self
+                .append_full(seq, enqueued_at, &delivery, &entry.state)
+                .map_err(io::Error::other)?;
+            self.index(seq, &delivery, entry.state, loc);
+        }
+        self.write_pending(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(i: usize) -> WebhookDelivery {
+        let body = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(200));
+        WebhookDelivery::new(format!("evt-{i}"), "partner", body.into_bytes(), serde_json::json!({ "n": i }))
+    }
+
+    fn disk_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum()
+    }
+
+    fn segment_ids(log: &Log) -> Vec<u64> {
+        log.segments.keys().copied().collect()
+    }
+
+    #[test]
+    fn inserts_states_and_removals_survive_a_reopen_and_ids_stay_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, report) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        assert!(report.torn_tail.is_none() && report.corrupt.is_empty());
+        let seqs: Vec<u64> = (0..10).map(|i| log.insert(&delivery(i), 1000 + i as i64).unwrap().unwrap()).collect();
+        assert_eq!(log.insert(&delivery(3), 5).unwrap(), None, "same delivery id");
+        log.remove(seqs[0]).unwrap();
+        let state = RetryState { attempt_count: 1, next_attempt_at: 99, attempts: Vec::new(), dead: None };
+        log.set_state(seqs[5], state.clone()).unwrap();
+        log.commit(true).unwrap();
+        // A record read back before and after the write is the same delivery.
+        assert_eq!(log.read(seqs[7]).unwrap(), delivery(7));
+        drop(log);
+
+        let (mut log, _) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        assert_eq!(log.len(), 9);
+        assert!(log.entry(seqs[0]).is_none());
+        assert_eq!(log.entry(seqs[5]).unwrap().state, state);
+        assert_eq!(log.read(seqs[9]).unwrap(), delivery(9));
+        let due: Vec<u64> = log.due("partner").map(|(_, seq)| seq).collect();
+        assert_eq!(due[0], seqs[5], "due order follows the retry state");
+        assert_eq!(log.insert(&delivery(3), 5).unwrap(), None, "ids are unique across a reopen");
+        let next = log.insert(&delivery(100), 5).unwrap().unwrap();
+        assert!(next > seqs[9], "sequence numbers are never reused");
+    }
+
+    /// A closed log holding `n` deliveries, and the segment they are in.
+    fn written(n: usize) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        for i in 0..n {
+            log.insert(&delivery(i), 0).unwrap();
+        }
+        log.commit(true).unwrap();
+        let segment = log.segment_path(log.active);
+        (dir, segment)
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_off_and_the_rest_is_kept() {
+        let (dir, active) = written(5);
+        let whole = std::fs::metadata(&active).unwrap().len();
+        // Half a record at the end, as a crash during a write leaves it.
+        let mut torn = Vec::new();
+        codec::encode(&mut torn, &Record::Remove { seq: 1 }).unwrap();
+        let mut bytes = std::fs::read(&active).unwrap();
+        bytes.extend_from_slice(&torn[..torn.len() / 2]);
+        std::fs::write(&active, bytes).unwrap();
+
+        let (log, report) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        assert!(report.torn_tail.unwrap().contains("cut short"));
+        assert_eq!(log.len(), 5, "the half-written removal did not happen");
+        assert_eq!(std::fs::metadata(&active).unwrap().len(), whole, "the torn bytes are gone");
+    }
+
+    #[test]
+    fn a_flipped_bit_in_an_older_segment_is_reported_and_skipped() {
+        let (dir, first) = written(3);
+        // Reopened once, the segment is no longer the last one.
+        drop(Log::open(dir.path(), SEGMENT_BYTES).unwrap());
+        let mut bytes = std::fs::read(&first).unwrap();
+        let last = bytes.len() - 5;
+        bytes[last] ^= 1; // inside the last delivery's body
+        std::fs::write(&first, bytes).unwrap();
+        let (log, report) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        assert_eq!(report.corrupt.len(), 1, "{report:?}");
+        assert!(report.corrupt[0].contains("checksum"));
+        assert_eq!(log.len(), 2);
+    }
+
+    #[test]
+    fn a_segment_of_a_newer_format_is_refused_not_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{:020}.log", 1));
+        let mut payload = vec![0u8];
+        payload.extend_from_slice(&(codec::FORMAT_VERSION + 1).to_le_bytes());
+        payload.extend_from_slice(&1u64.to_le_bytes());
+        let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        frame.extend_from_slice(&payload);
+        std::fs::write(&path, &frame).unwrap();
+        let error = Log::open(dir.path(), SEGMENT_BYTES).err().unwrap();
+        assert!(error.to_string().contains("format version 2"), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), frame);
+    }
+
+    /// Delivered rows free their segments; a few old rows that stay (an endpoint that is down)
+    /// are moved forward instead of keeping every segment after theirs alive.
+    #[test]
+    fn compaction_deletes_dead_segments_and_moves_long_lived_rows_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let segment = 16 * 1024;
+        let (mut log, _) = Log::open(dir.path(), segment).unwrap();
+        let stuck = log.insert(&delivery(0), 0).unwrap().unwrap();
+        let state = RetryState { attempt_count: 3, next_attempt_at: 77, attempts: Vec::new(), dead: None };
+        log.set_state(stuck, state.clone()).unwrap();
+        log.commit(true).unwrap();
+        for i in 1..2000 {
+            let seq = log.insert(&delivery(i), 0).unwrap().unwrap();
+            log.commit(i % 10 == 0).unwrap();
+            log.remove(seq).unwrap();
+            log.commit(false).unwrap();
+        }
+        // ~600 KB were written; what is left is the stuck row plus at most a few segments.
+        assert!(disk_bytes(dir.path()) < 4 * segment, "{} bytes on disk", disk_bytes(dir.path()));
+        assert!(segment_ids(&log)[0] > 1, "the first segment was compacted away");
+        drop(log);
+        let (log, _) = Log::open(dir.path(), segment).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log.entry(stuck).unwrap().state, state, "moved with its retry state");
+        assert_eq!(log.read(stuck).unwrap(), delivery(0), "and its body");
+    }
+}
