@@ -33,6 +33,9 @@ use crate::delivery::WebhookDelivery;
 /// A segment is closed and a new one started once it holds this many bytes.
 pub(super) const SEGMENT_BYTES: u64 = 64 << 20;
 
+/// Capacity of the append buffer kept between commits.
+const PENDING_KEEP: usize = 4 << 20;
+
 /// Where a record lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Loc {
@@ -492,6 +495,8 @@ impl Log {
             segment.size += self.pending.len() as u64;
             self.total_bytes += self.pending.len() as u64;
             self.pending.clear();
+            // One large group commit must not keep its buffer for the life of the process.
+            self.pending.shrink_to(PENDING_KEEP);
         }
         if sync {
             segment.file.sync_data()?;
@@ -510,7 +515,7 @@ impl Log {
                 return Ok(());
             }
             if segment.pins > 0 {
-                let dead = self.total_bytes - self.live_bytes;
+                let dead = self.total_bytes.saturating_sub(self.live_bytes);
                 if dead <= self.live_bytes + self.segment_bytes {
                     return Ok(());
                 }
