@@ -375,6 +375,9 @@ impl Dispatcher {
             inner.abort.cancel();
             inner.tasks.wait().await;
         }
+        if let Err(error) = inner.outbox.flush().await {
+            tracing::error!(%error, "cannot flush the webhook outbox at shutdown; delivered rows may be attempted again");
+        }
         inner.metrics.outbox_depth.set(inner.outbox.depth());
     }
 
@@ -602,15 +605,8 @@ async fn attempt(
             // The row stays claimed until it is removed, so no worker takes it again meanwhile.
             drop(permit.take());
             worker.wake.notify_one();
-            match inner.outbox.remove(row.seq).await {
-                Ok(()) => {
-                    tracing::debug!(endpoint = %label, delivery_id = %row.delivery.delivery_id, attempt = attempt_number, "webhook delivered");
-                }
-                Err(error) => {
-                    // Delivered but still in the outbox: it is delivered again after a restart.
-                    tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "webhook delivered but not removed from the outbox");
-                }
-            }
+            inner.outbox.remove(row.seq);
+            tracing::debug!(endpoint = %label, delivery_id = %row.delivery.delivery_id, attempt = attempt_number, "webhook delivered");
         }
         Verdict::Retry { retry_after } => {
             if worker.breaker.record_failure(Instant::now()) {
@@ -900,9 +896,7 @@ async fn dead_letter(
                 .with_label_values(&[label, result])
                 .inc();
             tracing::warn!(endpoint = %label, delivery_id = %row.delivery.delivery_id, reason = reason.as_str(), attempts = attempts.len(), "webhook delivery dead-lettered");
-            if let Err(error) = inner.outbox.remove(row.seq).await {
-                tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "dead-lettered but not removed from the outbox; it may be dead-lettered twice");
-            }
+            inner.outbox.remove(row.seq);
         }
         Err(error) => {
             inner

@@ -429,44 +429,99 @@ impl Log {
     }
 
     /// The delivery as it was enqueued (its body read back from its segment).
+    #[cfg(test)]
     pub fn read(&self, seq: u64) -> io::Result<WebhookDelivery> {
         self.read_full(seq).map(|(delivery, _)| delivery)
     }
 
     /// The delivery and when it was enqueued.
     fn read_full(&self, seq: u64) -> io::Result<(WebhookDelivery, i64)> {
-        let entry = self
-            .entries
+        let loc = self.loc(seq)?;
+        let mut buffer = Vec::new();
+        let frame = self.frame_bytes(loc, loc, &mut buffer)?;
+        decode_full(seq, loc, frame)
+    }
+
+    /// Several deliveries, in the order given. Records that lie back to back on disk (those of
+    /// one enqueued batch) are read with one `pread`.
+    pub fn read_many(&self, seqs: &[u64]) -> Vec<io::Result<WebhookDelivery>> {
+        let mut out: Vec<Option<io::Result<WebhookDelivery>>> = (0..seqs.len()).map(|_| None).collect();
+        let mut order: Vec<(Loc, usize)> = Vec::with_capacity(seqs.len());
+        for (i, seq) in seqs.iter().enumerate() {
+            match self.loc(*seq) {
+                Ok(loc) => order.push((loc, i)),
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        order.sort_unstable_by_key(|(loc, _)| (loc.segment, loc.offset));
+        let mut buffer = Vec::new();
+        let mut run_start = 0;
+        while run_start < order.len() {
+            // The run: records that follow each other directly, up to 1 MiB.
+            let first = order[run_start].0;
+            let mut run_end = run_start + 1;
+            while run_end < order.len() {
+                let (prev, _) = order[run_end - 1];
+                let (next, _) = order[run_end];
+                let contiguous = next.segment == prev.segment
+                    && next.offset == prev.offset + u64::from(prev.len)
+                    && self.pending_holds(next) == self.pending_holds(prev);
+                if !contiguous || next.offset + u64::from(next.len) - first.offset > 1 << 20 {
+                    break;
+                }
+                run_end += 1;
+            }
+            let last = order[run_end - 1].0;
+            match self.frame_bytes(first, last, &mut buffer) {
+                Ok(bytes) => {
+                    for &(loc, i) in &order[run_start..run_end] {
+                        let at = (loc.offset - first.offset) as usize;
+                        let frame = &bytes[at..at + loc.len as usize];
+                        out[i] = Some(decode_full(seqs[i], loc, frame).map(|(d, _)| d));
+                    }
+                }
+                Err(e) => {
+                    for &(_, i) in &order[run_start..run_end] {
+                        out[i] = Some(Err(io::Error::new(e.kind(), e.to_string())));
+                    }
+                }
+            }
+            run_start = run_end;
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(io::Error::other("not read"))))
+            .collect()
+    }
+
+    /// Whether the record is appended but not yet written.
+    fn pending_holds(&self, loc: Loc) -> bool {
+        loc.segment == self.active && loc.offset >= self.segments[&self.active].size
+    }
+
+    fn loc(&self, seq: u64) -> io::Result<Loc> {
+        self.entries
             .get(&seq)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no delivery {seq}")))?;
-        let loc = entry.full;
-        let segment = &self.segments[&loc.segment];
-        let mut owned;
-        let frame: &[u8] = if loc.segment == self.active && loc.offset >= segment.size {
-            let start = (loc.offset - segment.size) as usize;
-            &self.pending[start..start + loc.len as usize]
-        } else {
-            owned = vec![0; loc.len as usize];
-            segment.file.read_exact_at(&mut owned, loc.offset)?;
-            &owned
-        };
-        let (len, crc) = codec::frame_header(frame[..FRAME_HEADER].try_into().unwrap_or(&[0; FRAME_HEADER]));
-        let payload = &frame[FRAME_HEADER..];
-        if len != payload.len() || crc32fast::hash(payload) != crc {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("delivery {seq}: its record in segment {} fails its checksum", loc.segment),
-            ));
+            .map(|e| e.full)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no delivery {seq}")))
+    }
+
+    /// The bytes from the start of `first` to the end of `last` (same segment, `last` not before
+    /// `first`): from `pending` if they are not written yet, else read into `buffer`.
+    fn frame_bytes<'a>(&'a self, first: Loc, last: Loc, buffer: &'a mut Vec<u8>) -> io::Result<&'a [u8]> {
+        let segment = &self.segments[&first.segment];
+        let len = (last.offset + u64::from(last.len) - first.offset) as usize;
+        if self.pending_holds(first) {
+            let start = (first.offset - segment.size) as usize;
+            return Ok(&self.pending[start..start + len]);
         }
-        match codec::decode(payload) {
-            Ok(Record::Full {
-                delivery,
-                enqueued_at,
-                ..
-            }) => Ok((delivery, enqueued_at)),
-            Ok(_) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("delivery {seq}: not a full record"))),
-            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("delivery {seq}: {e}"))),
+        if self.pending_holds(last) {
+            // `read_many` never builds such a run.
+            return Err(io::Error::other("a run spans written and pending records"));
         }
+        buffer.clear();
+        buffer.resize(len, 0);
+        segment.file.read_exact_at(buffer, first.offset)?;
+        Ok(buffer)
     }
 
     /// Writes the pending records; fsyncs when `sync`. Then closes the active segment if it is
@@ -550,6 +605,28 @@ impl Log {
     }
 }
 
+/// Checks and decodes one full record's frame.
+fn decode_full(seq: u64, loc: Loc, frame: &[u8]) -> io::Result<(WebhookDelivery, i64)> {
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    let (len, crc) = codec::frame_header(frame[..FRAME_HEADER].try_into().unwrap_or(&[0; FRAME_HEADER]));
+    let payload = &frame[FRAME_HEADER..];
+    if len != payload.len() || crc32fast::hash(payload) != crc {
+        return Err(invalid(format!(
+            "delivery {seq}: its record in segment {} fails its checksum",
+            loc.segment
+        )));
+    }
+    match codec::decode(payload) {
+        Ok(Record::Full {
+            delivery,
+            enqueued_at,
+            ..
+        }) => Ok((delivery, enqueued_at)),
+        Ok(_) => Err(invalid(format!("delivery {seq}: not a full record"))),
+        Err(e) => Err(invalid(format!("delivery {seq}: {e}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,6 +686,31 @@ mod tests {
         log.commit(true).unwrap();
         let segment = log.segment_path(log.active);
         (dir, segment)
+    }
+
+    #[test]
+    fn read_many_reads_runs_across_segments_and_the_unwritten_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), 4096).unwrap();
+        let mut seqs = Vec::new();
+        for i in 0..40 {
+            seqs.push(log.insert(&delivery(i), 0).unwrap().unwrap());
+            if i % 7 == 0 {
+                log.commit(false).unwrap(); // some written (several segments), the rest pending
+            }
+        }
+        assert!(segment_ids(&log).len() > 2);
+        log.remove(seqs[3]).unwrap();
+        // Out of order, with a gap, a removed one and one that never existed.
+        let mut wanted: Vec<u64> = seqs.iter().rev().copied().collect();
+        wanted.push(9999);
+        let read = log.read_many(&wanted);
+        for (seq, result) in wanted.iter().zip(&read) {
+            match seqs.iter().position(|s| s == seq) {
+                Some(3) | None => assert!(result.is_err(), "{seq}"),
+                Some(i) => assert_eq!(result.as_ref().unwrap(), &delivery(i)),
+            }
+        }
     }
 
     #[test]

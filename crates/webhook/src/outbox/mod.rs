@@ -98,6 +98,8 @@ pub struct Outbox {
     jobs: mpsc::Sender<Job>,
     depth: Arc<AtomicI64>,
     path: Arc<PathBuf>,
+    /// Rows to remove, applied by the writer thread at its next batch (see `remove`).
+    removals: Arc<std::sync::Mutex<Vec<u64>>>,
 }
 
 /// A delivery taken from the outbox for an attempt (or for dead-lettering).
@@ -167,6 +169,8 @@ impl Outbox {
 
         let (jobs, receiver) = mpsc::channel::<Job>(JOB_QUEUE);
         let thread_depth = Arc::clone(&depth);
+        let removals = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let thread_removals = Arc::clone(&removals);
         let thread_dir = dir.to_owned();
         std::thread::Builder::new()
             .name("webhook-outbox".into())
@@ -178,6 +182,7 @@ impl Outbox {
                         log: Some(log),
                         claimed: HashSet::new(),
                         disabled,
+                        removals: thread_removals,
                         _lock: lock,
                     },
                     receiver,
@@ -191,6 +196,7 @@ impl Outbox {
             jobs,
             depth,
             path: Arc::new(dir.to_owned()),
+            removals,
         })
     }
 
@@ -356,8 +362,9 @@ impl Outbox {
                 }
             }
             let mut rows = Vec::with_capacity(chosen.len());
-            for seq in chosen {
-                let delivery = match ctx.log.read(seq) {
+            let read = ctx.log.read_many(&chosen);
+            for (seq, delivery) in chosen.into_iter().zip(read) {
+                let delivery = match delivery {
                     Ok(delivery) => delivery,
                     Err(error) => {
                         // Left in the outbox and skipped until the next open (which reads the
@@ -440,14 +447,33 @@ impl Outbox {
         .await
     }
 
-    /// Removes a delivered (or durably dead-lettered) row.
-    pub(crate) async fn remove(&self, seq: u64) -> Result<(), OutboxError> {
-        self.call(Durability::Removal, move |ctx| {
-            ctx.log.remove(seq)?;
-            ctx.claimed.remove(&seq);
-            Ok(())
-        })
-        .await
+    /// Removes a delivered (or durably dead-lettered) row, without waiting. Nobody waits on a
+    /// removal (the row stays claimed until it is applied, so no worker takes it again), so
+    /// removals are not jobs: they collect in a list that the writer thread applies at its next
+    /// batch, and only the first of a list sends a job to wake it. Written without an fsync; a
+    /// failed write is logged by the writer thread (the row is then attempted again after a
+    /// restart: at least once).
+    pub(crate) fn remove(&self, seq: u64) {
+        let first = {
+            let mut removals = self.removals.lock().unwrap_or_else(|p| p.into_inner());
+            removals.push(seq);
+            removals.len() == 1
+        };
+        if first {
+            let wake: RunJob = Box::new(|_| Box::new(|_| {}));
+            // A full queue means the writer thread has a batch coming, which applies the list;
+            // a closed one means the outbox is gone.
+            let _ = self.jobs.try_send(Job {
+                durability: Durability::Removal,
+                run: wake,
+            });
+        }
+    }
+
+    /// Applies the removals not yet applied and fsyncs everything written so far (at shutdown,
+    /// so a clean restart attempts nothing that was delivered).
+    pub async fn flush(&self) -> Result<(), OutboxError> {
+        self.call(Durability::Fsync, |_| Ok(())).await
     }
 
     /// Runs `f` on the writer thread and waits for the commit.
@@ -507,6 +533,7 @@ struct Writer {
     log: Option<Log>,
     claimed: HashSet<u64>,
     disabled: Disabled,
+    removals: Arc<std::sync::Mutex<Vec<u64>>>,
     _lock: File,
 }
 
@@ -547,9 +574,17 @@ fn writer_thread(mut writer: Writer, mut jobs: mpsc::Receiver<Job>, depth: Arc<A
             log,
             claimed,
             disabled,
+            removals,
             ..
         } = &mut writer;
         let log = log.as_mut().expect("reopened above");
+        let removed = std::mem::take(&mut *removals.lock().unwrap_or_else(|p| p.into_inner()));
+        for seq in &removed {
+            claimed.remove(seq);
+            if let Err(error) = log.remove(*seq) {
+                tracing::error!(%error, "cannot record a webhook delivery's removal; it is attempted again after a restart");
+            }
+        }
         let mut ctx = JobContext {
             log,
             claimed,
@@ -561,6 +596,9 @@ fn writer_thread(mut writer: Writer, mut jobs: mpsc::Receiver<Job>, depth: Arc<A
         }
         let commit = log.commit(sync).map_err(|e| e.to_string());
         if let Err(message) = &commit {
+            if !removed.is_empty() {
+                tracing::error!(rows = removed.len(), "delivered or dead-lettered webhook deliveries were not removed from the outbox; they are attempted again");
+            }
             tracing::error!(error = %message, "outbox write failed; rebuilding the index from disk");
             if let Err(again) = writer.reopen() {
                 tracing::error!(error = %again, "outbox unusable");
