@@ -34,6 +34,7 @@ pub struct Config {
     pub store: Option<switchboard_store::config::StoreConfig>,
     /// The periodic archiver inside `serve`; absent: no archiving (`archive: {}` enables the defaults).
     pub archive: Option<switchboard_archive::ArchiveConfig>,
+    pub webhooks: WebhooksConfig,
 }
 
 impl Default for Config {
@@ -50,7 +51,30 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             store: None,
             archive: None,
+            webhooks: WebhooksConfig::default(),
         }
+    }
+}
+
+/// The webhook outbox (`<data>/outbox`). Per-endpoint settings live on each rule's webhook target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Most deliveries the outbox holds; past it, batches are not acknowledged and are retried
+    /// (back-pressure on the source) until partners catch up. Bounds the outbox index's memory,
+    /// about 600 bytes a delivery.
+    pub outbox_max_deliveries: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig { outbox_max_deliveries: switchboard_webhook::OutboxOptions::default().max_deliveries }
+    }
+}
+
+impl WebhooksConfig {
+    pub fn outbox_options(&self) -> switchboard_webhook::OutboxOptions {
+        switchboard_webhook::OutboxOptions { max_deliveries: self.outbox_max_deliveries, ..Default::default() }
     }
 }
 
@@ -256,6 +280,9 @@ impl Config {
         if self.pipeline.batch_size == 0 {
             errors.push("pipeline.batch_size: must be positive".into());
         }
+        if self.webhooks.outbox_max_deliveries == 0 {
+            errors.push("webhooks.outbox_max_deliveries: must be positive".into());
+        }
         if self.pipeline.dedup_capacity == 0 {
             errors.push("pipeline.dedup_capacity: must be positive (use dedup_window: 0s to disable dedup)".into());
         }
@@ -363,6 +390,22 @@ mod tests {
         assert_eq!(c.shutdown_grace, Duration::from_secs(5));
         assert_eq!(c.pipeline.dedup_window, Duration::from_secs(3600));
         assert_eq!(c.kafka.unwrap().topics, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let c = Config::from_yaml(include_str!("../examples/switchboard.yaml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.webhooks.outbox_max_deliveries, 1_000_000);
+    }
+
+    #[test]
+    fn the_webhook_outbox_limit_is_read_and_must_be_positive() {
+        assert_eq!(Config::default().webhooks.outbox_options().max_deliveries, 1_000_000);
+        let c = Config::from_yaml("webhooks:\n  outbox_max_deliveries: 5000\n").unwrap();
+        assert_eq!(c.webhooks.outbox_options().max_deliveries, 5000);
+        let c = Config::from_yaml("webhooks:\n  outbox_max_deliveries: 0\n").unwrap();
+        assert_eq!(c.validate().unwrap_err(), vec!["webhooks.outbox_max_deliveries: must be positive".to_string()]);
     }
 
     #[test]

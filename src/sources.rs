@@ -241,7 +241,7 @@ pub async fn run_kafka(
         // makes this loop yield: do it by hand, so that on a one-core runtime the HTTP server
         // and the reloader keep their turn however busy the stream is.
         turns += 1;
-        if turns % 64 == 0 {
+        if turns.is_multiple_of(64) {
             tokio::task::yield_now().await;
         }
         if paused.is_some() && pending.len() < max_in_flight / 2 {

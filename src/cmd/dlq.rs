@@ -222,7 +222,7 @@ async fn replay_webhooks(config: &Config, records: Vec<switchboard_webhook::Dead
                 .iter()
                 .map(|r| r.to_delivery().with_context(|| format!("dead letter {}: body", r.delivery_id)))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let outbox = switchboard_webhook::Outbox::open(config.data.join("outbox"))?;
+            let outbox = switchboard_webhook::Outbox::open_with(config.data.join("outbox"), config.webhooks.outbox_options())?;
             outbox.enqueue_batch(deliveries).await?;
             Ok(())
         }

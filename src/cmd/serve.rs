@@ -110,7 +110,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let version = snapshot.version().to_string();
     let rule_count = snapshot.rules.rule_count();
 
-    let outbox = switchboard_webhook::Outbox::open(config.data.join("outbox")).context("opening the webhook outbox")?;
+    let outbox = switchboard_webhook::Outbox::open_with(config.data.join("outbox"), config.webhooks.outbox_options()).context("opening the webhook outbox")?;
     let dead_letters = Arc::new(DlqTopic { sink: sink.clone(), topic: dlq_topic.clone(), metrics: metrics.clone() });
     let dispatcher = switchboard_webhook::Dispatcher::start(
         outbox,

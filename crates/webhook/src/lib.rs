@@ -35,7 +35,7 @@ pub use dlq::{
 pub use endpoint::{Backoff, CircuitBreaker, Endpoint, EndpointConfig, Method, RateLimit};
 pub use error::{ConfigError, DeadLetterError, EnqueueError, OutboxError, StartError};
 pub use metrics::Metrics;
-pub use outbox::{Outbox, PendingDelivery};
+pub use outbox::{Outbox, OutboxOptions, PendingDelivery};
 pub use retry::{classify_status, next_delay, parse_retry_after, Verdict, MAX_RETRY_AFTER};
 pub use secret::Secret;
 pub use sign::SigningKey;

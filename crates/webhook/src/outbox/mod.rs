@@ -55,6 +55,8 @@ const LOCK_FILE: &str = "lock";
 /// What a job sees: the log, the claims and the disabled endpoints.
 struct JobContext<'a> {
     log: &'a mut Log,
+    /// Refuse enqueues that would take the outbox past this many deliveries.
+    max_deliveries: usize,
     /// Row ids claimed by attempts in this process.
     claimed: &'a mut HashSet<u64>,
     disabled: &'a mut Disabled,
@@ -119,6 +121,28 @@ pub(crate) struct Claim {
     pub next_due_ms: Option<i64>,
 }
 
+/// How an outbox is opened.
+#[derive(Debug, Clone)]
+pub struct OutboxOptions {
+    /// Enqueues that would take the outbox past this many deliveries fail with
+    /// [`OutboxError::Full`] (back-pressure: the gateway does not acknowledge the source and
+    /// retries), so a partner that is down for long bounds the index's memory (about 600 bytes a
+    /// delivery) instead of growing it without limit. Retries and rows already held are not
+    /// affected. Default 1,000,000.
+    pub max_deliveries: usize,
+    /// A segment file is closed and a new one started at this size. Default 64 MiB.
+    pub segment_bytes: u64,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        OutboxOptions {
+            max_deliveries: 1_000_000,
+            segment_bytes: SEGMENT_BYTES,
+        }
+    }
+}
+
 /// One row of the outbox as an operator sees it (no body, no headers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingDelivery {
@@ -132,19 +156,20 @@ pub struct PendingDelivery {
 }
 
 impl Outbox {
-    /// Opens (or creates) the outbox in `dir`. One gateway instance owns one directory: `open`
-    /// takes an exclusive lock on `dir/lock` (waiting up to 5 s), so a second process opening the
-    /// same directory fails instead of delivering the same rows twice.
+    /// Opens (or creates) the outbox in `dir` with the default [`OutboxOptions`]. One gateway
+    /// instance owns one directory: `open` takes an exclusive lock on `dir/lock` (waiting up to
+    /// 5 s), so a second process opening the same directory fails instead of delivering the same
+    /// rows twice.
     pub fn open(dir: impl AsRef<Path>) -> Result<Outbox, OutboxError> {
-        Outbox::open_with_segment_bytes(dir, SEGMENT_BYTES)
+        Outbox::open_with(dir, OutboxOptions::default())
     }
 
-    /// `open` with another segment size (tests of compaction).
-    #[doc(hidden)]
-    pub fn open_with_segment_bytes(
-        dir: impl AsRef<Path>,
-        segment_bytes: u64,
-    ) -> Result<Outbox, OutboxError> {
+    /// `open` with explicit options.
+    pub fn open_with(dir: impl AsRef<Path>, options: OutboxOptions) -> Result<Outbox, OutboxError> {
+        let OutboxOptions {
+            max_deliveries,
+            segment_bytes,
+        } = options;
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|source| OutboxError::CreateDir {
             path: dir.to_owned(),
@@ -179,6 +204,7 @@ impl Outbox {
                     Writer {
                         dir: thread_dir,
                         segment_bytes,
+                        max_deliveries,
                         log: Some(log),
                         claimed: HashSet::new(),
                         disabled,
@@ -248,6 +274,14 @@ impl Outbox {
             .call_with(
                 Durability::Fsync,
                 move |ctx| {
+                    // Whole batches only (duplicates counted as new): a caller retries the batch.
+                    let held = ctx.log.len();
+                    if held + deliveries.len() > ctx.max_deliveries {
+                        return Err(OutboxError::Full {
+                            held,
+                            limit: ctx.max_deliveries,
+                        });
+                    }
                     let mut inserted = 0;
                     let mut rows = Vec::with_capacity(deliveries.len());
                     for (d, claimed) in deliveries.into_iter().zip(claim) {
@@ -529,6 +563,7 @@ impl Outbox {
 struct Writer {
     dir: PathBuf,
     segment_bytes: u64,
+    max_deliveries: usize,
     /// `None` after a failed write whose reopen failed too; reopened at the next batch.
     log: Option<Log>,
     claimed: HashSet<u64>,
@@ -575,6 +610,7 @@ fn writer_thread(mut writer: Writer, mut jobs: mpsc::Receiver<Job>, depth: Arc<A
             claimed,
             disabled,
             removals,
+            max_deliveries,
             ..
         } = &mut writer;
         let log = log.as_mut().expect("reopened above");
@@ -587,6 +623,7 @@ fn writer_thread(mut writer: Writer, mut jobs: mpsc::Receiver<Job>, depth: Arc<A
         }
         let mut ctx = JobContext {
             log,
+            max_deliveries: *max_deliveries,
             claimed,
             disabled,
         };
@@ -714,6 +751,29 @@ pub(crate) fn ms_to_datetime(ms: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Past its limit the outbox refuses whole batches (back-pressure), and takes them again once
+    /// deliveries have left.
+    #[tokio::test]
+    async fn a_full_outbox_refuses_a_batch_and_takes_it_once_there_is_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = OutboxOptions { max_deliveries: 3, ..OutboxOptions::default() };
+        let outbox = Outbox::open_with(dir.path(), options).unwrap();
+        let batch = |from: usize, n: usize| -> Vec<WebhookDelivery> {
+            (from..from + n).map(|i| WebhookDelivery::new(format!("evt-{i}"), "partner", "{}", serde_json::Value::Null)).collect()
+        };
+        assert_eq!(outbox.enqueue_batch(batch(0, 2)).await.unwrap(), 2);
+        match outbox.enqueue_batch(batch(2, 2)).await {
+            Err(OutboxError::Full { held: 2, limit: 3 }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(outbox.depth(), 2, "nothing of the refused batch was stored");
+        let claim = outbox.claim_due("partner".into(), now_ms() + 1, 1).await.unwrap();
+        outbox.remove(claim.rows[0].seq);
+        outbox.flush().await.unwrap();
+        assert_eq!(outbox.enqueue_batch(batch(2, 2)).await.unwrap(), 2);
+        assert_eq!(outbox.depth(), 3);
+    }
 
     /// A record that fails its checksum when read back (a bad disk block under a running
     /// gateway) costs that delivery only: the others of the endpoint are still claimed.
