@@ -62,7 +62,7 @@ impl Default for Config {
 pub struct WebhooksConfig {
     /// Most deliveries the outbox holds; past it, batches are not acknowledged and are retried
     /// (back-pressure on the source) until partners catch up. Bounds the outbox index's memory,
-    /// about 600 bytes a delivery.
+    /// about 260 bytes a delivery.
     pub outbox_max_deliveries: usize,
 }
 

@@ -21,6 +21,8 @@
 //!   segment is skipped and reported.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher, RandomState};
+use std::num::NonZeroU64;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -29,6 +31,7 @@ use std::sync::Arc;
 
 use super::codec::{self, DecodeError, Record, RetryState, FRAME_HEADER, MAX_PAYLOAD};
 use crate::delivery::WebhookDelivery;
+use crate::dlq::{AttemptRecord, DeadLetterReason};
 
 /// A segment is closed and a new one started once it holds this many bytes.
 pub(super) const SEGMENT_BYTES: u64 = 64 << 20;
@@ -44,14 +47,53 @@ struct Loc {
     len: u32,
 }
 
-/// A delivery in the outbox, as the index holds it.
+/// A delivery in the outbox, as the index holds it: kept small (about 90 bytes; ids and body
+/// stay on disk), since a partner that is down makes the outbox hold many.
 pub(super) struct Entry {
-    pub delivery_id: Box<str>,
-    pub event_id: Box<str>,
     pub endpoint: Arc<str>,
-    pub state: RetryState,
+    pub attempt_count: u32,
+    pub next_attempt_at: i64,
+    /// Only deliveries that were attempted have a history.
+    history: Option<Box<History>>,
+    /// Hash of the delivery id (the key in `Log::ids`).
+    id_hash: u64,
     full: Loc,
-    state_segment: Option<u64>,
+    state_segment: Option<NonZeroU64>,
+}
+
+struct History {
+    attempts: Vec<AttemptRecord>,
+    dead: Option<(DeadLetterReason, String)>,
+}
+
+impl Entry {
+    pub fn state(&self) -> RetryState {
+        RetryState {
+            attempt_count: self.attempt_count,
+            next_attempt_at: self.next_attempt_at,
+            attempts: self.history.as_ref().map(|h| h.attempts.clone()).unwrap_or_default(),
+            dead: self.history.as_ref().and_then(|h| h.dead.clone()),
+        }
+    }
+
+    pub fn attempts(&self) -> &[AttemptRecord] {
+        self.history.as_deref().map_or(&[], |h| &h.attempts)
+    }
+
+    pub fn dead_reason(&self) -> Option<DeadLetterReason> {
+        self.history.as_ref().and_then(|h| h.dead.as_ref()).map(|(reason, _)| *reason)
+    }
+
+    fn set_state(&mut self, state: RetryState) {
+        self.attempt_count = state.attempt_count;
+        self.next_attempt_at = state.next_attempt_at;
+        self.history = (!state.attempts.is_empty() || state.dead.is_some()).then(|| {
+            Box::new(History {
+                attempts: state.attempts,
+                dead: state.dead,
+            })
+        });
+    }
 }
 
 struct Segment {
@@ -72,7 +114,11 @@ pub(super) struct Log {
     /// Records appended since the last write, in order; they start at the active segment's size.
     pending: Vec<u8>,
     entries: BTreeMap<u64, Entry>,
-    by_id: HashMap<Box<str>, u64>,
+    /// Delivery-id hash → seq, for idempotent enqueue; a hit is confirmed against the record on
+    /// disk. Ids whose hash is already taken by another delivery go to `id_collisions`.
+    ids: HashMap<u64, u64>,
+    id_collisions: HashMap<Box<str>, u64>,
+    hasher: RandomState,
     due: HashMap<Arc<str>, BTreeSet<(i64, u64)>>,
     next_seq: u64,
     total_bytes: u64,
@@ -105,7 +151,9 @@ impl Log {
             active: 0,
             pending: Vec::new(),
             entries: BTreeMap::new(),
-            by_id: HashMap::new(),
+            ids: HashMap::new(),
+            id_collisions: HashMap::new(),
+            hasher: RandomState::new(),
             due: HashMap::new(),
             next_seq: 1,
             total_bytes: 0,
@@ -299,35 +347,67 @@ impl Log {
         segment.pins += 1;
         segment.live_bytes += u64::from(full.len);
         self.live_bytes += u64::from(full.len);
-        self.by_id.insert(delivery.delivery_id.as_str().into(), seq);
-        self.entries.insert(
-            seq,
-            Entry {
-                delivery_id: delivery.delivery_id.as_str().into(),
-                event_id: delivery.event_id.as_str().into(),
-                endpoint,
-                state,
-                full,
-                state_segment: None,
-            },
-        );
+        let id_hash = self.hasher.hash_one(delivery.delivery_id.as_str());
+        match self.ids.entry(id_hash) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(seq);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                if *o.get() != seq {
+                    self.id_collisions.insert(delivery.delivery_id.as_str().into(), seq);
+                }
+            }
+        }
+        let mut entry = Entry {
+            endpoint,
+            attempt_count: 0,
+            next_attempt_at: 0,
+            history: None,
+            id_hash,
+            full,
+            state_segment: None,
+        };
+        entry.set_state(state);
+        self.entries.insert(seq, entry);
+    }
+
+    /// The seq of the delivery with this id, if it is in the outbox.
+    fn find_id(&self, delivery_id: &str) -> Option<u64> {
+        let hash = self.hasher.hash_one(delivery_id);
+        if let Some(&seq) = self.ids.get(&hash) {
+            // A hash match is a duplicate only if the stored record says so. One that cannot be
+            // read counts as a different delivery: storing it twice is at least once, skipping
+            // it could lose it.
+            if let Ok((stored, _)) = self.read_full(seq) {
+                if stored.delivery_id == delivery_id {
+                    return Some(seq);
+                }
+            }
+        }
+        if self.id_collisions.is_empty() {
+            None
+        } else {
+            self.id_collisions.get(delivery_id).copied()
+        }
     }
 
     fn restate(&mut self, seq: u64, state: RetryState, segment: u64) {
         let Some(entry) = self.entries.get_mut(&seq) else {
             return;
         };
-        let old_due = (entry.state.next_attempt_at, seq);
+        let old_due = (entry.next_attempt_at, seq);
         let new_due = (state.next_attempt_at, seq);
-        let old_segment = entry.state_segment.replace(segment);
-        entry.state = state;
+        let old_segment = entry
+            .state_segment
+            .replace(NonZeroU64::new(segment).expect("segment ids start at 1"));
+        entry.set_state(state);
         let endpoint = Arc::clone(&entry.endpoint);
         if let Some(due) = self.due.get_mut(&endpoint) {
             due.remove(&old_due);
             due.insert(new_due);
         }
         if let Some(old) = old_segment {
-            self.segment(old).pins -= 1;
+            self.segment(old.get()).pins -= 1;
         }
         self.segment(segment).pins += 1;
     }
@@ -335,11 +415,13 @@ impl Log {
     /// Removes a delivery from the index (not from disk).
     fn drop_entry(&mut self, seq: u64) -> Option<Entry> {
         let entry = self.entries.remove(&seq)?;
-        if self.by_id.get(&*entry.delivery_id) == Some(&seq) {
-            self.by_id.remove(&*entry.delivery_id);
+        if self.ids.get(&entry.id_hash) == Some(&seq) {
+            self.ids.remove(&entry.id_hash);
+        } else if !self.id_collisions.is_empty() {
+            self.id_collisions.retain(|_, s| *s != seq);
         }
         if let Some(due) = self.due.get_mut(&entry.endpoint) {
-            due.remove(&(entry.state.next_attempt_at, seq));
+            due.remove(&(entry.next_attempt_at, seq));
             if due.is_empty() {
                 self.due.remove(&entry.endpoint);
             }
@@ -350,7 +432,7 @@ impl Log {
         full.live_bytes -= len;
         self.live_bytes -= len;
         if let Some(s) = entry.state_segment {
-            self.segment(s).pins -= 1;
+            self.segment(s.get()).pins -= 1;
         }
         Some(entry)
     }
@@ -373,7 +455,7 @@ impl Log {
         enqueued_at: i64,
         state: RetryState,
     ) -> Result<bool, serde_json::Error> {
-        if self.by_id.contains_key(delivery.delivery_id.as_str()) {
+        if self.find_id(&delivery.delivery_id).is_some() {
             return Ok(false);
         }
         let seq = self.next_seq;
@@ -597,9 +679,9 @@ impl Log {
             let (delivery, enqueued_at) = self.read_full(seq)?;
             let entry = self.drop_entry(seq).expect("an indexed delivery");
             let loc = self
-                .append_full(seq, enqueued_at, &delivery, &entry.state)
+                .append_full(seq, enqueued_at, &delivery, &entry.state())
                 .map_err(io::Error::other)?;
-            self.index(seq, &delivery, entry.state, loc);
+            self.index(seq, &delivery, entry.state(), loc);
         }
         self.write_pending(true)
     }
@@ -667,7 +749,7 @@ mod tests {
         let (mut log, _) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
         assert_eq!(log.len(), 9);
         assert!(log.entry(seqs[0]).is_none());
-        assert_eq!(log.entry(seqs[5]).unwrap().state, state);
+        assert_eq!(log.entry(seqs[5]).unwrap().state(), state);
         assert_eq!(log.read(seqs[9]).unwrap(), delivery(9));
         let due: Vec<u64> = log.due("partner").map(|(_, seq)| seq).collect();
         assert_eq!(due[0], seqs[5], "due order follows the retry state");
@@ -686,6 +768,24 @@ mod tests {
         log.commit(true).unwrap();
         let segment = log.segment_path(log.active);
         (dir, segment)
+    }
+
+    /// Two delivery ids with one hash: both are stored, and each is still found as a duplicate.
+    #[test]
+    fn delivery_ids_whose_hashes_collide_are_told_apart_by_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        let a = log.insert(&delivery(1), 0).unwrap().unwrap();
+        // Make delivery 2's hash point at delivery 1, as a collision would.
+        let hash_b = log.hasher.hash_one(delivery(2).delivery_id.as_str());
+        log.ids.insert(hash_b, a);
+        let b = log.insert(&delivery(2), 0).unwrap().expect("not a duplicate of delivery 1");
+        assert_eq!(log.id_collisions.len(), 1);
+        assert_eq!(log.insert(&delivery(2), 0).unwrap(), None, "found through the collisions");
+        assert_eq!(log.insert(&delivery(1), 0).unwrap(), None);
+        log.remove(b).unwrap();
+        assert!(log.id_collisions.is_empty());
+        assert!(log.insert(&delivery(2), 0).unwrap().is_some(), "removed, so new again");
     }
 
     #[test]
@@ -784,7 +884,7 @@ mod tests {
         drop(log);
         let (log, _) = Log::open(dir.path(), segment).unwrap();
         assert_eq!(log.len(), 1);
-        assert_eq!(log.entry(stuck).unwrap().state, state, "moved with its retry state");
+        assert_eq!(log.entry(stuck).unwrap().state(), state, "moved with its retry state");
         assert_eq!(log.read(stuck).unwrap(), delivery(0), "and its body");
     }
 }

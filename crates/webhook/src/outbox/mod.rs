@@ -12,8 +12,8 @@
 //! page writes plus checkpoints — 12,000–23,000 durable enqueues/s on the development machine and
 //! half of the dispatcher's CPU. The log writes each delivery once, sequentially; the queue
 //! structure (due order per endpoint, idempotency by delivery id, claims) lives in memory and is
-//! rebuilt from the log at open. The cost is memory: about 600 bytes of index per delivery in the
-//! outbox (bodies stay on disk). See `log.rs` for compaction and crash recovery.
+//! rebuilt from the log at open. The cost is memory: about 260 bytes of index per delivery in the
+//! outbox (ids and bodies stay on disk). See `log.rs` for compaction and crash recovery.
 //!
 //! Claims — rows an attempt is working on — are a set held by the writer thread. It is empty on
 //! open: the directory lock guarantees no other process holds claims.
@@ -126,7 +126,7 @@ pub(crate) struct Claim {
 pub struct OutboxOptions {
     /// Enqueues that would take the outbox past this many deliveries fail with
     /// [`OutboxError::Full`] (back-pressure: the gateway does not acknowledge the source and
-    /// retries), so a partner that is down for long bounds the index's memory (about 600 bytes a
+    /// retries), so a partner that is down for long bounds the index's memory (about 260 bytes a
     /// delivery) instead of growing it without limit. Retries and rows already held are not
     /// affected. Default 1,000,000.
     pub max_deliveries: usize,
@@ -309,20 +309,27 @@ impl Outbox {
     /// Every row, oldest first, up to `limit` (for operators and tests; bodies are left out).
     pub async fn pending(&self, limit: usize) -> Result<Vec<PendingDelivery>, OutboxError> {
         self.call(Durability::Lazy, move |ctx| {
-            Ok(ctx
-                .log
-                .entries()
-                .take(limit)
-                .map(|(_, e)| PendingDelivery {
-                    delivery_id: e.delivery_id.to_string(),
-                    event_id: e.event_id.to_string(),
+            let seqs: Vec<u64> = ctx.log.entries().take(limit).map(|(seq, _)| seq).collect();
+            // The ids are on disk, not in the index.
+            let read = ctx.log.read_many(&seqs);
+            let mut out = Vec::with_capacity(seqs.len());
+            for (seq, delivery) in seqs.into_iter().zip(read) {
+                let e = ctx.log.entry(seq).expect("a delivery just listed");
+                let (delivery_id, event_id) = match delivery {
+                    Ok(d) => (d.delivery_id, d.event_id),
+                    Err(error) => (format!("<unreadable: {error}>"), String::new()),
+                };
+                out.push(PendingDelivery {
+                    delivery_id,
+                    event_id,
                     endpoint: e.endpoint.to_string(),
-                    attempt_count: e.state.attempt_count,
-                    next_attempt_at: ms_to_datetime(e.state.next_attempt_at),
-                    attempts: e.state.attempts.clone(),
-                    dead_reason: e.state.dead.as_ref().map(|(reason, _)| *reason),
-                })
-                .collect())
+                    attempt_count: e.attempt_count,
+                    next_attempt_at: ms_to_datetime(e.next_attempt_at),
+                    attempts: e.attempts().to_vec(),
+                    dead_reason: e.dead_reason(),
+                });
+            }
+            Ok(out)
         })
         .await
     }
@@ -403,20 +410,19 @@ impl Outbox {
                     Err(error) => {
                         // Left in the outbox and skipped until the next open (which reads the
                         // segment again), so one unreadable record does not stop the endpoint.
-                        let entry = ctx.log.entry(seq).expect("a delivery just walked");
-                        tracing::error!(delivery_id = %entry.delivery_id, endpoint_key = %entry.endpoint, %error,
+                        tracing::error!(seq, endpoint_key = %endpoint, %error,
                             "cannot read a webhook delivery back from the outbox; skipping it until the next restart");
                         ctx.claimed.insert(seq);
                         continue;
                     }
                 };
-                let state = &ctx.log.entry(seq).expect("a delivery just walked").state;
+                let state = ctx.log.entry(seq).expect("a delivery just walked").state();
                 rows.push(ClaimedDelivery {
                     seq,
                     delivery,
                     attempt_count: state.attempt_count,
-                    attempts: state.attempts.clone(),
-                    dead: state.dead.clone(),
+                    attempts: state.attempts,
+                    dead: state.dead,
                 });
             }
             for row in &rows {
