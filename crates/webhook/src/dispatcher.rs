@@ -183,6 +183,7 @@ impl Dispatcher {
             .map_err(|e| StartError::Client(e.to_string()))?;
         let disabled: HashSet<String> = outbox.disabled_endpoints().await?.into_iter().collect();
         metrics.outbox_depth.set(outbox.depth());
+        metrics.outbox_limit.set(outbox.limit().min(i64::MAX as usize) as i64);
         let dispatcher = Dispatcher {
             inner: Arc::new(Inner {
                 outbox: outbox.clone(),

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub duration: HistogramVec,
     /// Rows in the outbox.
     pub outbox_depth: IntGauge,
+    /// The outbox's limit (`OutboxOptions::max_deliveries`), for alerts on depth / limit.
+    pub outbox_limit: IntGauge,
     /// 0 closed, 1 half-open, 2 open.
     pub circuit_state: IntGaugeVec,
     /// 1 once a 410 has disabled the endpoint.
@@ -59,6 +61,10 @@ impl Metrics {
                 "webhook_outbox_depth",
                 "Deliveries in the webhook outbox",
             )?,
+            outbox_limit: IntGauge::new(
+                "webhook_outbox_limit",
+                "Most deliveries the webhook outbox holds before enqueues wait (back-pressure)",
+            )?,
             circuit_state: IntGaugeVec::new(
                 Opts::new(
                     "webhook_circuit_state",
@@ -85,6 +91,7 @@ impl Metrics {
         registry.register(Box::new(metrics.attempts.clone()))?;
         registry.register(Box::new(metrics.duration.clone()))?;
         registry.register(Box::new(metrics.outbox_depth.clone()))?;
+        registry.register(Box::new(metrics.outbox_limit.clone()))?;
         registry.register(Box::new(metrics.circuit_state.clone()))?;
         registry.register(Box::new(metrics.endpoint_disabled.clone()))?;
         registry.register(Box::new(metrics.dead_letter_failures.clone()))?;

@@ -446,6 +446,10 @@ async fn requests_carry_method_headers_and_body() {
     })
     .await;
     assert_eq!(
+        h.metric("webhook_outbox_limit", &[]),
+        Some(OutboxOptions::default().max_deliveries as f64)
+    );
+    assert_eq!(
         h.metric("webhook_delivery_duration_seconds", &[]),
         Some(1.0)
     );

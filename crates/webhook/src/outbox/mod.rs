@@ -102,6 +102,7 @@ pub struct Outbox {
     path: Arc<PathBuf>,
     /// Rows to remove, applied by the writer thread at its next batch (see `remove`).
     removals: Arc<std::sync::Mutex<Vec<u64>>>,
+    max_deliveries: usize,
 }
 
 /// A delivery taken from the outbox for an attempt (or for dead-lettering).
@@ -223,12 +224,18 @@ impl Outbox {
             depth,
             path: Arc::new(dir.to_owned()),
             removals,
+            max_deliveries,
         })
     }
 
     /// The outbox directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The most deliveries the outbox takes ([`OutboxOptions::max_deliveries`]).
+    pub fn limit(&self) -> usize {
+        self.max_deliveries
     }
 
     /// Rows in the outbox (pending, retrying or awaiting their dead-letter write), as of the last
