@@ -278,37 +278,39 @@ impl Dispatcher {
             workers
         };
         let claims: Vec<bool> = workers.iter().map(|w| w.try_reserve()).collect();
-        let handoff_claims = claims.clone();
-        let handoff_workers = workers.clone();
+        // Gives the reserved slots back if the hand-off never runs (the job was dropped unrun,
+        // e.g. with this future while it waited for room in the outbox's queue).
+        let mut reserved = Reservations {
+            workers: workers.clone(),
+            claims: claims.clone(),
+            settled: false,
+        };
         // Runs on the outbox thread after the commit, even if this future is dropped.
-        let handoff = move |committed: Option<HandedOver>| match committed {
-            Some(rows) => {
-                for (((delivery, seq), claimed), worker) in
-                    rows.into_iter().zip(handoff_claims).zip(&handoff_workers)
-                {
-                    match (claimed, seq) {
-                        (true, Some(seq)) => worker.push_ready(ClaimedDelivery {
-                            seq,
-                            delivery,
-                            attempt_count: 0,
-                            attempts: Vec::new(),
-                            dead: None,
-                        }),
-                        (true, None) => worker.unreserve(),
-                        (false, Some(_)) => {
-                            worker.db_due_ms.fetch_min(0, Ordering::AcqRel);
+        let handoff = move |committed: Option<HandedOver>| {
+            reserved.settled = true;
+            match committed {
+                Some(rows) => {
+                    for (((delivery, seq), claimed), worker) in
+                        rows.into_iter().zip(&reserved.claims).zip(&reserved.workers)
+                    {
+                        match (*claimed, seq) {
+                            (true, Some(seq)) => worker.push_ready(ClaimedDelivery {
+                                seq,
+                                delivery,
+                                attempt_count: 0,
+                                attempts: Vec::new(),
+                                dead: None,
+                            }),
+                            (true, None) => worker.unreserve(),
+                            (false, Some(_)) => {
+                                worker.db_due_ms.fetch_min(0, Ordering::AcqRel);
+                            }
+                            (false, None) => {}
                         }
-                        (false, None) => {}
-                    }
-                    worker.wake.notify_one();
-                }
-            }
-            None => {
-                for (claimed, worker) in handoff_claims.into_iter().zip(&handoff_workers) {
-                    if claimed {
-                        worker.unreserve();
+                        worker.wake.notify_one();
                     }
                 }
+                None => reserved.release(),
             }
         };
         self.inner
@@ -390,12 +392,44 @@ impl Dispatcher {
     }
 }
 
+/// Slots reserved in the workers' `ready` queues by one enqueue.
+struct Reservations {
+    workers: Vec<Arc<Worker>>,
+    claims: Vec<bool>,
+    /// The hand-off ran (and gave back or used every slot).
+    settled: bool,
+}
+
+impl Reservations {
+    fn release(&self) {
+        for (claimed, worker) in self.claims.iter().zip(&self.workers) {
+            if *claimed {
+                worker.unreserve();
+            }
+        }
+    }
+}
+
+impl Drop for Reservations {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.release();
+        }
+    }
+}
+
 /// Claims due rows for one endpoint and starts attempts, until shutdown.
 async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
     let mut last_claim = Instant::now();
+    let mut generation = inner.outbox.generation();
     loop {
         if inner.shutdown.is_cancelled() {
             break;
+        }
+        if inner.outbox.generation() != generation {
+            // The outbox rebuilt its index after a failed write: rows may be due again.
+            generation = inner.outbox.generation();
+            worker.db_due_ms.store(0, Ordering::Release);
         }
         let now = Instant::now();
         let free = worker.permits.available_permits();
@@ -634,7 +668,7 @@ async fn attempt(
             match inner.outbox.schedule_retry(row.seq, &attempts, next).await {
                 Ok(()) => worker.due_in_outbox(next),
                 Err(error) => {
-                    tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "cannot persist the retry; the delivery resumes after a restart");
+                    tracing::error!(endpoint = %label, delivery_id = %row.delivery.delivery_id, %error, "cannot persist the retry; the outbox rebuilds its index and the delivery is attempted again");
                 }
             }
         }
@@ -914,7 +948,7 @@ async fn dead_letter(
             {
                 Ok(()) => worker.due_in_outbox(next),
                 Err(error) => {
-                    tracing::error!(endpoint = %label, %error, "cannot persist the dead-letter state; the delivery resumes after a restart");
+                    tracing::error!(endpoint = %label, %error, "cannot persist the dead-letter state; the outbox rebuilds its index and the delivery is dead-lettered again");
                 }
             }
         }

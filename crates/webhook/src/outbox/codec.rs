@@ -104,6 +104,13 @@ pub(super) fn encode_full(
     put_json(out, &delivery.original_event)?;
     put_state(out, state)?;
     put_bytes(out, &delivery.body);
+    if out.len() - start - FRAME_HEADER > MAX_PAYLOAD {
+        out.truncate(start);
+        return Err(<serde_json::Error as serde::ser::Error>::custom(format!(
+            "a webhook delivery of more than {} MiB cannot be stored in the outbox",
+            MAX_PAYLOAD >> 20
+        )));
+    }
     Ok(seal(out, start))
 }
 

@@ -104,6 +104,9 @@ struct Segment {
     pins: u64,
     /// Bytes of the full records pinned here.
     live_bytes: u64,
+    /// A record here could not be read: when compaction is done with the segment it is renamed
+    /// `<name>.corrupt` and kept for the operator, not deleted.
+    corrupt: bool,
 }
 
 pub(super) struct Log {
@@ -123,6 +126,9 @@ pub(super) struct Log {
     next_seq: u64,
     total_bytes: u64,
     live_bytes: u64,
+    /// Tests: the next write fails, as a full or failing disk would make it.
+    #[cfg(test)]
+    pub fail_next_write: bool,
 }
 
 /// What opening found that the operator should know about.
@@ -139,8 +145,11 @@ impl Log {
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
-            if let Some(id) = name.strip_suffix(".log").and_then(|s| s.parse().ok()) {
-                ids.push(id);
+            // Ids start at 1; a file named 0 or u64::MAX was not written by this outbox.
+            if let Some(id) = name.strip_suffix(".log").and_then(|s| s.parse::<u64>().ok()) {
+                if id != 0 && id != u64::MAX {
+                    ids.push(id);
+                }
             }
         }
         ids.sort_unstable();
@@ -158,6 +167,8 @@ impl Log {
             next_seq: 1,
             total_bytes: 0,
             live_bytes: 0,
+            #[cfg(test)]
+            fail_next_write: false,
         };
         let mut report = OpenReport::default();
         let last = ids.last().copied();
@@ -184,57 +195,61 @@ impl Log {
                 size: 0,
                 pins: 0,
                 live_bytes: 0,
+                corrupt: false,
             },
         );
         let mut offset = 0usize;
         let mut problem = None;
         while offset < bytes.len() {
-            let Some(header) = bytes.get(offset..offset + FRAME_HEADER) else {
-                problem = Some("a record header is cut short".to_owned());
-                break;
-            };
-            let (len, crc) = codec::frame_header(header.try_into().unwrap_or(&[0; FRAME_HEADER]));
-            let start = offset + FRAME_HEADER;
-            let Some(payload) = (len <= MAX_PAYLOAD).then(|| bytes.get(start..start + len)).flatten() else {
-                problem = Some("a record is cut short".to_owned());
-                break;
-            };
-            if crc32fast::hash(payload) != crc {
-                problem = Some("a record fails its checksum".to_owned());
-                break;
-            }
-            let record = match codec::decode(payload) {
-                Ok(r) => r,
-                Err(e @ DecodeError::Version(_)) => {
+            match frame_at(&bytes, offset) {
+                Ok((record, len)) => {
+                    let loc = Loc {
+                        segment: id,
+                        offset: offset as u64,
+                        len: len as u32,
+                    };
+                    self.apply(record, loc);
+                    offset += len;
+                }
+                Err(FrameError::Version(e)) => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
                         format!("{}: {e}", path.display()),
                     ))
                 }
-                Err(DecodeError::Malformed(e)) => {
-                    problem = Some(e);
+                Err(FrameError::Bad { reason, declared }) => {
+                    // A bad record whose successor is a good one is corruption in the middle:
+                    // skip just it. Otherwise the readable part of the segment ends here.
+                    let next = declared.map(|len| offset + FRAME_HEADER + len);
+                    if let Some(next) = next.filter(|&n| n < bytes.len() && frame_at(&bytes, n).is_ok()) {
+                        report.corrupt.push(format!(
+                            "{} at byte {offset}: {reason}; the record was skipped",
+                            path.display()
+                        ));
+                        self.segment(id).corrupt = true;
+                        offset = next;
+                        continue;
+                    }
+                    problem = Some(reason);
                     break;
                 }
-            };
-            let loc = Loc {
-                segment: id,
-                offset: offset as u64,
-                len: (FRAME_HEADER + len) as u32,
-            };
-            self.apply(record, loc);
-            offset = start + len;
+            }
         }
         let mut size = bytes.len() as u64;
         if let Some(problem) = problem {
             let at = format!("{} at byte {offset}: {problem}", path.display());
             if last {
                 // A torn write at the crash: the commit it belonged to was never acknowledged.
+                // The cut bytes are kept beside the segment, in case they were something else.
+                let cut = path.with_extension(format!("log.torn-{offset}"));
+                std::fs::write(&cut, &bytes[offset..])?;
                 file.set_len(offset as u64)?;
                 file.sync_all()?;
                 size = offset as u64;
-                report.torn_tail = Some(at);
+                report.torn_tail = Some(format!("{at} (the {} cut bytes are in {})", bytes.len() - offset, cut.display()));
             } else {
-                report.corrupt.push(at);
+                report.corrupt.push(format!("{at}; the rest of the segment was skipped"));
+                self.segment(id).corrupt = true;
             }
         }
         self.segment(id).size = size;
@@ -289,6 +304,7 @@ impl Log {
                 size: header.len() as u64,
                 pins: 0,
                 live_bytes: 0,
+                corrupt: false,
             },
         );
         self.active = id;
@@ -612,15 +628,33 @@ impl Log {
     pub fn commit(&mut self, sync: bool) -> io::Result<()> {
         self.write_pending(sync)?;
         if self.segments[&self.active].size >= self.segment_bytes {
-            let active = &self.segments[&self.active];
-            active.file.sync_data()?;
-            self.start_segment(self.active + 1)?;
-            self.compact()?;
+            // The batch is durable; closing the segment and compacting are housekeeping, whose
+            // failure (logged) leaves the log as it was and is tried again at the next roll.
+            if let Err(error) = self.roll() {
+                tracing::error!(%error, dir = %self.dir.display(), "outbox: cannot start a new segment; appending to the current one");
+            } else if let Err(error) = self.compact() {
+                tracing::error!(%error, dir = %self.dir.display(), "outbox: compaction failed; retried at the next segment");
+            }
         }
         Ok(())
     }
 
+    fn roll(&mut self) -> io::Result<()> {
+        self.segments[&self.active].file.sync_data()?;
+        let next = self
+            .active
+            .checked_add(1)
+            .filter(|&n| n != u64::MAX)
+            .ok_or_else(|| io::Error::other("segment ids are exhausted"))?;
+        self.start_segment(next)
+    }
+
     fn write_pending(&mut self, sync: bool) -> io::Result<()> {
+        #[cfg(test)]
+        if self.fail_next_write && (sync || !self.pending.is_empty()) {
+            self.fail_next_write = false;
+            return Err(io::Error::other("injected write failure"));
+        }
         let active = self.active;
         let segment = self.segments.get_mut(&active).expect("the active segment is open");
         if !self.pending.is_empty() {
@@ -662,7 +696,14 @@ impl Log {
             debug_assert_eq!(segment.pins, 0);
             self.total_bytes -= segment.size;
             drop(segment.file);
-            std::fs::remove_file(self.segment_path(oldest))?;
+            let path = self.segment_path(oldest);
+            if segment.corrupt {
+                let kept = path.with_extension("log.corrupt");
+                std::fs::rename(&path, &kept)?;
+                tracing::warn!(segment = %kept.display(), "outbox: a segment with unreadable records is done with; kept for inspection");
+            } else {
+                std::fs::remove_file(path)?;
+            }
         }
     }
 
@@ -676,7 +717,18 @@ impl Log {
             .map(|(seq, _)| *seq)
             .collect();
         for seq in seqs {
-            let (delivery, enqueued_at) = self.read_full(seq)?;
+            let (delivery, enqueued_at) = match self.read_full(seq) {
+                Ok(read) => read,
+                Err(error) => {
+                    // It cannot be delivered either: reported, dropped from the index, and the
+                    // segment kept aside (renamed .corrupt) rather than deleted.
+                    let endpoint = self.entries.get(&seq).map(|e| e.endpoint.to_string()).unwrap_or_default();
+                    tracing::error!(seq, endpoint_key = %endpoint, %error, "outbox: a webhook delivery's record cannot be read; it is given up, its segment kept as .corrupt");
+                    self.drop_entry(seq);
+                    self.segment(id).corrupt = true;
+                    continue;
+                }
+            };
             let entry = self.drop_entry(seq).expect("an indexed delivery");
             let loc = self
                 .append_full(seq, enqueued_at, &delivery, &entry.state())
@@ -684,6 +736,35 @@ impl Log {
             self.index(seq, &delivery, entry.state(), loc);
         }
         self.write_pending(true)
+    }
+}
+
+enum FrameError {
+    Version(DecodeError),
+    /// `declared`: the payload length the header gives, when the header is whole and the length
+    /// is plausible.
+    Bad { reason: String, declared: Option<usize> },
+}
+
+/// The record at `offset` and its frame length.
+fn frame_at(bytes: &[u8], offset: usize) -> Result<(Record, usize), FrameError> {
+    let bad = |reason: &str, declared| FrameError::Bad { reason: reason.to_owned(), declared };
+    let Some(header) = bytes.get(offset..offset + FRAME_HEADER) else {
+        return Err(bad("a record header is cut short", None));
+    };
+    let (len, crc) = codec::frame_header(header.try_into().unwrap_or(&[0; FRAME_HEADER]));
+    let start = offset + FRAME_HEADER;
+    let declared = (len <= MAX_PAYLOAD).then_some(len);
+    let Some(payload) = declared.and_then(|len| bytes.get(start..start + len)) else {
+        return Err(bad("a record is cut short", None));
+    };
+    if crc32fast::hash(payload) != crc {
+        return Err(bad("a record fails its checksum", declared));
+    }
+    match codec::decode(payload) {
+        Ok(record) => Ok((record, FRAME_HEADER + len)),
+        Err(e @ DecodeError::Version(_)) => Err(FrameError::Version(e)),
+        Err(DecodeError::Malformed(e)) => Err(FrameError::Bad { reason: e, declared }),
     }
 }
 
@@ -843,6 +924,33 @@ mod tests {
         assert_eq!(report.corrupt.len(), 1, "{report:?}");
         assert!(report.corrupt[0].contains("checksum"));
         assert_eq!(log.len(), 2);
+    }
+
+    /// A bad record followed by good ones is corruption, not a torn write: only it is lost, the
+    /// file is not cut, and once compaction is done with the segment it is kept as `.corrupt`.
+    #[test]
+    fn a_bad_record_before_good_ones_costs_only_itself_and_its_segment_is_kept() {
+        let (dir, last) = written(5);
+        let mut bytes = std::fs::read(&last).unwrap();
+        let at = bytes.windows(8).position(|w| w == b"{\"n\":0,\"").unwrap();
+        bytes[at + 5] ^= 1; // inside the first delivery's body
+        std::fs::write(&last, &bytes).unwrap();
+        let (mut log, report) = Log::open(dir.path(), 4096).unwrap();
+        assert!(report.torn_tail.is_none(), "{report:?}");
+        assert_eq!(report.corrupt.len(), 1, "{report:?}");
+        assert_eq!(log.len(), 4, "the four good deliveries after it are kept");
+        assert_eq!(std::fs::read(&last).unwrap().len(), bytes.len(), "nothing cut");
+        // Remove the rest and roll past the segment: it is set aside, not deleted.
+        let seqs: Vec<u64> = log.entries().map(|(seq, _)| seq).collect();
+        for seq in seqs {
+            log.remove(seq).unwrap();
+        }
+        for i in 100..140 {
+            log.insert(&delivery(i), 0).unwrap();
+            log.commit(false).unwrap();
+        }
+        assert!(!last.exists());
+        assert!(last.with_extension("log.corrupt").exists());
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod log;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,8 @@ pub struct Outbox {
     /// Rows to remove, applied by the writer thread at its next batch (see `remove`).
     removals: Arc<std::sync::Mutex<Vec<u64>>>,
     max_deliveries: usize,
+    /// Bumped each time the writer thread rebuilt its index from disk after a failed write.
+    generation: Arc<AtomicU64>,
 }
 
 /// A delivery taken from the outbox for an attempt (or for dead-lettering).
@@ -197,6 +199,8 @@ impl Outbox {
         let thread_depth = Arc::clone(&depth);
         let removals = Arc::new(std::sync::Mutex::new(Vec::new()));
         let thread_removals = Arc::clone(&removals);
+        let generation = Arc::new(AtomicU64::new(0));
+        let thread_generation = Arc::clone(&generation);
         let thread_dir = dir.to_owned();
         std::thread::Builder::new()
             .name("webhook-outbox".into())
@@ -210,6 +214,7 @@ impl Outbox {
                         claimed: HashSet::new(),
                         disabled,
                         removals: thread_removals,
+                        generation: thread_generation,
                         _lock: lock,
                     },
                     receiver,
@@ -225,12 +230,20 @@ impl Outbox {
             path: Arc::new(dir.to_owned()),
             removals,
             max_deliveries,
+            generation,
         })
     }
 
     /// The outbox directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Changes each time the outbox rebuilt its index from disk after a failed write. Every claim
+    /// was dropped then, and rows whose removal or retry state was lost are due again: a worker
+    /// that sees a new generation looks at the outbox at once.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The most deliveries the outbox takes ([`OutboxOptions::max_deliveries`]).
@@ -282,8 +295,10 @@ impl Outbox {
                 Durability::Fsync,
                 move |ctx| {
                     // Whole batches only (duplicates counted as new): a caller retries the batch.
+                    // An empty outbox takes any batch, so one larger than the limit cannot wait
+                    // forever.
                     let held = ctx.log.len();
-                    if held + deliveries.len() > ctx.max_deliveries {
+                    if held > 0 && held + deliveries.len() > ctx.max_deliveries {
                         return Err(OutboxError::Full {
                             held,
                             limit: ctx.max_deliveries,
@@ -582,18 +597,26 @@ struct Writer {
     claimed: HashSet<u64>,
     disabled: Disabled,
     removals: Arc<std::sync::Mutex<Vec<u64>>>,
+    generation: Arc<AtomicU64>,
     _lock: File,
 }
 
 impl Writer {
-    /// After a failed write the index may be ahead of the disk: rebuild it from the disk. Claims
-    /// of rows that are still there stay claimed (their attempts are still running).
+    /// After a failed write the index may be ahead of the disk: rebuild it from the disk.
+    ///
+    /// Every claim is dropped. Claims made by the failed batch have no owner (their callers got
+    /// an error), and releases that could not run while the log was unusable never happened, so
+    /// which claims still have an owner is not known. An attempt still running may therefore see
+    /// its row claimed and attempted once more (at least once; the partner deduplicates by
+    /// `webhook-id`) — the price of never leaving a row claimed by nobody. The generation bump
+    /// tells the workers to look at the outbox again.
     fn reopen(&mut self) -> Result<(), String> {
         self.log = None;
         match Log::open(&self.dir, self.segment_bytes) {
             Ok((log, _)) => {
-                self.claimed.retain(|seq| log.entry(*seq).is_some());
+                self.claimed.clear();
                 self.log = Some(log);
+                self.generation.fetch_add(1, Ordering::AcqRel);
                 Ok(())
             }
             Err(e) => Err(format!("cannot reopen the outbox log: {e}")),
@@ -765,6 +788,37 @@ pub(crate) fn ms_to_datetime(ms: i64) -> DateTime<Utc> {
 mod tests {
     use super::*;
 
+    /// After a failed write the outbox rebuilds its index from disk: the failed batch's
+    /// deliveries are not there (their callers got an error and retry), no claim survives, so no
+    /// row is left claimed by nobody, and the generation tells the workers to look again.
+    #[tokio::test]
+    async fn a_failed_write_leaves_no_row_claimed_by_nobody() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let one = |i: usize| WebhookDelivery::new(format!("evt-{i}"), "partner", "{}", serde_json::Value::Null);
+        outbox.enqueue_batch(vec![one(0), one(1)]).await.unwrap();
+        let held = outbox.claim_due("partner".into(), now_ms() + 1, 1).await.unwrap();
+        assert_eq!(held.rows.len(), 1);
+        let generation = outbox.generation();
+
+        outbox.call(Durability::Lazy, |ctx| { ctx.log.fail_next_write = true; Ok(()) }).await.unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let failed = outbox
+            .enqueue_with_handoff(vec![one(2)], vec![true], move |rows| tx.send(rows.is_none()).unwrap())
+            .await;
+        assert!(failed.is_err(), "{failed:?}");
+        assert!(rx.recv().unwrap(), "the hand-off heard that nothing was committed");
+        assert_eq!(outbox.generation(), generation + 1);
+        assert_eq!(outbox.depth(), 2, "the failed batch is not in the outbox");
+
+        // The caller retries: stored now, and claimable like every other row.
+        assert_eq!(outbox.enqueue_batch(vec![one(2)]).await.unwrap(), 1);
+        let claim = outbox.claim_due("partner".into(), now_ms() + 1, 10).await.unwrap();
+        let mut ids: Vec<String> = claim.rows.iter().map(|r| r.delivery.event_id.clone()).collect();
+        ids.sort();
+        assert_eq!(ids, ["evt-0", "evt-1", "evt-2"], "the claim held before the failure was dropped too");
+    }
+
     /// Past its limit the outbox refuses whole batches (back-pressure), and takes them again once
     /// deliveries have left.
     #[tokio::test]
@@ -786,6 +840,12 @@ mod tests {
         outbox.flush().await.unwrap();
         assert_eq!(outbox.enqueue_batch(batch(2, 2)).await.unwrap(), 2);
         assert_eq!(outbox.depth(), 3);
+
+        // An empty outbox takes a batch larger than the limit, which could never wait its turn.
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open_with(dir.path(), OutboxOptions { max_deliveries: 3, ..OutboxOptions::default() }).unwrap();
+        assert_eq!(outbox.enqueue_batch(batch(0, 5)).await.unwrap(), 5);
+        assert!(matches!(outbox.enqueue_batch(batch(5, 1)).await, Err(OutboxError::Full { held: 5, limit: 3 })));
     }
 
     /// A record that fails its checksum when read back (a bad disk block under a running
