@@ -36,7 +36,7 @@ pub enum OutboxError {
     Closed,
     #[error("outbox commit failed: {0}")]
     Commit(String),
-    #[error("the webhook outbox holds {held} deliveries and may hold at most {limit} (webhooks.outbox_max_deliveries): new deliveries wait until partners catch up")]
+    #[error("the webhook outbox holds {held} deliveries, at its limit of {limit} (webhooks.outbox_max_deliveries): new deliveries wait until partners catch up")]
     Full { held: usize, limit: usize },
 }
 

@@ -175,7 +175,7 @@ impl Log {
         for id in ids {
             log.replay_segment(id, Some(id) == last, &mut report)?;
         }
-        log.start_segment(last.map_or(1, |id| id + 1))?;
+        log.start_segment(next_segment_id(last.unwrap_or(0))?)?;
         log.compact()?;
         Ok((log, report))
     }
@@ -218,10 +218,15 @@ impl Log {
                     ))
                 }
                 Err(FrameError::Bad { reason, declared }) => {
-                    // A bad record whose successor is a good one is corruption in the middle:
-                    // skip just it. Otherwise the readable part of the segment ends here.
-                    let next = declared.map(|len| offset + FRAME_HEADER + len);
-                    if let Some(next) = next.filter(|&n| n < bytes.len() && frame_at(&bytes, n).is_ok()) {
+                    // A bad record with a good one after it is corruption in the middle: skip to
+                    // that good record (the one the bad record's length points at, or else the
+                    // first found further on). With none after it, the readable part of the
+                    // segment ends here.
+                    let next = declared
+                        .map(|len| offset + FRAME_HEADER + len)
+                        .filter(|&n| n < bytes.len() && frame_at(&bytes, n).is_ok())
+                        .or_else(|| next_valid_frame(&bytes, offset + 1));
+                    if let Some(next) = next {
                         report.corrupt.push(format!(
                             "{} at byte {offset}: {reason}; the record was skipped",
                             path.display()
@@ -242,7 +247,11 @@ impl Log {
                 // A torn write at the crash: the commit it belonged to was never acknowledged.
                 // The cut bytes are kept beside the segment, in case they were something else.
                 let cut = path.with_extension(format!("log.torn-{offset}"));
-                std::fs::write(&cut, &bytes[offset..])?;
+                {
+                    let kept = File::create(&cut)?;
+                    kept.write_all_at(&bytes[offset..], 0)?;
+                    kept.sync_all()?;
+                }
                 file.set_len(offset as u64)?;
                 file.sync_all()?;
                 size = offset as u64;
@@ -293,9 +302,15 @@ impl Log {
         let mut header = Vec::new();
         codec::encode(&mut header, &Record::Header { next_seq: self.next_seq })
             .map_err(io::Error::other)?;
-        file.write_all_at(&header, 0)?;
-        file.sync_all()?;
-        File::open(&self.dir)?.sync_all()?;
+        let written = file
+            .write_all_at(&header, 0)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| File::open(&self.dir)?.sync_all());
+        if let Err(e) = written {
+            // Not left behind: the next roll would find the name taken.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         self.total_bytes += header.len() as u64;
         self.segments.insert(
             id,
@@ -628,12 +643,15 @@ impl Log {
     pub fn commit(&mut self, sync: bool) -> io::Result<()> {
         self.write_pending(sync)?;
         if self.segments[&self.active].size >= self.segment_bytes {
-            // The batch is durable; closing the segment and compacting are housekeeping, whose
-            // failure (logged) leaves the log as it was and is tried again at the next roll.
-            if let Err(error) = self.roll() {
-                tracing::error!(%error, dir = %self.dir.display(), "outbox: cannot start a new segment; appending to the current one");
-            } else if let Err(error) = self.compact() {
-                tracing::error!(%error, dir = %self.dir.display(), "outbox: compaction failed; retried at the next segment");
+            // The batch is durable. Closing the segment is housekeeping: its failure (logged)
+            // leaves the log as it was, and is tried again at the next commit. Compaction fails
+            // only when writing the moved copies fails; the index is then ahead of the disk, so
+            // that fails the commit and the writer rebuilds the index.
+            match self.roll() {
+                Ok(()) => self.compact()?,
+                Err(error) => {
+                    tracing::error!(%error, dir = %self.dir.display(), "outbox: cannot start a new segment; appending to the current one");
+                }
             }
         }
         Ok(())
@@ -641,12 +659,7 @@ impl Log {
 
     fn roll(&mut self) -> io::Result<()> {
         self.segments[&self.active].file.sync_data()?;
-        let next = self
-            .active
-            .checked_add(1)
-            .filter(|&n| n != u64::MAX)
-            .ok_or_else(|| io::Error::other("segment ids are exhausted"))?;
-        self.start_segment(next)
+        self.start_segment(next_segment_id(self.active)?)
     }
 
     fn write_pending(&mut self, sync: bool) -> io::Result<()> {
@@ -691,19 +704,28 @@ impl Log {
                     return Ok(());
                 }
                 self.relocate(oldest)?;
+                if self.segments[&oldest].pins > 0 {
+                    // Something could not be moved (see relocate): the segment stays.
+                    return Ok(());
+                }
+            }
+            // Off the disk first, then out of the map: a segment that cannot be deleted must not
+            // be forgotten while newer segments, holding its removals, are deleted after it.
+            let path = self.segment_path(oldest);
+            if self.segments[&oldest].corrupt {
+                let kept = path.with_extension("log.corrupt");
+                if let Err(e) = std::fs::rename(&path, &kept) {
+                    tracing::error!(segment = %path.display(), error = %e, "outbox: cannot set aside a corrupt segment; compaction stops here");
+                    return Ok(());
+                }
+                tracing::warn!(segment = %kept.display(), "outbox: a segment with unreadable records is done with; kept for inspection");
+            } else if let Err(e) = std::fs::remove_file(&path) {
+                tracing::error!(segment = %path.display(), error = %e, "outbox: cannot delete a segment; compaction stops here");
+                return Ok(());
             }
             let segment = self.segments.remove(&oldest).expect("the oldest segment");
             debug_assert_eq!(segment.pins, 0);
             self.total_bytes -= segment.size;
-            drop(segment.file);
-            let path = self.segment_path(oldest);
-            if segment.corrupt {
-                let kept = path.with_extension("log.corrupt");
-                std::fs::rename(&path, &kept)?;
-                tracing::warn!(segment = %kept.display(), "outbox: a segment with unreadable records is done with; kept for inspection");
-            } else {
-                std::fs::remove_file(path)?;
-            }
         }
     }
 
@@ -729,14 +751,38 @@ impl Log {
                     continue;
                 }
             };
-            let entry = self.drop_entry(seq).expect("an indexed delivery");
-            let loc = self
-                .append_full(seq, enqueued_at, &delivery, &entry.state())
-                .map_err(io::Error::other)?;
-            self.index(seq, &delivery, entry.state(), loc);
+            let state = self.entries[&seq].state();
+            // Written before the old entry is dropped: if the copy cannot be made, the delivery
+            // keeps its place and the segment stays.
+            let loc = match self.append_full(seq, enqueued_at, &delivery, &state) {
+                Ok(loc) => loc,
+                Err(error) => {
+                    tracing::error!(seq, %error, "outbox: cannot move a webhook delivery to a newer segment; its segment stays");
+                    continue;
+                }
+            };
+            self.drop_entry(seq);
+            self.index(seq, &delivery, state, loc);
         }
         self.write_pending(true)
     }
+}
+
+/// The id after `id`; `u64::MAX` is never used (open ignores it).
+fn next_segment_id(id: u64) -> io::Result<u64> {
+    id.checked_add(1)
+        .filter(|&n| n != u64::MAX)
+        .ok_or_else(|| io::Error::other("segment ids are exhausted"))
+}
+
+/// The first offset after `from` where a whole, valid, non-empty record starts.
+fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len().saturating_sub(FRAME_HEADER)).find(|&at| {
+        let header: &[u8; FRAME_HEADER] = bytes[at..at + FRAME_HEADER].try_into().unwrap_or(&[0; FRAME_HEADER]);
+        let (len, _) = codec::frame_header(header);
+        // Zero bytes pass the checksum as an empty record: not a record.
+        len > 0 && at + FRAME_HEADER + len <= bytes.len() && frame_at(bytes, at).is_ok()
+    })
 }
 
 enum FrameError {
@@ -951,6 +997,26 @@ mod tests {
         }
         assert!(!last.exists());
         assert!(last.with_extension("log.corrupt").exists());
+    }
+
+    /// Several bad records in a row (one bad disk sector) with good ones after them: only the bad
+    /// ones are lost, even in the last segment, where a bad tail would be cut off.
+    #[test]
+    fn a_run_of_bad_records_before_good_ones_is_skipped_not_cut_off() {
+        let (dir, last) = written(6);
+        let mut bytes = std::fs::read(&last).unwrap();
+        let first = bytes.windows(8).position(|w| w == b"{\"n\":0,\"").unwrap();
+        let third = bytes.windows(8).position(|w| w == b"{\"n\":2,\"").unwrap();
+        // Zero everything from inside delivery 0 to inside delivery 2, length fields included.
+        for b in &mut bytes[first..third + 20] {
+            *b = 0;
+        }
+        std::fs::write(&last, &bytes).unwrap();
+        let (log, report) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        assert!(report.torn_tail.is_none(), "{report:?}");
+        assert_eq!(report.corrupt.len(), 1, "{report:?}");
+        assert_eq!(log.len(), 3, "deliveries 3, 4 and 5 are kept");
+        assert_eq!(std::fs::read(&last).unwrap().len(), bytes.len(), "nothing cut");
     }
 
     #[test]

@@ -127,8 +127,7 @@ pub(crate) struct Claim {
 /// How an outbox is opened.
 #[derive(Debug, Clone)]
 pub struct OutboxOptions {
-    /// Enqueues that would take the outbox past this many deliveries fail with
-    /// [`OutboxError::Full`] (back-pressure: the gateway does not acknowledge the source and
+    /// Once the outbox holds this many deliveries, enqueues fail with [`OutboxError::Full`] (back-pressure: the gateway does not acknowledge the source and
     /// retries), so a partner that is down for long bounds the index's memory (about 260 bytes a
     /// delivery) instead of growing it without limit. Retries and rows already held are not
     /// affected. Default 1,000,000.
@@ -294,11 +293,11 @@ impl Outbox {
             .call_with(
                 Durability::Fsync,
                 move |ctx| {
-                    // Whole batches only (duplicates counted as new): a caller retries the batch.
-                    // An empty outbox takes any batch, so one larger than the limit cannot wait
-                    // forever.
+                    // Whole batches only: a caller retries the batch. A batch is refused only
+                    // when the outbox is at its limit already, so the limit may be passed by one
+                    // batch, and no batch is too large to ever get in.
                     let held = ctx.log.len();
-                    if held > 0 && held + deliveries.len() > ctx.max_deliveries {
+                    if held >= ctx.max_deliveries {
                         return Err(OutboxError::Full {
                             held,
                             limit: ctx.max_deliveries,
@@ -307,7 +306,20 @@ impl Outbox {
                     let mut inserted = 0;
                     let mut rows = Vec::with_capacity(deliveries.len());
                     for (d, claimed) in deliveries.into_iter().zip(claim) {
-                        let seq = ctx.log.insert(&d, now)?;
+                        let seq = match ctx.log.insert(&d, now) {
+                            Ok(seq) => seq,
+                            Err(error) => {
+                                // Nothing of a failed batch stays (the caller retries it whole),
+                                // and nothing stays claimed.
+                                for (_, seq) in &rows {
+                                    if let Some(seq) = seq {
+                                        ctx.claimed.remove(seq);
+                                        ctx.log.remove(*seq)?;
+                                    }
+                                }
+                                return Err(error.into());
+                            }
+                        };
                         if let Some(seq) = seq {
                             inserted += 1;
                             if claimed {
@@ -819,7 +831,23 @@ mod tests {
         assert_eq!(ids, ["evt-0", "evt-1", "evt-2"], "the claim held before the failure was dropped too");
     }
 
-    /// Past its limit the outbox refuses whole batches (back-pressure), and takes them again once
+    /// A delivery too large to store fails its whole batch, and leaves nothing of it behind:
+    /// neither stored rows (a retry would take them for duplicates) nor claims.
+    #[tokio::test]
+    async fn a_batch_with_a_delivery_too_large_to_store_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path()).unwrap();
+        let small = WebhookDelivery::new("evt-0", "partner", "{}", serde_json::Value::Null);
+        let huge = WebhookDelivery::new("evt-1", "partner", vec![b'x'; codec::MAX_PAYLOAD + 1], serde_json::Value::Null);
+        let failed = outbox.enqueue_with_handoff(vec![small.clone(), huge], vec![true, true], |_| {}).await;
+        assert!(failed.unwrap_err().to_string().contains("cannot be stored"));
+        assert_eq!(outbox.depth(), 0);
+        assert_eq!(outbox.enqueue_batch(vec![small]).await.unwrap(), 1, "not taken for a duplicate");
+        let claim = outbox.claim_due("partner".into(), now_ms() + 1, 10).await.unwrap();
+        assert_eq!(claim.rows.len(), 1, "and not left claimed");
+    }
+
+    /// At its limit the outbox refuses whole batches (back-pressure), and takes them again once
     /// deliveries have left.
     #[tokio::test]
     async fn a_full_outbox_refuses_a_batch_and_takes_it_once_there_is_room() {
@@ -830,22 +858,21 @@ mod tests {
             (from..from + n).map(|i| WebhookDelivery::new(format!("evt-{i}"), "partner", "{}", serde_json::Value::Null)).collect()
         };
         assert_eq!(outbox.enqueue_batch(batch(0, 2)).await.unwrap(), 2);
-        match outbox.enqueue_batch(batch(2, 2)).await {
-            Err(OutboxError::Full { held: 2, limit: 3 }) => {}
+        // Below the limit a batch gets in whole, even one that passes it (so no batch is too
+        // large to ever get in); at the limit the next one waits.
+        assert_eq!(outbox.enqueue_batch(batch(2, 2)).await.unwrap(), 2);
+        match outbox.enqueue_batch(batch(4, 1)).await {
+            Err(OutboxError::Full { held: 4, limit: 3 }) => {}
             other => panic!("{other:?}"),
         }
-        assert_eq!(outbox.depth(), 2, "nothing of the refused batch was stored");
-        let claim = outbox.claim_due("partner".into(), now_ms() + 1, 1).await.unwrap();
-        outbox.remove(claim.rows[0].seq);
+        assert_eq!(outbox.depth(), 4, "nothing of the refused batch was stored");
+        let claim = outbox.claim_due("partner".into(), now_ms() + 1, 2).await.unwrap();
+        for row in &claim.rows {
+            outbox.remove(row.seq);
+        }
         outbox.flush().await.unwrap();
-        assert_eq!(outbox.enqueue_batch(batch(2, 2)).await.unwrap(), 2);
+        assert_eq!(outbox.enqueue_batch(batch(4, 1)).await.unwrap(), 1);
         assert_eq!(outbox.depth(), 3);
-
-        // An empty outbox takes a batch larger than the limit, which could never wait its turn.
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open_with(dir.path(), OutboxOptions { max_deliveries: 3, ..OutboxOptions::default() }).unwrap();
-        assert_eq!(outbox.enqueue_batch(batch(0, 5)).await.unwrap(), 5);
-        assert!(matches!(outbox.enqueue_batch(batch(5, 1)).await, Err(OutboxError::Full { held: 5, limit: 3 })));
     }
 
     /// A record that fails its checksum when read back (a bad disk block under a running
