@@ -41,4 +41,9 @@ s3_ready() {
     "http://127.0.0.1:$S3_PORT/$S3_BUCKET"
 }
 
-s3_stop() { stop_pidfile "$S3_RUN/pid" s3s-fs 10; }
+# Also any s3s-fs still serving this cache's data directory whose pid file was overwritten (a start
+# that failed because it held the port).
+s3_stop() {
+  stop_pidfile "$S3_RUN/pid" s3s-fs 10
+  pkill -f -- "$S3_HOME/bin/s3s-fs --host 127.0.0.1 --port $S3_PORT .* $S3_RUN/data" 2>/dev/null || true
+}
