@@ -246,3 +246,126 @@ async fn open_again(path: &std::path::Path) -> Outbox {
         .unwrap()
         .unwrap()
 }
+
+/// The child process of `sigkill_mid_stream_loses_no_acknowledged_delivery`: enqueues batches
+/// forever into the outbox at `$OUTBOX_CHILD_DIR` while its dispatcher delivers them to
+/// `$OUTBOX_CHILD_URL`, printing `acked N` after batch N's enqueue returned.
+fn outbox_child(dir: String, url: String) {
+    use std::io::Write as _;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // Small segments: rolls and compaction run all the time while the process is killed.
+        let options = OutboxOptions { segment_bytes: 64 * 1024, ..OutboxOptions::default() };
+        let outbox = Outbox::open_with(&dir, options).unwrap();
+        let dispatcher = Dispatcher::start(
+            outbox,
+            vec![Endpoint::new(fast_endpoint("partner", &url)).unwrap()],
+            Arc::new(MemorySink::default()),
+            &prometheus::Registry::new(),
+            DispatcherConfig::default(),
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        for batch in 0.. {
+            let deliveries = (batch * CHILD_BATCH..(batch + 1) * CHILD_BATCH)
+                .map(|i| delivery("partner", i))
+                .collect();
+            dispatcher.enqueue_batch(deliveries).await.unwrap();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "acked {batch}").unwrap();
+            out.flush().unwrap();
+        }
+    });
+}
+
+const CHILD_BATCH: usize = 20;
+
+/// A gateway process killed with SIGKILL mid-stream — enqueues, deliveries, removals, segment
+/// rolls and compaction all under way — loses nothing it acknowledged: every delivery whose
+/// enqueue returned either reached the partner (a real HTTP server in this process) or is in the
+/// outbox when it is reopened, and a dispatcher on the reopened outbox delivers all of them.
+#[test]
+fn sigkill_mid_stream_loses_no_acknowledged_delivery() {
+    if let (Ok(dir), Ok(url)) = (std::env::var("OUTBOX_CHILD_DIR"), std::env::var("OUTBOX_CHILD_URL")) {
+        return outbox_child(dir, url);
+    }
+    use std::io::BufRead as _;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(TestServer::start(|_, _| Action::ok()));
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sigkill_mid_stream_loses_no_acknowledged_delivery", "--nocapture", "--test-threads=1"])
+        .env("OUTBOX_CHILD_DIR", dir.path())
+        .env("OUTBOX_CHILD_URL", server.url("/hook"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = None;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("acked ").and_then(|n| n.parse::<usize>().ok()) {
+            acked = Some(n);
+            if n >= 300 && !server.delivered_ids().is_empty() {
+                child.kill().unwrap(); // SIGKILL
+                break;
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the child was killed, it did not finish: {status}");
+    let acked = acked.expect("the child acknowledged batches");
+
+    let outbox = runtime.block_on(open_again(dir.path()));
+    let pending: HashSet<String> = runtime
+        .block_on(outbox.pending(usize::MAX))
+        .unwrap()
+        .into_iter()
+        .map(|p| p.event_id)
+        .collect();
+    let delivered: HashSet<String> = server.delivered_ids().into_keys().collect();
+    let acknowledged: Vec<String> = (0..(acked + 1) * CHILD_BATCH).map(|i| event(i).0).collect();
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !delivered.contains(*id) && !pending.contains(*id))
+        .collect();
+    assert!(lost.is_empty(), "{} acknowledged deliveries lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    eprintln!(
+        "killed after batch {acked}: {} acknowledged, {} delivered, {} still in the outbox",
+        acknowledged.len(),
+        delivered.len(),
+        pending.len()
+    );
+
+    // Restarted, the gateway delivers the rest.
+    runtime.block_on(async {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let dispatcher = Dispatcher::start(
+            outbox,
+            vec![Endpoint::new(fast_endpoint("partner", &server.url("/hook"))).unwrap()],
+            Arc::new(MemorySink::default()),
+            &prometheus::Registry::new(),
+            DispatcherConfig::default(),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        wait_until("every acknowledged delivery delivered after the restart", Duration::from_secs(60), || {
+            let delivered = server.delivered_ids();
+            acknowledged.iter().all(|id| delivered.contains_key(id))
+        })
+        .await;
+        wait_until("the outbox drained", Duration::from_secs(10), || dispatcher.outbox().depth() == 0).await;
+        shutdown.cancel();
+        dispatcher.drained().await;
+    });
+    drop(server);
+}
