@@ -134,6 +134,20 @@ fn put_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Resul
     Ok(())
 }
 
+/// Whether a payload looks like a record, by its kind, its size and its sequence number (below
+/// `max_seq`), before any checksum is computed: the cheap test of a resynchronizing scan.
+pub(super) fn plausible(payload: &[u8], max_seq: u64) -> bool {
+    let seq = || payload.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    match payload.first() {
+        Some(&KIND_HEADER) => payload.len() == 13 && payload[1..5] == FORMAT_VERSION.to_le_bytes(),
+        // seq, count, next, attempts length, presence byte at least.
+        Some(&KIND_STATE) => payload.len() >= 26 && seq().is_some_and(|s| s > 0 && s < max_seq),
+        Some(&KIND_REMOVE) => payload.len() == 9 && seq().is_some_and(|s| s > 0 && s < max_seq),
+        Some(&KIND_FULL) => payload.len() >= 60 && seq().is_some_and(|s| s > 0 && s < max_seq),
+        _ => false,
+    }
+}
+
 /// The payload length and checksum of a frame header.
 pub(super) fn frame_header(bytes: &[u8; FRAME_HEADER]) -> (usize, u32) {
     let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap_or_default()) as usize;

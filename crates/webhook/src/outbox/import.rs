@@ -82,6 +82,8 @@ pub(super) fn import_sqlite(
             std::fs::rename(&side, dir.join(format!("{DATABASE}.imported{suffix}"))).map_err(commit)?;
         }
     }
+    // The renames must be durable too, or a power cut would import the old outbox again.
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(commit)?;
     tracing::info!(deliveries = imported, from = %path.display(), "outbox: imported the SQLite outbox of an earlier version");
     Ok(imported)
 }

@@ -218,14 +218,17 @@ impl Log {
                     ))
                 }
                 Err(FrameError::Bad { reason, declared }) => {
-                    // A bad record with a good one after it is corruption in the middle: skip to
-                    // that good record (the one the bad record's length points at, or else the
-                    // first found further on). With none after it, the readable part of the
-                    // segment ends here.
+                    // A bad record with good ones after it is corruption in the middle: skip to
+                    // the next good record. It is searched for only past the bad record's own
+                    // extent (its declared length), never inside it: a payload may hold bytes
+                    // that look like a record (an event id is data from outside). A bad record
+                    // whose extent is unknown (its length is damaged or runs past the end) or
+                    // reaches the end ends the readable part of the segment.
+                    let max_seq = self.next_seq.saturating_add(bytes.len() as u64 / 17);
                     let next = declared
                         .map(|len| offset + FRAME_HEADER + len)
-                        .filter(|&n| n < bytes.len() && frame_at(&bytes, n).is_ok())
-                        .or_else(|| next_valid_frame(&bytes, offset + 1));
+                        .filter(|&end| end < bytes.len())
+                        .and_then(|end| next_valid_frame(&bytes, end, max_seq));
                     if let Some(next) = next {
                         report.corrupt.push(format!(
                             "{} at byte {offset}: {reason}; the record was skipped",
@@ -776,12 +779,24 @@ fn next_segment_id(id: u64) -> io::Result<u64> {
 }
 
 /// The first offset after `from` where a whole, valid, non-empty record starts.
-fn next_valid_frame(bytes: &[u8], from: usize) -> Option<usize> {
-    (from..bytes.len().saturating_sub(FRAME_HEADER)).find(|&at| {
-        let header: &[u8; FRAME_HEADER] = bytes[at..at + FRAME_HEADER].try_into().unwrap_or(&[0; FRAME_HEADER]);
+///
+/// A candidate must look like a record before its checksum is computed (a known kind, the
+/// exact size of its kind where that is fixed, a sequence number below `max_seq`), so scanning
+/// garbage costs a few comparisons per byte, not a checksum over the rest of the file. It must
+/// also be followed by another valid record or by the end of the file.
+fn next_valid_frame(bytes: &[u8], from: usize, max_seq: u64) -> Option<usize> {
+    let plausible = |at: usize| -> Option<usize> {
+        let header: &[u8; FRAME_HEADER] = bytes.get(at..at + FRAME_HEADER)?.try_into().ok()?;
         let (len, _) = codec::frame_header(header);
-        // Zero bytes pass the checksum as an empty record: not a record.
-        len > 0 && at + FRAME_HEADER + len <= bytes.len() && frame_at(bytes, at).is_ok()
+        let payload = bytes.get(at + FRAME_HEADER..at + FRAME_HEADER + len)?;
+        if !codec::plausible(payload, max_seq) {
+            return None;
+        }
+        frame_at(bytes, at).ok().map(|(_, frame_len)| at + frame_len)
+    };
+    (from..bytes.len().saturating_sub(FRAME_HEADER)).find(|&at| match plausible(at) {
+        Some(end) => end == bytes.len() || frame_at(bytes, end).is_ok(),
+        None => false,
     })
 }
 
@@ -1017,6 +1032,34 @@ mod tests {
         assert_eq!(report.corrupt.len(), 1, "{report:?}");
         assert_eq!(log.len(), 3, "deliveries 3, 4 and 5 are kept");
         assert_eq!(std::fs::read(&last).unwrap().len(), bytes.len(), "nothing cut");
+    }
+
+    /// A payload may hold bytes that look like a record (an event id or body is outside data).
+    /// When its record is torn, the scan for the next good record must not start inside it, or
+    /// the forged record would be applied: here, a removal of an acknowledged delivery.
+    #[test]
+    fn a_record_forged_inside_a_torn_payload_is_not_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        let victim = log.insert(&delivery(1), 0).unwrap().unwrap();
+        log.commit(true).unwrap();
+        let mut forged = Vec::new();
+        codec::encode(&mut forged, &Record::Remove { seq: victim }).unwrap();
+        let mut body = b"{\"pad\":\"".to_vec();
+        body.extend_from_slice(&forged);
+        body.extend_from_slice(&[b'x'; 2000]);
+        let carrier = WebhookDelivery::new("evt-carrier", "partner", body, serde_json::Value::Null);
+        log.insert(&carrier, 0).unwrap().unwrap();
+        log.commit(true).unwrap();
+        let active = log.segment_path(log.active);
+        drop(log);
+        // Torn 1,000 bytes before its end: the forged frame is whole, the carrier is not.
+        let len = std::fs::metadata(&active).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(&active).unwrap().set_len(len - 1000).unwrap();
+        let (log, report) = Log::open(dir.path(), SEGMENT_BYTES).unwrap();
+        assert!(report.torn_tail.is_some(), "{report:?}");
+        assert!(log.entry(victim).is_some(), "the forged removal was not applied");
+        assert_eq!(log.len(), 1);
     }
 
     #[test]
