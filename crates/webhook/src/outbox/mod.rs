@@ -392,9 +392,8 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         let now = now_ms();
         self.call(Durability::Lazy, move |ctx| {
-            ctx.disabled.endpoints.insert(endpoint, (now, reason));
-            ctx.disabled.save().map_err(|e| {
-                OutboxError::Commit(format!("cannot write {DISABLED_FILE}: {e}"))
+            ctx.disabled.change(|e| {
+                e.insert(endpoint, (now, reason));
             })
         })
         .await
@@ -402,13 +401,13 @@ impl Outbox {
 
     pub(crate) async fn clear_disabled(&self, endpoint: String) -> Result<bool, OutboxError> {
         self.call(Durability::Lazy, move |ctx| {
-            let was = ctx.disabled.endpoints.remove(&endpoint).is_some();
-            if was {
-                ctx.disabled.save().map_err(|e| {
-                    OutboxError::Commit(format!("cannot write {DISABLED_FILE}: {e}"))
-                })?;
+            if !ctx.disabled.endpoints.contains_key(&endpoint) {
+                return Ok(false);
             }
-            Ok(was)
+            ctx.disabled.change(|e| {
+                e.remove(&endpoint);
+            })?;
+            Ok(true)
         })
         .await
     }
@@ -770,6 +769,21 @@ impl Disabled {
             Err(e) => return Err(e),
         };
         Ok(Disabled { path, endpoints })
+    }
+
+    /// Applies `edit` and writes the file; memory changes only if the file was written.
+    fn change(
+        &mut self,
+        edit: impl FnOnce(&mut BTreeMap<String, (i64, String)>),
+    ) -> Result<(), OutboxError> {
+        let mut endpoints = self.endpoints.clone();
+        edit(&mut endpoints);
+        let before = std::mem::replace(&mut self.endpoints, endpoints);
+        if let Err(e) = self.save() {
+            self.endpoints = before;
+            return Err(OutboxError::Commit(format!("cannot write {DISABLED_FILE}: {e}")));
+        }
+        Ok(())
     }
 
     fn save(&self) -> std::io::Result<()> {
