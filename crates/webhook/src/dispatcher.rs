@@ -281,7 +281,7 @@ impl Dispatcher {
         // Gives the reserved slots back if the hand-off never runs (the job was dropped unrun,
         // e.g. with this future while it waited for room in the outbox's queue).
         let mut reserved = Reservations {
-            workers: workers.clone(),
+            workers,
             claims: claims.clone(),
             settled: false,
         };

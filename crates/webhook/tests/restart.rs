@@ -41,16 +41,7 @@ fn a_dispatcher_dropped_mid_retry_resumes_from_the_outbox() {
             max: Duration::from_millis(300),
         };
         config.attempts = 50;
-        let dispatcher = Dispatcher::start(
-            outbox,
-            vec![Endpoint::new(config).unwrap()],
-            Arc::new(MemorySink::default()),
-            &prometheus::Registry::new(),
-            DispatcherConfig::default(),
-            tokio_util::sync::CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let dispatcher = dispatcher_on(outbox, config, Arc::new(MemorySink::default()), tokio_util::sync::CancellationToken::new()).await;
         for i in 0..n {
             dispatcher.enqueue(delivery("partner", i)).await.unwrap();
         }
@@ -102,16 +93,7 @@ fn a_dispatcher_dropped_mid_retry_resumes_from_the_outbox() {
         config.attempts = 50;
         let sink = Arc::new(MemorySink::default());
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let dispatcher = Dispatcher::start(
-            outbox,
-            vec![Endpoint::new(config).unwrap()],
-            sink.clone(),
-            &prometheus::Registry::new(),
-            DispatcherConfig::default(),
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let dispatcher = dispatcher_on(outbox, config, sink.clone(), shutdown.clone()).await;
         wait_until(
             "all delivered after the restart",
             Duration::from_secs(60),
@@ -237,6 +219,25 @@ async fn an_sqlite_outbox_of_the_first_version_is_imported() {
     assert_eq!(outbox.disabled_endpoints().await.unwrap(), vec!["gone".to_owned()]);
 }
 
+/// A dispatcher on `outbox` for one endpoint, with default settings and its own registry.
+async fn dispatcher_on(
+    outbox: Outbox,
+    endpoint: EndpointConfig,
+    dead_letters: Arc<MemorySink>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Dispatcher {
+    Dispatcher::start(
+        outbox,
+        vec![Endpoint::new(endpoint).unwrap()],
+        dead_letters,
+        &prometheus::Registry::new(),
+        DispatcherConfig::default(),
+        shutdown,
+    )
+    .await
+    .unwrap()
+}
+
 /// Opens an outbox whose previous handle was just dropped (its writer thread may still be
 /// releasing the lock: `open` waits for it).
 async fn open_again(path: &std::path::Path) -> Outbox {
@@ -261,16 +262,7 @@ fn outbox_child(dir: String, url: String) {
         // Small segments: rolls and compaction run all the time while the process is killed.
         let options = OutboxOptions { segment_bytes: 64 * 1024, ..OutboxOptions::default() };
         let outbox = Outbox::open_with(&dir, options).unwrap();
-        let dispatcher = Dispatcher::start(
-            outbox,
-            vec![Endpoint::new(fast_endpoint("partner", &url)).unwrap()],
-            Arc::new(MemorySink::default()),
-            &prometheus::Registry::new(),
-            DispatcherConfig::default(),
-            tokio_util::sync::CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let dispatcher = dispatcher_on(outbox, fast_endpoint("partner", &url), Arc::new(MemorySink::default()), tokio_util::sync::CancellationToken::new()).await;
         for batch in 0.. {
             let deliveries = (batch * CHILD_BATCH..(batch + 1) * CHILD_BATCH)
                 .map(|i| delivery("partner", i))
@@ -348,16 +340,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_delivery() {
     // Restarted, the gateway delivers the rest.
     runtime.block_on(async {
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let dispatcher = Dispatcher::start(
-            outbox,
-            vec![Endpoint::new(fast_endpoint("partner", &server.url("/hook"))).unwrap()],
-            Arc::new(MemorySink::default()),
-            &prometheus::Registry::new(),
-            DispatcherConfig::default(),
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
+        let dispatcher = dispatcher_on(outbox, fast_endpoint("partner", &server.url("/hook")), Arc::new(MemorySink::default()), shutdown.clone()).await;
         wait_until("every acknowledged delivery delivered after the restart", Duration::from_secs(60), || {
             let delivered = server.delivered_ids();
             acknowledged.iter().all(|id| delivered.contains_key(id))

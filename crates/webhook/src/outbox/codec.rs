@@ -3,8 +3,8 @@
 //! A record is a frame: payload length (u32, little endian), CRC-32 of the payload (u32), then the
 //! payload, whose first byte is its kind. Integers are little endian; a string or byte string is
 //! its length (u32) and its bytes; an optional string is a presence byte (0 or 1) and the string.
-//! A frame that is cut short or fails its checksum ends the readable part of a segment (a torn
-//! write at a crash).
+//! A frame that is cut short or fails its checksum is not a record: how replay deals with one
+//! (a torn tail, or corruption skipped up to the next good record) is in `log.rs`.
 
 use crate::delivery::WebhookDelivery;
 use crate::dlq::{AttemptRecord, DeadLetterReason};

@@ -829,25 +829,24 @@ fn frame_at(bytes: &[u8], offset: usize) -> Result<(Record, usize), FrameError> 
     }
 }
 
-/// Checks and decodes one full record's frame.
+/// Checks and decodes one full record's frame (with `frame_at`, as replay does).
 fn decode_full(seq: u64, loc: Loc, frame: &[u8]) -> io::Result<(WebhookDelivery, i64)> {
     let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
-    let (len, crc) = codec::frame_header(frame[..FRAME_HEADER].try_into().unwrap_or(&[0; FRAME_HEADER]));
-    let payload = &frame[FRAME_HEADER..];
-    if len != payload.len() || crc32fast::hash(payload) != crc {
-        return Err(invalid(format!(
-            "delivery {seq}: its record in segment {} fails its checksum",
-            loc.segment
-        )));
-    }
-    match codec::decode(payload) {
-        Ok(Record::Full {
-            delivery,
-            enqueued_at,
-            ..
-        }) => Ok((delivery, enqueued_at)),
+    match frame_at(frame, 0) {
+        Ok((
+            Record::Full {
+                delivery,
+                enqueued_at,
+                ..
+            },
+            len,
+        )) if len == frame.len() => Ok((delivery, enqueued_at)),
         Ok(_) => Err(invalid(format!("delivery {seq}: not a full record"))),
-        Err(e) => Err(invalid(format!("delivery {seq}: {e}"))),
+        Err(FrameError::Bad { reason, .. }) => Err(invalid(format!(
+            "delivery {seq}: its record in segment {}: {reason}",
+            loc.segment
+        ))),
+        Err(FrameError::Version(e)) => Err(invalid(format!("delivery {seq}: {e}"))),
     }
 }
 
