@@ -64,17 +64,35 @@ pub struct WebhooksConfig {
     /// (back-pressure on the source) until partners catch up. Bounds the outbox index's memory,
     /// about 260 bytes a delivery.
     pub outbox_max_deliveries: usize,
+    /// Threads of the dispatcher's own runtime (deliveries run apart from routing); 0 runs them
+    /// on the gateway's runtime.
+    pub threads: usize,
+    /// A PEM file of CA certificates trusted for HTTPS partners besides the webpki roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
-        WebhooksConfig { outbox_max_deliveries: switchboard_webhook::OutboxOptions::default().max_deliveries }
+        WebhooksConfig {
+            outbox_max_deliveries: switchboard_webhook::OutboxOptions::default().max_deliveries,
+            threads: switchboard_webhook::DispatcherConfig::default().threads,
+            ca_file: None,
+        }
     }
 }
 
 impl WebhooksConfig {
     pub fn outbox_options(&self) -> switchboard_webhook::OutboxOptions {
         switchboard_webhook::OutboxOptions { max_deliveries: self.outbox_max_deliveries, ..Default::default() }
+    }
+
+    /// The dispatcher's configuration; reads `ca_file`.
+    pub fn dispatcher_config(&self) -> Result<switchboard_webhook::DispatcherConfig, String> {
+        let extra_root_certs = match &self.ca_file {
+            None => Vec::new(),
+            Some(path) => std::fs::read(path).map_err(|e| format!("webhooks.ca_file: cannot read {}: {e}", path.display()))?,
+        };
+        Ok(switchboard_webhook::DispatcherConfig { threads: self.threads, extra_root_certs, ..Default::default() })
     }
 }
 
@@ -283,6 +301,14 @@ impl Config {
         if self.webhooks.outbox_max_deliveries == 0 {
             errors.push("webhooks.outbox_max_deliveries: must be positive".into());
         }
+        if self.webhooks.threads > 256 {
+            errors.push(format!("webhooks.threads: {} is more than 256", self.webhooks.threads));
+        }
+        if let Some(path) = &self.webhooks.ca_file {
+            if let Err(e) = std::fs::metadata(path) {
+                errors.push(format!("webhooks.ca_file: cannot read {}: {e}", path.display()));
+            }
+        }
         if self.pipeline.dedup_capacity == 0 {
             errors.push("pipeline.dedup_capacity: must be positive (use dedup_window: 0s to disable dedup)".into());
         }
@@ -406,6 +432,25 @@ mod tests {
         assert_eq!(c.webhooks.outbox_options().max_deliveries, 5000);
         let c = Config::from_yaml("webhooks:\n  outbox_max_deliveries: 0\n").unwrap();
         assert_eq!(c.validate().unwrap_err(), vec!["webhooks.outbox_max_deliveries: must be positive".to_string()]);
+    }
+
+    #[test]
+    fn webhook_threads_and_ca_file_reach_the_dispatcher() {
+        let defaults = Config::default().webhooks.dispatcher_config().unwrap();
+        assert_eq!((defaults.threads, defaults.extra_root_certs.len()), (1, 0));
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let c = Config::from_yaml(&format!("webhooks:\n  threads: 0\n  ca_file: {}\n", ca.display())).unwrap();
+        c.validate().unwrap();
+        let d = c.webhooks.dispatcher_config().unwrap();
+        assert_eq!(d.threads, 0);
+        assert_eq!(d.extra_root_certs, b"-----BEGIN CERTIFICATE-----\n");
+        let c = Config::from_yaml("webhooks:\n  ca_file: /nonexistent/ca.pem\n  threads: 1000\n").unwrap();
+        let errors = c.validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("webhooks.ca_file: cannot read /nonexistent/ca.pem")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.starts_with("webhooks.threads:")), "{errors:?}");
+        assert!(c.webhooks.dispatcher_config().is_err());
     }
 
     #[test]

@@ -26,9 +26,10 @@ mod webhooks;
 /// mimalloc instead of glibc's malloc: with a large rule set resident (100,000 rules are ~400,000
 /// small allocations), glibc's free lists fragment and each event's short-lived allocations pay
 /// for it (`unlink_chunk`, `malloc_consolidate`: a quarter of `switchboard match`'s time at
-/// 100,000 rules). See docs/performance.md.
+/// 100,000 rules). Through `switchboard_alloc`, which skips mimalloc's aligned entry points for
+/// ordinary alignments (crates/alloc says why). See docs/performance.md.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: switchboard_alloc::MiMalloc = switchboard_alloc::MiMalloc;
 
 /// What a subcommand found. Errors (`Err`) are usage or load errors and exit 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -117,7 +117,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Vec::new(),
         dead_letters,
         &metrics.registry,
-        switchboard_webhook::DispatcherConfig::default(),
+        config.webhooks.dispatcher_config().map_err(anyhow::Error::msg)?,
         cancel.clone(),
     )
     .await

@@ -12,7 +12,7 @@
 //! `bench/peers/run.sh`. Under `cargo test` (no `--bench`) it runs one small size once.
 use std::alloc::{GlobalAlloc, Layout};
 
-use mimalloc::MiMalloc;
+use switchboard_alloc::MiMalloc;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;

@@ -15,7 +15,7 @@ use std::hint::black_box;
 /// The allocator of the `switchboard` binary (src/main.rs), so that the figures are the engine's
 /// as the gateway runs it.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: switchboard_alloc::MiMalloc = switchboard_alloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 #[path = "../benches/support/cases.rs"]

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use switchboard_webhook::*;
 
 /// The allocator the `switchboard` binary uses (src/main.rs), so the dispatcher runs here as it
-/// runs in the gateway. The bare reqwest client below runs with it too.
+/// runs in the gateway. The bare clients below run with it too.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: switchboard_alloc::MiMalloc = switchboard_alloc::MiMalloc;
 
 struct NoDeadLetters;
 
@@ -38,6 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     if std::env::var_os("BENCH_RAW_REQWEST").is_some() {
         return runtime.block_on(raw_reqwest(url, n, concurrency));
+    }
+    if std::env::var_os("BENCH_RAW_HYPER").is_some() {
+        return runtime.block_on(raw_hyper(url, n, concurrency));
     }
     runtime.block_on(async move {
         let dir = tempfile::tempdir()?;
@@ -112,8 +115,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
 }
 
-/// The same requests from a bare reqwest client (no outbox, no signing): how much of the gap to
-/// wrk is the HTTP client's own. `BENCH_RAW_REQWEST=1 bench_deliver URL N CONCURRENCY`.
+/// The same requests from a bare reqwest client (no outbox, no signing): the client the
+/// dispatcher used before src/client.rs. `BENCH_RAW_REQWEST=1 bench_deliver URL N CONCURRENCY`.
 async fn raw_reqwest(
     url: String,
     n: usize,
@@ -155,6 +158,43 @@ async fn raw_reqwest(
 
 /// CPU time of each thread of this process so far (Linux; nothing elsewhere): how the work
 /// splits between the runtime's workers and the outbox's writer thread.
+/// The same requests from a bare hyper-util pooled client (no outbox, no signing): the client the
+/// dispatcher uses (src/client.rs), so how much of the gap to wrk is the HTTP client's own.
+/// `BENCH_RAW_HYPER=1 bench_deliver URL N CONCURRENCY`.
+async fn raw_hyper(url: String, n: usize, concurrency: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use http_body_util::{BodyExt, Full};
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_nodelay(true);
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(concurrency)
+            .build(http);
+    let body = bytes::Bytes::from(bytes_body());
+    let uri: http::Uri = url.parse()?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, uri, body, next) = (client.clone(), uri.clone(), body.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                let request = http::Request::post(uri.clone())
+                    .header("content-type", "application/json")
+                    .body(Full::new(body.clone()))
+                    .expect("a valid request");
+                if let Ok(response) = client.request(request).await {
+                    let _ = response.into_body().collect().await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    println!("raw_hyper_per_sec {:.0}", n as f64 / started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 fn print_thread_cpu() {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return;

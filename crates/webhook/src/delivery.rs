@@ -14,8 +14,8 @@ pub struct WebhookDelivery {
     pub event_id: String,
     /// The key of the [`crate::Endpoint`] to deliver to.
     pub endpoint: String,
-    /// The request body: the (transformed) event, as bytes.
-    pub body: Vec<u8>,
+    /// The request body: the (transformed) event, as bytes (shared, not copied, by each attempt).
+    pub body: bytes::Bytes,
     /// Headers of this delivery alone (for example `traceparent`). Not secret: they may be logged.
     pub headers: Vec<(String, String)>,
     /// The event as it arrived, for the dead-letter record.
@@ -29,7 +29,7 @@ impl WebhookDelivery {
     pub fn new(
         event_id: impl Into<String>,
         endpoint: impl Into<String>,
-        body: impl Into<Vec<u8>>,
+        body: impl Into<bytes::Bytes>,
         original_event: serde_json::Value,
     ) -> Self {
         let event_id = event_id.into();

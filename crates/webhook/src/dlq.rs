@@ -127,7 +127,7 @@ impl DeadLetterRecord {
             delivery_id: self.delivery_id.clone(),
             event_id: self.webhook_id.clone(),
             endpoint: self.endpoint_key.clone(),
-            body,
+            body: body.into(),
             headers: self.headers.clone(),
             original_event: self.original_event.clone(),
             correlation_id: self.processing_context.correlation_id.clone(),

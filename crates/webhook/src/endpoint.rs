@@ -8,7 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use base64::Engine;
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 
 use crate::error::ConfigError;
 use crate::secret::Secret;
@@ -24,11 +25,11 @@ pub enum Method {
 }
 
 impl Method {
-    pub(crate) fn to_reqwest(self) -> reqwest::Method {
+    pub(crate) fn to_http(self) -> http::Method {
         match self {
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
+            Method::Post => http::Method::POST,
+            Method::Put => http::Method::PUT,
+            Method::Patch => http::Method::PATCH,
         }
     }
 }
@@ -147,10 +148,11 @@ impl fmt::Debug for EndpointConfig {
 #[derive(Clone)]
 pub struct Endpoint {
     pub(crate) key: String,
-    pub(crate) url: reqwest::Url,
+    /// The URL as requested: without the user info (sent as basic auth instead) and fragment.
+    pub(crate) uri: http::Uri,
     pub(crate) label: String,
     pub(crate) method: Method,
-    /// Every value marked sensitive, so even reqwest's own Debug output hides it.
+    /// Every value marked sensitive, so even `http`'s own Debug output hides it.
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Duration,
     pub(crate) attempts: u32,
@@ -164,7 +166,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// Validates a configuration. Errors never quote the URL's query or any header value.
     pub fn new(config: EndpointConfig) -> Result<Self, ConfigError> {
-        let url = reqwest::Url::parse(config.url.expose())
+        let mut url = url::Url::parse(config.url.expose())
             .map_err(|e| ConfigError::Url(e.to_string()))?;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(ConfigError::Scheme(url.scheme().to_owned()));
@@ -202,6 +204,27 @@ impl Endpoint {
             header_value.set_sensitive(true);
             headers.append(header_name, header_value);
         }
+        // Credentials in the URL are sent as basic auth, unless an Authorization header is
+        // configured (as reqwest did): `https://user:pass@host/` works as partners document it.
+        if !url.username().is_empty() || url.password().is_some() {
+            if !headers.contains_key(AUTHORIZATION) {
+                let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+                let pair = format!("{}:{}", decode(url.username()), decode(url.password().unwrap_or("")));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
+                    .map_err(|_| ConfigError::Url("the URL's credentials are not valid in a header".into()))?;
+                value.set_sensitive(true);
+                headers.insert(AUTHORIZATION, value);
+            }
+            // Neither can fail on an http(s) URL, which has a host.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+        }
+        url.set_fragment(None);
+        let uri: http::Uri = url
+            .as_str()
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| ConfigError::Url(e.to_string()))?;
         let signing_key = config
             .signing_secret
             .as_ref()
@@ -210,7 +233,7 @@ impl Endpoint {
         Ok(Endpoint {
             label: endpoint_label(&url),
             key: config.key,
-            url,
+            uri,
             method: config.method,
             headers,
             timeout: config.timeout,
@@ -257,7 +280,7 @@ impl fmt::Debug for Endpoint {
 }
 
 /// scheme://host[:port]/path: no user info, no query, no fragment — those may carry secrets.
-fn endpoint_label(url: &reqwest::Url) -> String {
+fn endpoint_label(url: &url::Url) -> String {
     let host = url.host_str().unwrap_or("");
     match url.port() {
         Some(port) => format!("{}://{}:{}{}", url.scheme(), host, port, url.path()),

@@ -64,6 +64,8 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    #[error("cannot start the dispatcher's runtime: {0}")]
+    Runtime(std::io::Error),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
 }

@@ -15,6 +15,7 @@
 //! ```
 
 mod breaker;
+mod client;
 mod delivery;
 mod dispatcher;
 mod dlq;

@@ -121,7 +121,8 @@ async fn signatures_verify_with_independent_implementations() {
     let mut d = delivery("whsec", 1);
     d.body = "{\"text\":\"caf\u{e9} \u{1F600}\",\"n\":1}"
         .as_bytes()
-        .to_vec(); // non-ASCII bytes are signed as sent
+        .to_vec()
+        .into(); // non-ASCII bytes are signed as sent
     h.dispatcher.enqueue(d).await.unwrap();
     wait_until("whsec delivered", Duration::from_secs(10), || {
         server.delivered_ids().len() == 1

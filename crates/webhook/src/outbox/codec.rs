@@ -208,7 +208,7 @@ fn decode_record(payload: &[u8]) -> Result<Record, String> {
             let headers = serde_json::from_str(&r.string()?).map_err(|e| e.to_string())?;
             let original_event = serde_json::from_str(&r.string()?).map_err(|e| e.to_string())?;
             let state = r.state()?;
-            let body = r.bytes()?.to_vec();
+            let body = bytes::Bytes::copy_from_slice(r.bytes()?);
             Record::Full {
                 seq,
                 enqueued_at,

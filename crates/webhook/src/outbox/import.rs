@@ -41,7 +41,7 @@ pub(super) fn import_sqlite(
                 delivery_id: r.get(0)?,
                 event_id: r.get(1)?,
                 endpoint: r.get(2)?,
-                body: r.get(3)?,
+                body: r.get::<_, Vec<u8>>(3)?.into(),
                 headers: serde_json::from_str(&r.get::<_, String>(4)?)?,
                 original_event: serde_json::from_str(&r.get::<_, String>(5)?)?,
                 correlation_id: r.get(6)?,

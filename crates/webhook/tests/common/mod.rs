@@ -64,6 +64,8 @@ type Behaviour = Arc<dyn Fn(&Received, usize) -> Action + Send + Sync>;
 /// The receiver. `requests` holds every request; `delivered` the ones answered 2xx.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Serving HTTPS (`start_tls`): `url` names `localhost`, which the certificate is for.
+    tls: bool,
     pub requests: Arc<Mutex<Vec<Received>>>,
     pub delivered: Arc<Mutex<Vec<Received>>>,
     behaviour: Arc<Mutex<Behaviour>>,
@@ -75,6 +77,33 @@ impl TestServer {
     pub async fn start(
         behaviour: impl Fn(&Received, usize) -> Action + Send + Sync + 'static,
     ) -> TestServer {
+        TestServer::start_with(None, behaviour).await
+    }
+
+    /// The same over HTTPS with `cert` (for `localhost`, see [`test_ca`]).
+    pub async fn start_tls(
+        cert: &TestCert,
+        behaviour: impl Fn(&Received, usize) -> Action + Send + Sync + 'static,
+    ) -> TestServer {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.leaf.clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.leaf_key.clone_key()),
+        )
+        .unwrap();
+        TestServer::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))), behaviour).await
+    }
+
+    async fn start_with(
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        behaviour: impl Fn(&Received, usize) -> Action + Send + Sync + 'static,
+    ) -> TestServer {
+        let serves_tls = tls.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -94,8 +123,8 @@ impl TestServer {
                     accepted = listener.accept() => match accepted { Ok(a) => a, Err(_) => continue },
                     _ = s.cancelled() => return,
                 };
-                let (r, d, b, counter, s) =
-                    (r.clone(), d.clone(), b.clone(), counter.clone(), s.clone());
+                let (r, d, b, counter, s, tls) =
+                    (r.clone(), d.clone(), b.clone(), counter.clone(), s.clone(), tls.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let (r, d, b, counter) = (r.clone(), d.clone(), b.clone(), counter.clone());
@@ -155,17 +184,32 @@ impl TestServer {
                             }
                         }
                     });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        _ = conn => {}
-                        _ = s.cancelled() => {}
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = s.cancelled() => {}
+                            }
+                        }
+                        Some(acceptor) => {
+                            // A failed handshake (a client that does not trust the certificate)
+                            // just ends the connection.
+                            let Ok(stream) = acceptor.accept(stream).await else { return };
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            tokio::select! {
+                                _ = conn => {}
+                                _ = s.cancelled() => {}
+                            }
+                        }
                     }
                 });
             }
         });
         TestServer {
             addr,
+            tls: serves_tls,
             requests,
             delivered,
             behaviour,
@@ -174,7 +218,11 @@ impl TestServer {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        if self.tls {
+            format!("https://localhost:{}{}", self.addr.port(), path)
+        } else {
+            format!("http://{}{}", self.addr, path)
+        }
     }
 
     /// Changes what the server does from now on.
@@ -203,6 +251,34 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// A private CA and a server certificate it issued for `localhost`, made fresh per test.
+pub struct TestCert {
+    /// The CA certificate, PEM: what a dispatcher must trust (`extra_root_certs`).
+    pub ca_pem: String,
+    pub leaf: rustls::pki_types::CertificateDer<'static>,
+    pub leaf_key: rustls::pki_types::PrivatePkcs8KeyDer<'static>,
+}
+
+pub fn test_ca() -> TestCert {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "switchboard test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut leaf_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    leaf_params.distinguished_name.push(DnType::CommonName, "localhost");
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    TestCert {
+        ca_pem: ca_cert.pem(),
+        leaf: leaf.der().clone(),
+        leaf_key: rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()),
     }
 }
 
@@ -272,6 +348,16 @@ pub async fn start_in(
     endpoints: Vec<EndpointConfig>,
     sink: Arc<MemorySink>,
 ) -> Harness {
+    start_configured(dir, endpoints, sink, |_| {}).await
+}
+
+/// Like [`start_in`], with `adjust` changing the dispatcher's configuration first.
+pub async fn start_configured(
+    dir: tempfile::TempDir,
+    endpoints: Vec<EndpointConfig>,
+    sink: Arc<MemorySink>,
+    adjust: impl FnOnce(&mut DispatcherConfig),
+) -> Harness {
     let outbox = Outbox::open(dir.path()).unwrap();
     let registry = prometheus::Registry::new();
     let shutdown = CancellationToken::new();
@@ -279,11 +365,12 @@ pub async fn start_in(
         .into_iter()
         .map(|c| Endpoint::new(c).unwrap())
         .collect();
-    let config = DispatcherConfig {
+    let mut config = DispatcherConfig {
         drain_timeout: Duration::from_secs(2),
         dead_letter_retry: Duration::from_millis(50),
         ..Default::default()
     };
+    adjust(&mut config);
     let dispatcher = Dispatcher::start(
         outbox,
         endpoints,
