@@ -136,8 +136,8 @@ impl Operation {
         })
     }
 
-    /// Runs one operation on the chain's document. Shift, default and modify work on the
-    /// document as it is (sharing the input's values); the others work in place on an owned copy.
+    /// Runs one operation on the chain's document. Shift, default, modify, remove and sort work on
+    /// the document as it is (sharing the input's values); cardinality works on an owned copy.
     fn apply<'a>(&'a self, doc: Out<'a>, context: &Value) -> Result<Out<'a>, TransformError> {
         let owned = |v: Value| Out::Owned(Box::new(v));
         Ok(match self {
@@ -148,8 +148,8 @@ impl Operation {
             },
             Operation::Default(d) => d.apply(doc),
             Operation::Modify(m) => m.apply(doc, context)?,
-            Operation::Remove(r) => owned(r.apply(doc.into_value())),
-            Operation::Sort => owned(sort::apply(doc.into_value())),
+            Operation::Remove(r) => r.apply_out(doc),
+            Operation::Sort => sort::apply_out(doc),
             Operation::Cardinality(c) => owned(c.apply(doc.into_value())?),
         })
     }
@@ -200,7 +200,8 @@ impl Chain {
     /// Runs the chain, sharing with the input whatever the output holds of it. The document
     /// starts as the input itself: shift builds a new one that refers to the input's values,
     /// default and modify take apart only the maps and lists they write into (the rest stays
-    /// shared), and remove, sort and cardinality work on an owned copy.
+    /// shared), remove takes apart only what it deletes from and sort only the maps whose order
+    /// changes, and cardinality works on an owned copy.
     pub fn transform<'a>(&'a self, input: &'a Value, context: &Value) -> Result<Output<'a>, TransformError> {
         let mut doc = Out::Data(input);
         for op in &self.operations {
@@ -212,7 +213,7 @@ impl Chain {
     /// Like [`Chain::transform`], handing the output to `f` instead of returning it: then an
     /// operation may refer to what the one before it built (a shift after a shift, or after a
     /// default or modify), because every document of the chain lives until `f` returns; nothing
-    /// is copied for any chain except remove, sort and cardinality's own copies.
+    /// is copied for any chain except cardinality's own copy.
     pub fn transform_with<R>(
         &self,
         input: &Value,

@@ -143,48 +143,54 @@ enum Evaluator {
     Call { function: Option<Function>, args: Option<Vec<Arg>> },
 }
 
-/// One level of the walk: how to get there from the parent, and what matched.
+/// One level of the walk: how to get there from the parent, and what matched. The key is
+/// borrowed from the spec when the spec's key is a literal (no copy per level), and owned when a
+/// computed key matched an input key.
 #[derive(Debug)]
-struct Level {
+struct Level<'s> {
     step: Option<Step>,
-    key: String,
+    key: Cow<'s, str>,
     captures: Captures,
     /// For a list: its length before explicit indexes extended it.
     orig_size: Option<usize>,
 }
 
-#[derive(Debug, Clone)]
+/// How a level is reached from its parent: by its key in a map, or by an index in a list.
+#[derive(Debug, Clone, Copy)]
 enum Step {
-    Key(String),
+    Key,
     Index(usize),
 }
 
-fn child<'v>(node: View<'v>, step: &Step) -> Option<View<'v>> {
-    match step {
-        Step::Key(k) => node.get(k),
-        Step::Index(i) => node.index(*i),
+fn child<'v>(node: View<'v>, level: &Level<'_>) -> Option<View<'v>> {
+    match level.step {
+        Some(Step::Key) => node.get(&level.key),
+        Some(Step::Index(i)) => node.index(i),
+        None => Some(node),
     }
 }
 
-/// The child at `step`, the node taken apart first so that it can be written into.
-fn child_mut<'v, 'a>(node: &'v mut Out<'a>, step: &Step) -> Option<&'v mut Out<'a>> {
+/// The child `key`/`step` leads to, the node taken apart first so that it can be written into.
+fn child_mut<'v, 'a>(node: &'v mut Out<'a>, key: &str, step: Step) -> Option<&'v mut Out<'a>> {
     node.explode();
     match (node, step) {
-        (Out::Map(m), Step::Key(k)) => m.get_mut(k),
-        (Out::List(l), Step::Index(i)) => l.get_mut(*i),
+        (Out::Map(m), Step::Key) => m.get_mut(key),
+        (Out::List(l), Step::Index(i)) => l.get_mut(i),
         _ => None,
     }
 }
 
-fn resolve<'v>(root: &'v Out<'_>, levels: &[Level]) -> Option<View<'v>> {
-    levels.iter().filter_map(|l| l.step.as_ref()).try_fold(View::of(root), child)
+fn resolve<'v>(root: &'v Out<'_>, levels: &[Level<'_>]) -> Option<View<'v>> {
+    levels.iter().try_fold(View::of(root), child)
 }
 
 /// The container at the current level, taken apart to be written into.
-fn resolve_mut<'v, 'a>(root: &'v mut Out<'a>, levels: &[Level]) -> Option<&'v mut Out<'a>> {
+fn resolve_mut<'v, 'a>(root: &'v mut Out<'a>, levels: &[Level<'_>]) -> Option<&'v mut Out<'a>> {
     let mut node = root;
-    for step in levels.iter().filter_map(|l| l.step.as_ref()) {
-        node = child_mut(node, step)?;
+    for level in levels {
+        if let Some(step) = level.step {
+            node = child_mut(node, &level.key, step)?;
+        }
     }
     node.explode();
     Some(node)
@@ -192,17 +198,15 @@ fn resolve_mut<'v, 'a>(root: &'v mut Out<'a>, levels: &[Level]) -> Option<&'v mu
 
 /// The read-only walked path the lookups evaluate against. `root` is the `{"root": input}`
 /// wrapper; its first level stands for the input itself, as the reference's does.
-fn walked_view<'v>(root: &'v Out<'_>, levels: &'v [Level]) -> WalkedPath<'v> {
+fn walked_view<'v>(root: &'v Out<'_>, levels: &'v [Level<'_>]) -> WalkedPath<'v> {
     let mut walked = WalkedPath::new();
     let mut tree = Some(View::of(root));
     for (i, level) in levels.iter().enumerate() {
-        if let Some(step) = &level.step {
-            tree = tree.and_then(|t| child(t, step));
-        }
+        tree = tree.and_then(|t| child(t, level));
         let shown = if i == 0 { View::of(root).get("root") } else { tree };
         walked.push_node(
             shown.unwrap_or(View::Value(&NULL)),
-            Matched::with_captures(Cow::Borrowed(&level.key), level.captures.clone()),
+            Matched::with_captures(Cow::Borrowed(level.key.as_ref()), level.captures.clone()),
         );
     }
     walked
@@ -332,12 +336,12 @@ impl Composite {
 
     /// Walks into `parent[key]`: checks it suits the spec, creates it when missing (if the mode
     /// allows), extends a list to the spec's indexes, then runs the children.
-    fn apply_element(
-        &self,
-        key: &str,
+    fn apply_element<'s>(
+        &'s self,
+        key: Cow<'s, str>,
         captures: Captures,
         root: &mut Out<'_>,
-        levels: &mut Vec<Level>,
+        levels: &mut Vec<Level<'s>>,
         context: &Value,
     ) -> Result<(), TransformError> {
         let parent_orig = levels.last().and_then(|l| l.orig_size);
@@ -345,16 +349,16 @@ impl Composite {
             return Ok(());
         };
         let step = match parent {
-            Out::Map(_) => Step::Key(key.to_owned()),
-            Out::List(_) => match parse_index(key) {
+            Out::Map(_) => Step::Key,
+            Out::List(_) => match parse_index(&key) {
                 Some(i) => Step::Index(i),
                 None => return Ok(()),
             },
             _ => return Ok(()),
         };
-        let current = match (&*parent, &step) {
-            (Out::Map(m), Step::Key(k)) => m.get(k),
-            (Out::List(l), Step::Index(i)) => l.get(*i),
+        let current = match (&*parent, step) {
+            (Out::Map(m), Step::Key) => m.get(&key),
+            (Out::List(l), Step::Index(i)) => l.get(i),
             _ => None,
         };
         let is_null = current.is_none_or(Out::is_null);
@@ -371,17 +375,17 @@ impl Composite {
                 DataType::List(_) => Out::List(Vec::new()),
                 _ => Out::new_map(),
             };
-            match (&mut *parent, &step) {
-                (Out::Map(map), Step::Key(k)) if self.mode.applies_to_map(map, k) => map.set(k, fresh),
+            match (&mut *parent, step) {
+                (Out::Map(map), Step::Key) if self.mode.applies_to_map(map, &key) => map.set(&key, fresh),
                 (Out::List(list), Step::Index(i))
-                    if *i < list.len() && parent_orig.is_some_and(|o| self.mode.applies_to_list(list, *i, o)) =>
+                    if i < list.len() && parent_orig.is_some_and(|o| self.mode.applies_to_list(list, i, o)) =>
                 {
-                    list[*i] = fresh;
+                    list[i] = fresh;
                 }
                 _ => return Ok(()),
             }
         }
-        let orig_size = match child_mut(parent, &step) {
+        let orig_size = match child_mut(parent, &key, step) {
             Some(child) if child.is_list() => {
                 child.explode();
                 match child {
@@ -399,14 +403,14 @@ impl Composite {
             }
             _ => None,
         };
-        levels.push(Level { step: Some(step), key: key.to_owned(), captures, orig_size });
+        levels.push(Level { step: Some(step), key, captures, orig_size });
         let result = self.process(root, levels, context);
         levels.pop();
         result
     }
 
     /// Runs the children over the container at the current level.
-    fn process(&self, root: &mut Out<'_>, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
+    fn process<'s>(&'s self, root: &mut Out<'_>, levels: &mut Vec<Level<'s>>, context: &Value) -> Result<(), TransformError> {
         let orig_size = levels.last().and_then(|l| l.orig_size);
         if matches!(self.strategy, Strategy::AllLiterals | Strategy::AllLiteralsThenComputed) {
             for (k, node) in &self.literals {
@@ -447,7 +451,7 @@ impl Composite {
         Ok(())
     }
 
-    fn apply_computed(&self, key: &str, root: &mut Out<'_>, levels: &mut Vec<Level>, context: &Value) -> Result<(), TransformError> {
+    fn apply_computed<'s>(&'s self, key: &str, root: &mut Out<'_>, levels: &mut Vec<Level<'s>>, context: &Value) -> Result<(), TransformError> {
         for node in &self.computed {
             if node.apply(key, true, root, levels, context)? {
                 break;
@@ -466,7 +470,7 @@ impl Node {
     }
 
     /// Says whether the key matched (a `?` key without input data still counts as matched).
-    fn apply(&self, key: &str, present: bool, root: &mut Out<'_>, levels: &mut Vec<Level>, context: &Value) -> Result<bool, TransformError> {
+    fn apply<'s>(&'s self, key: &str, present: bool, root: &mut Out<'_>, levels: &mut Vec<Level<'s>>, context: &Value) -> Result<bool, TransformError> {
         let parent_is_list = levels.last().is_some_and(|l| l.orig_size.is_some());
         let Some(captures) = self.key().matches(key, parent_is_list) else {
             return Ok(false);
@@ -479,7 +483,14 @@ impl Node {
             return Ok(true);
         }
         match self {
-            Node::Composite(c) => c.apply_element(key, captures, root, levels, context)?,
+            Node::Composite(c) => {
+                // A literal spec key is the matched key: the level borrows it from the spec.
+                let key = match &c.key {
+                    Key::Literal(literal) => Cow::Borrowed(literal.as_str()),
+                    _ => Cow::Owned(key.to_owned()),
+                };
+                c.apply_element(key, captures, root, levels, context)?
+            }
             Node::Leaf(l) => l.apply_element(key, captures, present, root, levels, context),
         }
         Ok(true)
@@ -509,7 +520,7 @@ impl Leaf {
         captures: Captures,
         present: bool,
         root: &mut Out<'_>,
-        levels: &[Level],
+        levels: &[Level<'_>],
         context: &Value,
     ) {
         let parent_orig = levels.last().and_then(|l| l.orig_size);
@@ -663,7 +674,7 @@ impl Modify {
         *root.slot_with("root", || Cow::Borrowed("root")) = input;
         let mut wrapper = Out::Map(root);
         let mut levels = vec![Level { step: None, key: "root".into(), captures: Captures::new(), orig_size: None }];
-        self.root.apply_element("root", Captures::new(), &mut wrapper, &mut levels, context)?;
+        self.root.apply_element(Cow::Borrowed("root"), Captures::new(), &mut wrapper, &mut levels, context)?;
         Ok(match wrapper {
             Out::Map(mut map) => map.take("root").unwrap_or(Out::Null),
             _ => Out::Null,

@@ -113,6 +113,29 @@ impl<'a> OutMap<'a> {
         let i = self.position(key)?;
         Some(std::mem::replace(&mut self.entries[i].1, Out::Null))
     }
+    /// Removes the entry for `key`, keeping the others in order.
+    pub fn remove(&mut self, key: &str) -> Option<Out<'a>> {
+        let i = self.position(key)?;
+        let (_, value) = self.entries.remove(i);
+        if self.index.is_some() {
+            self.index = (self.entries.len() > INDEX_FROM).then(|| index_of(&self.entries));
+        }
+        Some(value)
+    }
+
+    /// A map of `entries` (their keys distinct), indexed when wide.
+    pub fn from_entries(entries: Vec<(Cow<'a, str>, Out<'a>)>) -> OutMap<'a> {
+        let index = (entries.len() > INDEX_FROM).then(|| index_of(&entries));
+        OutMap { entries, index }
+    }
+
+    pub fn entries(&self) -> &[(Cow<'a, str>, Out<'a>)] {
+        &self.entries
+    }
+
+    pub fn into_entries(self) -> Vec<(Cow<'a, str>, Out<'a>)> {
+        self.entries
+    }
 }
 
 #[allow(clippy::box_collection)]
@@ -178,7 +201,7 @@ impl<'a> Out<'a> {
 
     /// `node` of an earlier document, as a node of this one: values are referred to as values,
     /// maps and lists as shared nodes.
-    fn shared(node: &'a Out<'a>) -> Out<'a> {
+    pub fn shared(node: &'a Out<'a>) -> Out<'a> {
         match node {
             Out::Null => Out::Null,
             Out::Data(v) => Out::Data(v),

@@ -1,9 +1,14 @@
 //! `remove`: deletes data from the input. The spec mirrors the input; a leaf (value `""`) names a
 //! key to delete, a map walks one level down. Keys are literals (also list indexes), `*`, star
 //! patterns (`rating-*`), and `a|b` alternatives.
+//!
+//! It runs on the chain's document ([`Remove::apply_out`]): only the maps and lists it deletes
+//! from, and those on the way to them, are taken apart; the rest stays shared with the input.
 use serde_json::{Map, Value};
 
 use crate::keys::{parse_index, Glob};
+use crate::output::Out;
+use crate::walked::View;
 use crate::{child_path, SpecError};
 
 #[derive(Debug)]
@@ -81,16 +86,38 @@ impl Remove {
         Ok(Remove { children: compile_children(map, path)? })
     }
 
-    pub fn apply(&self, mut input: Value) -> Value {
-        process_children(&self.children, &mut input);
-        input
+    #[cfg(test)]
+    pub fn apply(&self, input: Value) -> Value {
+        self.apply_out(Out::Owned(Box::new(input))).into_value()
+    }
+
+    /// Removes from the chain's document.
+    pub fn apply_out<'a>(&self, mut doc: Out<'a>) -> Out<'a> {
+        process_children(&self.children, &mut doc);
+        doc
     }
 }
 
-/// Applies `children` to one container: composites recurse, leaves collect what to delete.
-fn process_children(children: &[Node], data: &mut Value) {
+/// Whether any of `children` matches something in `data` (a map's key, a list's index).
+fn touches(children: &[Node], data: View<'_>) -> bool {
+    if let Some(len) = data.list_len() {
+        return children.iter().any(|c| !c.key.indexes(len).is_empty());
+    }
+    children.iter().any(|child| match &child.key {
+        Key::Literal(l) => data.get(l).is_some(),
+        key => data.map_keys().is_some_and(|mut keys| keys.any(|k| key.matches(k))),
+    })
+}
+
+/// Applies `children` to one container: composites recurse, leaves collect what to delete. A
+/// container nothing matches in is left as it is (shared, not taken apart).
+fn process_children(children: &[Node], data: &mut Out<'_>) {
+    if !touches(children, View::of(data)) {
+        return;
+    }
+    data.explode();
     match data {
-        Value::Array(list) => {
+        Out::List(list) => {
             let mut doomed: Vec<usize> = Vec::new();
             for child in children {
                 let indexes = child.key.indexes(list.len());
@@ -109,11 +136,11 @@ fn process_children(children: &[Node], data: &mut Value) {
                 list.remove(i);
             }
         }
-        Value::Object(map) => {
+        Out::Map(map) => {
             let mut doomed: Vec<String> = Vec::new();
             for child in children {
                 match &child.children {
-                    None => doomed.extend(map.keys().filter(|k| child.key.matches(k)).cloned()),
+                    None => doomed.extend(map.keys().filter(|k| child.key.matches(k)).map(str::to_owned)),
                     Some(grand) => match &child.key {
                         Key::Literal(l) => {
                             if let Some(sub) = map.get_mut(l.as_str()) {
@@ -131,7 +158,7 @@ fn process_children(children: &[Node], data: &mut Value) {
                 }
             }
             for k in doomed {
-                map.shift_remove(&k);
+                map.remove(&k);
             }
         }
         _ => {}

@@ -82,6 +82,15 @@ impl<'a> View<'a> {
         }
     }
 
+    /// A map's keys, in order, borrowed.
+    pub fn map_keys(self) -> Option<Box<dyn Iterator<Item = &'a str> + 'a>> {
+        match self {
+            View::Value(Value::Object(m)) => Some(Box::new(m.keys().map(String::as_str))),
+            View::Out(Out::Map(m)) => Some(Box::new(m.keys())),
+            _ => None,
+        }
+    }
+
     /// A map's keys, in order.
     pub fn keys(self) -> Option<Vec<String>> {
         match self {
