@@ -10,7 +10,8 @@
 //! time in URL parsing alone. None of what reqwest adds is used here: no redirects (a signed
 //! delivery must not be forwarded), no cookies, no proxies, no decompression. What reqwest did for us and this
 //! module does too: the `user-agent` and `accept: */*` headers, credentials in the URL sent as
-//! basic auth (see `Endpoint::new`), one timeout for the whole exchange, errors without the URL.
+//! basic auth (see `Endpoint::new`), one timeout for the whole exchange, errors without the URL,
+//! its TCP keepalive settings. What it does not: `HTTP(S)_PROXY` (logged as ignored at start).
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,6 +96,14 @@ impl HttpClient {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
+        // reqwest's TCP defaults: keepalive probes keep pooled connections alive through
+        // NAT and firewall idle timeouts (and find dead ones before a delivery is written into
+        // them), and unacknowledged data fails the connection after 30 s.
+        http.set_keepalive(Some(Duration::from_secs(15)));
+        http.set_keepalive_interval(Some(Duration::from_secs(15)));
+        http.set_keepalive_retries(Some(3));
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        http.set_tcp_user_timeout(Some(Duration::from_secs(30)));
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()

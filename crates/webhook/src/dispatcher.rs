@@ -230,6 +230,12 @@ impl Dispatcher {
             &config.extra_root_certs,
         )
         .map_err(StartError::Client)?;
+        for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+                // The value may hold credentials: only the name is logged.
+                tracing::warn!(variable = var, "a proxy is configured in the environment; webhook deliveries do not use proxies and connect to partners directly");
+            }
+        }
         let (runtime, stop_runtime) = match config.threads {
             0 => (tokio::runtime::Handle::current(), None),
             threads => {
@@ -602,30 +608,39 @@ async fn run_worker(inner: Arc<Inner>, worker: Arc<Worker>) {
 fn own_runtime(
     threads: usize,
 ) -> std::io::Result<(tokio::runtime::Handle, tokio::sync::oneshot::Sender<()>)> {
-    let mut builder = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.worker_threads(threads);
-        builder
-    };
-    // Its own workers and blocking threads (DNS lookups) are `webhook-worker`; the thread
-    // driving it is `webhook-dispatch`.
-    let runtime = builder
-        .enable_all()
-        .thread_name("webhook-worker")
-        .build()?;
-    let handle = runtime.handle().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (started, handle) = std::sync::mpsc::channel();
+    // The runtime is built, run and dropped on its own thread: a runtime may not be dropped in
+    // an async context, which `start` is (if this thread could not be spawned, say).
     std::thread::Builder::new()
         .name("webhook-dispatch".into())
         .spawn(move || {
+            let mut builder = if threads == 1 {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(threads);
+                builder
+            };
+            // Its own workers and blocking threads (DNS lookups) are `webhook-worker`; this
+            // thread, driving it, is `webhook-dispatch`.
+            let runtime = match builder.enable_all().thread_name("webhook-worker").build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started.send(Err(error));
+                    return;
+                }
+            };
+            let _ = started.send(Ok(runtime.handle().clone()));
             // A current-thread runtime runs its tasks only inside `block_on`: this thread is it.
             runtime.block_on(async {
                 let _ = stopped.await;
             });
             runtime.shutdown_timeout(Duration::from_secs(5));
         })?;
+    let handle = handle
+        .recv()
+        .map_err(|_| std::io::Error::other("the dispatcher's runtime thread ended at start"))??;
     Ok((handle, stop))
 }
 

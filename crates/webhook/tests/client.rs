@@ -61,6 +61,56 @@ async fn a_certificate_from_an_untrusted_ca_is_refused_retried_and_dead_lettered
     h.stop().await;
 }
 
+/// A certificate from a trusted CA, but for another name: the host name is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_for_another_host_name_is_refused() {
+    let cert = test_ca();
+    let server = TestServer::start_tls(&cert, |_, _| Action::ok()).await;
+    // The certificate is for `localhost`; the URL names the address.
+    let mut config = fast_endpoint("partner", &format!("https://127.0.0.1:{}/hook", server.addr.port()));
+    config.attempts = 1;
+    let ca = cert.ca_pem.clone().into_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let h = start_configured(dir, vec![config], Arc::new(MemorySink::default()), |c| {
+        c.extra_root_certs = ca;
+    })
+    .await;
+    h.dispatcher.enqueue(delivery("partner", 1)).await.unwrap();
+    wait_until("dead-lettered", Duration::from_secs(10), || h.sink.len() == 1).await;
+    assert_eq!(server.request_count(), 0);
+    let error = h.sink.records.lock().unwrap()[0].attempts[0].error.clone().unwrap();
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    h.stop().await;
+}
+
+/// A server that accepts the connection but never answers the TLS handshake: the endpoint's
+/// timeout covers the handshake too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_covers_a_tls_handshake_that_never_ends() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            keep.lock().unwrap().push(stream); // accepted, never read from or written to
+        }
+    });
+    let mut config = fast_endpoint("partner", &format!("https://localhost:{port}/hook"));
+    config.attempts = 1;
+    config.timeout = Duration::from_millis(300);
+    let h = start(vec![config]).await;
+    let started = std::time::Instant::now();
+    h.dispatcher.enqueue(delivery("partner", 1)).await.unwrap();
+    wait_until("dead-lettered", Duration::from_secs(10), || h.sink.len() == 1).await;
+    let record = h.sink.records.lock().unwrap()[0].clone();
+    assert_eq!(record.attempts[0].error.as_deref(), Some("timeout"));
+    assert!(record.attempts[0].duration_ms >= 250, "{:?}", record.attempts[0]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!held.lock().unwrap().is_empty(), "the client did connect");
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_in_the_url_are_sent_as_basic_auth_and_never_recorded() {
     let server = TestServer::start(|_, n| if n == 0 { Action::status(400) } else { Action::ok() }).await;

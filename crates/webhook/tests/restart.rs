@@ -231,7 +231,9 @@ async fn dispatcher_on(
         vec![Endpoint::new(endpoint).unwrap()],
         dead_letters,
         &prometheus::Registry::new(),
-        DispatcherConfig::default(),
+        // On the test's runtime, so that dropping that runtime cuts every attempt off where it
+        // is, as a crash would (a dispatcher with a runtime of its own stops in the background).
+        DispatcherConfig { threads: 0, ..Default::default() },
         shutdown,
     )
     .await

@@ -1,5 +1,5 @@
 //! Secrets appear in no log line: every tracing event of the process, at TRACE and from every
-//! crate (hyper, rustls and the HTTP client included), is captured while deliveries succeed, fail, retry,
+//! thread (the dispatcher's own included), is captured while deliveries succeed, fail, retry,
 //! time out and are dead-lettered; none contains a header value, the signing secret or the URL's
 //! query token.
 
