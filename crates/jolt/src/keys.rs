@@ -775,7 +775,9 @@ impl ReadPath {
         if let Some(fixed) = &self.fixed {
             return Ok(Some(f(&Steps::Fixed(fixed.as_slice()))));
         }
-        let mut out = SmallVec::new();
+        // Built in place inside `Steps`, which is then only borrowed (not moved: it is 200 bytes).
+        let mut made = Steps::Made(SmallVec::new());
+        let Steps::Made(out) = &mut made else { unreachable!("just made") };
         for step in &self.steps {
             out.push(match step {
                 PathStep::Key(KeyStep::Literal(s)) => Step::Key(Cow::Borrowed(s)),
@@ -791,11 +793,15 @@ impl ReadPath {
                 },
             });
         }
-        Ok(Some(f(&Steps::Made(out))))
+        Ok(Some(f(&made)))
     }
 
     /// Reads the data at this path below `tree`: `None` when something on the way is missing.
     pub fn read<'a, 'x>(&'x self, tree: View<'a>, walked: &WalkedPath<'x>) -> Result<Option<View<'a>>, TransformError> {
+        if let Some(fixed) = &self.fixed {
+            // The common `@(n,key.path)`: no steps to evaluate, walk the compiled ones.
+            return Ok(read_steps(tree, fixed));
+        }
         Ok(self.with_steps(walked, |steps| read_steps(tree, steps))?.flatten())
     }
 }

@@ -158,8 +158,16 @@ impl<'a> Out<'a> {
     }
 
     /// Turns a JSON map or list held as a value into tree nodes, so it can be written into (as
-    /// the reference writes into the very map it copied from the input).
+    /// the reference writes into the very map it copied from the input). Inline for the common
+    /// case of a node that is one already.
+    #[inline]
     pub fn explode(&mut self) {
+        if !matches!(self, Out::Map(_) | Out::List(_) | Out::Null) {
+            self.explode_value();
+        }
+    }
+
+    fn explode_value(&mut self) {
         // A shared node is looked through first: a value it holds is exploded as a value.
         if let Out::Node(o) = self {
             *self = Out::shared(o);
