@@ -126,38 +126,23 @@ async fn raw_reqwest(
         .pool_max_idle_per_host(concurrency)
         .tcp_nodelay(true)
         .build()?;
-    let body = bytes_body();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, body, next) = (client.clone(), url.clone(), body.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                let response = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                if let Ok(response) = response {
-                    let _ = response.bytes().await;
-                }
+    let body = bytes::Bytes::from(bytes_body());
+    let rate = send_all(n, concurrency, move || {
+        let request = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        async move {
+            if let Ok(response) = request.send().await {
+                let _ = response.bytes().await;
             }
-        }));
-    }
-    for task in tasks {
-        task.await?;
-    }
-    println!(
-        "raw_reqwest_per_sec {:.0}",
-        n as f64 / started.elapsed().as_secs_f64()
-    );
+        }
+    })
+    .await?;
+    println!("raw_reqwest_per_sec {rate:.0}");
     Ok(())
 }
 
-/// CPU time of each thread of this process so far (Linux; nothing elsewhere): how the work
-/// splits between the runtime's workers and the outbox's writer thread.
 /// The same requests from a bare hyper-util pooled client (no outbox, no signing): the client the
 /// dispatcher uses (src/client.rs), so how much of the gap to wrk is the HTTP client's own.
 /// `BENCH_RAW_HYPER=1 bench_deliver URL N CONCURRENCY`.
@@ -171,30 +156,49 @@ async fn raw_hyper(url: String, n: usize, concurrency: usize) -> Result<(), Box<
             .build(http);
     let body = bytes::Bytes::from(bytes_body());
     let uri: http::Uri = url.parse()?;
+    let rate = send_all(n, concurrency, move || {
+        let request = http::Request::post(uri.clone())
+            .header("content-type", "application/json")
+            .body(Full::new(body.clone()))
+            .expect("a valid request");
+        let response = client.request(request);
+        async move {
+            if let Ok(response) = response.await {
+                let _ = response.into_body().collect().await;
+            }
+        }
+    })
+    .await?;
+    println!("raw_hyper_per_sec {rate:.0}");
+    Ok(())
+}
+
+/// Sends `n` requests from `concurrency` tasks, each awaiting one `request()` at a time, and
+/// returns requests per second.
+async fn send_all<F, R>(n: usize, concurrency: usize, request: F) -> Result<f64, Box<dyn std::error::Error>>
+where
+    F: Fn() -> R + Clone + Send + 'static,
+    R: std::future::Future<Output = ()> + Send,
+{
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, uri, body, next) = (client.clone(), uri.clone(), body.clone(), next.clone());
+        let (request, next) = (request.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
-                let request = http::Request::post(uri.clone())
-                    .header("content-type", "application/json")
-                    .body(Full::new(body.clone()))
-                    .expect("a valid request");
-                if let Ok(response) = client.request(request).await {
-                    let _ = response.into_body().collect().await;
-                }
+                request().await;
             }
         }));
     }
     for task in tasks {
         task.await?;
     }
-    println!("raw_hyper_per_sec {:.0}", n as f64 / started.elapsed().as_secs_f64());
-    Ok(())
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// CPU time of each thread of this process so far (Linux; nothing elsewhere): how the work
+/// splits between the runtime's workers and the outbox's writer thread.
 fn print_thread_cpu() {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return;

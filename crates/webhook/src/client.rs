@@ -47,12 +47,12 @@ impl std::fmt::Display for SendError {
     }
 }
 
-/// A response: its status, its `Retry-After`, and the start of its body.
+/// A response: its status, what the caller decided from its head, and the start of its body.
 #[derive(Debug)]
-pub(crate) struct Answer {
+pub(crate) struct Answer<T> {
     pub status: StatusCode,
-    pub retry_after: Option<String>,
-    /// The first bytes of the body (as many as `keep` asked for), as lossy UTF-8.
+    pub decision: T,
+    /// The first bytes of the body (as many as the decision kept), as lossy UTF-8.
     pub body: String,
 }
 
@@ -131,18 +131,21 @@ impl HttpClient {
     }
 
     /// One exchange, all of it (connecting, sending, the response head and reading the body)
-    /// within `timeout`; `headers` come from [`HttpClient::base_headers`]. `keep(status)` says how many bytes of the body to keep; the rest, up to
-    /// `limit`, is read and dropped so the connection goes back to the pool.
-    pub async fn send(
+    /// within `timeout`; `headers` come from [`HttpClient::base_headers`].
+    /// `decide(status, retry_after)` runs on the response head and says how many bytes of the
+    /// body to keep; the rest, up to `limit`, is read and dropped so the connection goes back to
+    /// the pool.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send<T>(
         &self,
         method: Method,
         uri: &Uri,
         headers: HeaderMap,
         body: Bytes,
         timeout: Duration,
-        keep: impl FnOnce(StatusCode, Option<&str>) -> usize,
+        decide: impl FnOnce(StatusCode, Option<&str>) -> (T, usize),
         limit: usize,
-    ) -> Result<Answer, SendError> {
+    ) -> Result<Answer<T>, SendError> {
         let deadline = Instant::now() + timeout;
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = method;
@@ -158,13 +161,12 @@ impl HttpClient {
         let retry_after = response
             .headers()
             .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let keep = keep(status, retry_after.as_deref());
+            .and_then(|v| v.to_str().ok());
+        let (decision, keep) = decide(status, retry_after);
         let body = read_bounded(response, keep, limit, deadline).await;
         Ok(Answer {
             status,
-            retry_after,
+            decision,
             body,
         })
     }
