@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::keys::{computed_rank, index_key, map_get, PathElement, ReadPath};
+use crate::keys::{computed_rank, index_key, map_get, same_key, PathElement, ReadPath};
 use crate::output::{self, Out};
 use crate::walked::{Matched, View, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
@@ -172,7 +172,13 @@ impl Composite {
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
-        let Some(matched) = match_key(&self.key, key, walked)? else {
+        if simple_match(&self.key) {
+            // Built where it is pushed: a match moved through the `Result`s costs more than
+            // the walk's other work on this level.
+            walked.push_key(input, key.clone());
+            return self.run_children(key, input, walked, out);
+        }
+        let Some(matched) = self.key.matches(key, walked)? else {
             return Ok(false);
         };
         let mut data = input;
@@ -183,6 +189,17 @@ impl Composite {
             }
         }
         walked.push_node(data, matched);
+        self.run_children(key, data, walked, out)
+    }
+
+    /// Runs the children over `data`, the level just pushed onto `walked`, and pops it.
+    fn run_children<'a>(
+        &'a self,
+        key: &Cow<'a, str>,
+        data: View<'a>,
+        walked: &mut WalkedPath<'a>,
+        out: &mut Out<'a>,
+    ) -> Result<bool, TransformError> {
         for child in &self.special {
             child.apply(key, data, walked, out)?;
         }
@@ -294,7 +311,7 @@ impl Composite {
     /// The literal child for `key`: a scan for a few literals (cheaper than hashing the key).
     fn literal(&self, key: &str) -> Option<usize> {
         if self.literals.len() <= SCAN_UP_TO {
-            self.literals.iter().position(|(k, _)| k == key)
+            self.literals.iter().position(|(k, _)| same_key(k, key))
         } else {
             self.literal_index.get(key).copied()
         }
@@ -378,7 +395,20 @@ impl Leaf {
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
     ) -> Result<bool, TransformError> {
-        let Some(matched) = match_key(&self.key, key, walked)? else {
+        if simple_match(&self.key) {
+            // A literal or `*` leaf: it writes the data it stands on.
+            if self.fixed_writers {
+                self.write_all(&Data::View(input), walked, out)?;
+            } else {
+                walked.push_key(input, key.clone());
+                let result = self.write_all(&Data::View(input), walked, out);
+                walked.pop();
+                result?;
+            }
+            walked.count_match();
+            return Ok(true);
+        }
+        let Some(matched) = self.key.matches(key, walked)? else {
             return Ok(false);
         };
         let mut real_child = false;
@@ -424,19 +454,12 @@ impl Leaf {
     }
 }
 
-/// Matches an input key against a child's key. A literal child is only ever reached through a
-/// lookup of its own key (literals are found, not tried), and `*` takes any key, so neither needs
-/// the general match.
+/// Whether a child's key takes the input key as it is, with no captures: a literal child is
+/// only ever reached through a lookup of its own key (literals are found, not tried), and `*`
+/// takes any key, so neither needs the general match.
 #[inline]
-fn match_key<'a>(
-    element: &'a PathElement,
-    key: &Cow<'a, str>,
-    walked: &WalkedPath<'a>,
-) -> Result<Option<Matched<'a>>, TransformError> {
-    match element {
-        PathElement::Literal(_) | PathElement::StarAll => Ok(Some(Matched::new(key.clone()))),
-        other => other.matches(key, walked),
-    }
+fn simple_match(element: &PathElement) -> bool {
+    matches!(element, PathElement::Literal(_) | PathElement::StarAll)
 }
 
 /// Every output path is written below a hidden `root` key, so `""` means "the whole output".

@@ -7,7 +7,6 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use serde_json::Value;
-use smallvec::SmallVec;
 
 use crate::keys::map_get;
 use crate::output::Out;
@@ -103,7 +102,7 @@ impl<'a> View<'a> {
 
 /// What each `*` of a key captured, as byte ranges into the key: inline for up to two stars
 /// (a key is far shorter than 4 GiB).
-pub type Captures = SmallVec<[(u32, u32); 2]>;
+pub type Captures = smallvec::SmallVec<[(u32, u32); 2]>;
 
 /// What one spec key matched: the whole key plus what each `*` captured.
 #[derive(Debug)]
@@ -165,25 +164,49 @@ impl<'a> Matched<'a> {
 pub struct PathStep<'a> {
     pub tree: View<'a>,
     matched: Matched<'a>,
+    /// The level whose match this one stands for: its own, or for an `@` alias its parent's
+    /// (resolved once, when it is pushed, instead of on every lookup).
+    target: usize,
 }
 
-/// Inline (on the stack, no allocation per transform) for specs up to eight levels deep.
-#[derive(Default)]
+/// A `Vec` made once per walk with room for specs up to eight levels deep: one allocation per
+/// transform, and a push or pop is a bounds check (a `SmallVec` checks where its data is on
+/// every access, which cost more than the allocation on the walk's every level).
 pub struct WalkedPath<'a> {
-    steps: SmallVec<[PathStep<'a>; 8]>,
+    steps: Vec<PathStep<'a>>,
+}
+
+impl Default for WalkedPath<'_> {
+    fn default() -> Self {
+        WalkedPath::new()
+    }
 }
 
 impl<'a> WalkedPath<'a> {
     pub fn new() -> WalkedPath<'a> {
-        WalkedPath { steps: SmallVec::new() }
+        WalkedPath { steps: Vec::with_capacity(8) }
     }
 
     pub fn push(&mut self, tree: &'a Value, matched: Matched<'a>) {
-        self.steps.push(PathStep { tree: View::Value(tree), matched });
+        self.push_node(View::Value(tree), matched)
     }
 
+    /// Pushes a level whose match is `key` as it is (a literal or `*` key: no captures).
+    #[inline]
+    pub fn push_key(&mut self, tree: View<'a>, key: Cow<'a, str>) {
+        let target = self.steps.len();
+        self.steps.push(PathStep { tree, matched: Matched::new(key), target });
+    }
+
+    #[inline]
     pub fn push_node(&mut self, tree: View<'a>, matched: Matched<'a>) {
-        self.steps.push(PathStep { tree, matched });
+        let len = self.steps.len();
+        let target = match len {
+            0 => 0,
+            _ if matched.alias => self.steps[len - 1].target,
+            _ => len,
+        };
+        self.steps.push(PathStep { tree, matched, target });
     }
 
     pub fn pop(&mut self) {
@@ -201,11 +224,7 @@ impl<'a> WalkedPath<'a> {
         if up >= len {
             return None;
         }
-        let mut index = len - 1 - up;
-        while self.steps[index].matched.alias && index > 0 {
-            index -= 1;
-        }
-        Some(&self.steps[index].matched)
+        Some(&self.steps[self.steps[len - 1 - up].target].matched)
     }
 
     /// Counts one more matched child of the current level (read by `[#n]`).
