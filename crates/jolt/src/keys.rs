@@ -70,10 +70,10 @@ impl Ref {
         pick: impl FnOnce(&'w Matched<'a>) -> Option<T>,
     ) -> Result<T, TransformError> {
         let matched = walked.matched_up(self.up).ok_or_else(|| {
-            TransformError(format!("reference &({},{}) looks above the top of the input", self.up, self.group))
+            TransformError::new(format!("reference &({},{}) looks above the top of the input", self.up, self.group))
         })?;
         pick(matched).ok_or_else(|| {
-            TransformError(format!(
+            TransformError::new(format!(
                 "reference &({},{}): the key `{}` has no capture {}",
                 self.up,
                 self.group,
@@ -698,11 +698,32 @@ pub fn map_get<'m>(map: &'m serde_json::Map<String, Value>, key: &str) -> Option
     }
 }
 
-/// String equality for keys: length, then first byte, then the text (most keys that differ
-/// differ in one of the first two, and this saves the call into `memcmp`).
+/// String equality for keys: the length, then (for keys of up to 16 bytes, nearly all of them)
+/// two loads that together cover every byte, overlapping in the middle, instead of a call into
+/// `memcmp`, which costs more than the comparison itself for short keys.
 #[inline]
 pub fn same_key(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        // Bytes 0, n/2 and n-1 are every byte of a 1-, 2- or 3-byte key.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=8 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, n - 4) == word::<4>(b, n - 4),
+        9..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, n - 8) == word::<8>(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// The `N` bytes of `s` from `at` (the caller proves `at + N <= s.len()`).
+#[inline(always)]
+fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+    let mut w = [0u8; N];
+    w.copy_from_slice(&s[at..at + N]);
+    w
 }
 
 /// A parsed dot-notation path (`a.&1.b[#2]`), evaluated per input into concrete [`Step`]s.
@@ -821,6 +842,20 @@ pub fn read_steps<'a>(mut tree: View<'a>, steps: &[Step<'_>]) -> Option<View<'a>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_key_compares_every_byte_of_every_length() {
+        for n in 0..40usize {
+            let a: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            assert!(same_key(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'#';
+                assert!(!same_key(&a, std::str::from_utf8(&b).unwrap()), "{n} differing at {at}");
+            }
+            assert!(!same_key(&a, &format!("{a}x")));
+        }
+    }
 
     #[test]
     fn references_accept_every_sugar() {

@@ -70,10 +70,22 @@ impl serde::Serialize for Output<'_> {
     }
 }
 
-/// A failure while applying a compiled spec to an input.
+/// A failure while applying a compiled spec to an input. The message is boxed so that the
+/// walk's `Result`s stay one or two words wide and come back in registers (a bare `String` made
+/// every `Result<bool, _>` of the walk a 32-byte value returned through memory).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
-pub struct TransformError(pub String);
+pub struct TransformError(pub Box<String>);
+
+impl TransformError {
+    pub fn new(message: String) -> TransformError {
+        TransformError(Box::new(message))
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
 
 /// The JSON path of a child key, as spec errors name it: `$.a.b`, or `$["a.b"]` when the key
 /// would not read back as one segment.

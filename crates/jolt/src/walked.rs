@@ -110,7 +110,8 @@ pub struct Matched<'a> {
     key: Cow<'a, str>,
     captures: Captures,
     /// How many children of this level have matched so far (`[#n]` output indexes).
-    hash_count: Cell<usize>,
+    /// (`u32`: with the flag beside it, a match is 56 bytes instead of 64.)
+    hash_count: Cell<u32>,
     /// `@` keys stand for their parent's match: they resolve to the level above.
     alias: bool,
 }
@@ -156,7 +157,7 @@ impl<'a> Matched<'a> {
     }
 
     pub fn hash_count(&self) -> usize {
-        self.hash_count.get()
+        self.hash_count.get() as usize
     }
 
 }
@@ -166,7 +167,7 @@ pub struct PathStep<'a> {
     matched: Matched<'a>,
     /// The level whose match this one stands for: its own, or for an `@` alias its parent's
     /// (resolved once, when it is pushed, instead of on every lookup).
-    target: usize,
+    target: u32,
 }
 
 /// A `Vec` made once per walk with room for specs up to eight levels deep: one allocation per
@@ -194,7 +195,7 @@ impl<'a> WalkedPath<'a> {
     /// Pushes a level whose match is `key` as it is (a literal or `*` key: no captures).
     #[inline]
     pub fn push_key(&mut self, tree: View<'a>, key: Cow<'a, str>) {
-        let target = self.steps.len();
+        let target = self.steps.len() as u32;
         self.steps.push(PathStep { tree, matched: Matched::new(key), target });
     }
 
@@ -204,7 +205,7 @@ impl<'a> WalkedPath<'a> {
         let target = match len {
             0 => 0,
             _ if matched.alias => self.steps[len - 1].target,
-            _ => len,
+            _ => len as u32,
         };
         self.steps.push(PathStep { tree, matched, target });
     }
@@ -224,13 +225,13 @@ impl<'a> WalkedPath<'a> {
         if up >= len {
             return None;
         }
-        Some(&self.steps[self.steps[len - 1 - up].target].matched)
+        Some(&self.steps[self.steps[len - 1 - up].target as usize].matched)
     }
 
     /// Counts one more matched child of the current level (read by `[#n]`).
     pub fn count_match(&self) {
         if let Some(m) = self.matched_up(0) {
-            m.hash_count.set(m.hash_count.get() + 1);
+            m.hash_count.set(m.hash_count.get().saturating_add(1));
         }
     }
 }

@@ -16,7 +16,7 @@ mod math;
 mod objects;
 mod strings;
 
-pub use objects::java_to_string;
+pub use objects::{java_str, java_to_string};
 
 /// A number as the reference's Java code sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]

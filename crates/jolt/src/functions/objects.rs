@@ -26,6 +26,14 @@ pub fn to_boolean(v: &Value) -> Option<Value> {
 }
 
 /// `Object.toString()` of JSON data as Java prints it: `[a, b]` lists, `{k=v}` maps, `3.0`.
+/// [`java_to_string`], borrowing a string instead of copying it (what `concat` and `join` append).
+pub fn java_str(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::String(s) => std::borrow::Cow::Borrowed(s),
+        other => std::borrow::Cow::Owned(java_to_string(other)),
+    }
+}
+
 pub fn java_to_string(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),

@@ -1,7 +1,7 @@
 //! String functions: toLower, toUpper, trim, concat, substring, join, split, leftPad, rightPad.
 use serde_json::Value;
 
-use super::{java_to_string, JNum};
+use super::{java_str, JNum};
 
 pub fn to_lower(v: &Value) -> Option<Value> {
     v.as_str().map(|s| Value::String(s.to_lowercase()))
@@ -19,7 +19,7 @@ pub fn trim(v: &Value) -> Option<Value> {
 pub fn concat(args: Vec<Value>) -> Option<Value> {
     let mut out = String::new();
     for a in args.iter().filter(|a| !a.is_null()) {
-        out.push_str(&java_to_string(a));
+        out.push_str(&java_str(a));
     }
     Some(Value::String(out))
 }
@@ -49,7 +49,7 @@ pub fn join(separator: &str, args: Vec<Value>) -> Option<Value> {
         if a.is_null() {
             continue;
         }
-        let s = java_to_string(a);
+        let s = java_str(a);
         if !s.is_empty() {
             out.push_str(&s);
             if i + 1 < n {
