@@ -118,7 +118,10 @@ pub struct KafkaConfig {
     /// Messages in flight (consumed, not yet committed) before the consumer pauses.
     pub max_in_flight: usize,
     /// Batches being delivered at once (the next planned while earlier ones await acks);
-    /// offsets are still stored strictly in order.
+    /// offsets are still stored strictly in order. Under load this is what keeps the producers'
+    /// queues deep enough for full produce requests: a batch of 500 events spreads ~1,700
+    /// messages over up to hundreds of partitions, a few per partition, and librdkafka sends
+    /// one request per partition (docs/performance.md).
     pub batches_in_flight: usize,
     /// Producer instances, each with its own broker connections; a topic always goes through the
     /// same one (by a hash of its name), so per-partition order and idempotence hold.
@@ -137,7 +140,7 @@ impl Default for KafkaConfig {
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),
             max_in_flight: 5000,
-            batches_in_flight: 4,
+            batches_in_flight: 64,
             producers: 4,
         }
     }

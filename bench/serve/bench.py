@@ -225,6 +225,8 @@ class Gateway:
                 producer = "  producer: {%s}\n" % ", ".join('"%s": "%s"' % kv for kv in props.items())
             if args.producers:
                 producer += "  producers: %d\n" % args.producers
+            if args.batches_in_flight:
+                producer += "  batches_in_flight: %d\n" % args.batches_in_flight
             f.write("listen: 127.0.0.1:%d\nkafka:\n  brokers: %s\n  group_id: %s\n  topics: [%s]\n"
                     "  dlq_topic: %s\n%spipeline:\n  batch_size: %d\n  dedup_window: 10m\n"
                     % (self.port, args.brokers, group, ", ".join(topics_in), args.prefix + "dlq", producer, args.batch_size))
@@ -690,6 +692,8 @@ def main():
     ap.add_argument("--profile", type=int, default=0, help="perf record the gateway for S seconds")
     ap.add_argument("--keep-topics", action="store_true")
     ap.add_argument("--producer-props", default="", help="extra librdkafka producer properties of the gateway, k=v,k=v (kafka.producer)")
+    ap.add_argument("--batches-in-flight", type=int, default=0,
+                    help="kafka.batches_in_flight of the gateway (default: the gateway's own default)")
     ap.add_argument("--producers", type=int, default=0, help="kafka.producers of the gateway (default: the gateway's own default)")
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--brokers", default="127.0.0.1:9092")
