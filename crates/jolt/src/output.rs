@@ -145,7 +145,7 @@ fn index_of<'a>(entries: &[(Cow<'a, str>, Out<'a>)]) -> Box<HashMap<Cow<'a, str>
 
 impl<'a> Out<'a> {
     pub fn new_map() -> Out<'a> {
-        Out::Map(OutMap::default())
+        Out::Map(OutMap { entries: Vec::with_capacity(8), index: None })
     }
 
     pub fn is_null(&self) -> bool {
