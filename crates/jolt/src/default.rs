@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use crate::output::Out;
-use crate::{child_path, SpecError};
+use crate::{child_path, SpecError, TransformError};
 
 #[derive(Debug)]
 pub struct Default {
@@ -184,14 +184,20 @@ impl Default {
         Ok(Default { map_root, array_root })
     }
 
-    pub fn apply<'a>(&'a self, input: Out<'a>) -> Out<'a> {
+    /// Fails, as the reference does, when the input is a list and the spec's top-level keys are
+    /// not list indexes (`*` or numbers), so that it can not read as defaults for a list.
+    pub fn apply<'a>(&'a self, input: Out<'a>) -> Result<Out<'a>, TransformError> {
         let mut data = if input.is_null() { Out::new_map() } else { input };
         match (data.is_list(), &self.array_root) {
             (true, Some(root)) => root.apply_children(&mut data),
-            (true, None) => {}
+            (true, None) => {
+                return Err(TransformError::new(
+                    "default: the input is a list, and the spec's top-level keys are not list indexes (`*` or numbers)".to_owned(),
+                ))
+            }
             _ => self.map_root.apply_children(&mut data),
         }
-        data
+        Ok(data)
     }
 }
 
@@ -204,7 +210,7 @@ mod tests {
     fn fills_absent_and_null_values_only() {
         let d = Default::compile(&json!({"a": 1, "b": 2, "c": {"d": 3}, "*": {"x": 0}}), "$").unwrap();
         let input = json!({"a": null, "b": "kept", "e": {}});
-        let out = d.apply(Out::Data(&input)).into_value();
+        let out = d.apply(Out::Data(&input)).unwrap().into_value();
         assert_eq!(input, json!({"a": null, "b": "kept", "e": {}}), "the input is not changed");
         assert_eq!(out, json!({"a": 1, "b": "kept", "c": {"d": 3, "x": 0}, "e": {"x": 0}}));
     }
@@ -213,7 +219,7 @@ mod tests {
     fn list_keys_extend_the_list() {
         let d = Default::compile(&json!({"photos[]": {"2": {"url": "none"}}}), "$").unwrap();
         let input = json!({"photos": [{"url": "a"}]});
-        let out = d.apply(Out::Data(&input)).into_value();
+        let out = d.apply(Out::Data(&input)).unwrap().into_value();
         assert_eq!(out, json!({"photos": [{"url": "a"}, null, {"url": "none"}]}));
     }
 }

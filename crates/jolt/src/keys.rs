@@ -126,10 +126,39 @@ pub struct Glob {
 }
 
 impl Glob {
+    /// A glob whose every `*` takes one character or more, in the order the stars come (the
+    /// reference's `StarRegexPathElement`, `(.+?)` per star); what cardinality keys are.
     pub fn new(key: &str) -> Glob {
         let segments: Vec<String> = key.split('*').map(str::to_owned).collect();
         let min_len = segments.iter().map(String::len).sum::<usize>() + segments.len() - 1;
         Glob { segments, min_len }
+    }
+
+    /// A `*` key of shift, modify or remove, as the reference's `PathElementBuilder` makes it:
+    /// the kind (one, two or more stars) is chosen by counting the stars of the key without
+    /// its escaped characters (`inspect`), and built from the key with only the escapes
+    /// removed (`key`). So a key whose escaped `\*` would make it a different kind, or a
+    /// two-star key ending in `**`, fails to load there, and does here.
+    pub fn reference(orig: &str, inspect: &str, key: &str) -> Result<Glob, String> {
+        let (kind, stars) = (inspect.matches('*').count(), key.matches('*').count());
+        if kind <= 2 && stars != kind {
+            return Err(format!(
+                "invalid key `{orig}`: with its escapes removed it has {stars} *s, but {kind} unescaped (an escaped \\* can not be in a key with one or two *s)"
+            ));
+        }
+        if kind == 2 && key.ends_with("**") {
+            return Err(format!("invalid key `{orig}`: a key with two *s can not end with `**`"));
+        }
+        let mut glob = Glob::new(key);
+        // `StarDoublePathElement` finds the text between its stars in what lies between the
+        // first character after the prefix and the last before the suffix: when that text is
+        // empty (`a**b`), the two stars need three characters or more, not two.
+        if let [first, mid, last] = glob.segments.as_slice() {
+            if mid.is_empty() {
+                glob.min_len = first.len() + last.len() + 3;
+            }
+        }
+        Ok(glob)
     }
 
     pub fn stars(&self) -> usize {
@@ -457,11 +486,10 @@ impl PathElement {
             return Ok(PathElement::Amp(AmpTemplate::parse(&key)?));
         }
         if inspect.contains('*') {
-            return Ok(PathElement::Star(Glob::new(&key)));
+            return Ok(PathElement::Star(Glob::reference(orig, inspect, &key)?));
         }
         if inspect.contains('#') {
-            let literal = key.strip_prefix('#').unwrap_or(&key).to_owned();
-            return Ok(PathElement::Hash(literal));
+            return Ok(PathElement::Hash(hash_literal(&key)?));
         }
         Ok(PathElement::Literal(key))
     }
@@ -476,7 +504,8 @@ impl PathElement {
             PathElement::At => "@".into(),
             PathElement::Transpose(t) => t.canonical.clone(),
             PathElement::Dollar(r) => r.canonical('$'),
-            PathElement::Hash(s) => format!("#{s}"),
+            // `#ab` and `#(ab)` are the same key.
+            PathElement::Hash(s) => format!("#({s})"),
             PathElement::Array(a) => a.canonical(),
         }
     }
@@ -500,6 +529,27 @@ impl PathElement {
             // `@` and `@(..)` keys stand for their parent's match, so `&0` and `&1` agree.
             PathElement::At | PathElement::Transpose(_) => Some(Matched::alias()),
         })
+    }
+}
+
+/// The text of a `#literal` or `#(literal)` key (`HashPathElement`): the key must start with the
+/// `#` and have something after it, and parentheses must close at its end.
+fn hash_literal(key: &str) -> Result<String, String> {
+    if key.trim().is_empty() {
+        return Err("a # key can not be empty".into());
+    }
+    let Some(rest) = key.strip_prefix('#') else {
+        return Err(format!("invalid key `{key}`: a # key must start with the #"));
+    };
+    if rest.is_empty() {
+        return Err("`#` needs the literal it writes after it (`#yes`)".into());
+    }
+    match rest.strip_prefix('(') {
+        Some(inner) => match inner.strip_suffix(')') {
+            Some(literal) => Ok(literal.to_owned()),
+            None => Err(format!("invalid key `{key}`: mismatched parentheses")),
+        },
+        None => Ok(rest.to_owned()),
     }
 }
 
@@ -749,7 +799,10 @@ impl ReadPath {
         for piece in split_dot_notation(path)? {
             steps.push(match PathElement::parse(&piece)? {
                 PathElement::Literal(s) => PathStep::Key(KeyStep::Literal(s)),
-                PathElement::Hash(s) => PathStep::Key(KeyStep::Literal(s)),
+                // `#` writes a literal as data on the left; on the right only `[#n]` is valid.
+                PathElement::Hash(_) => {
+                    return Err(format!("`{piece}` is not valid in the path `{path}`: a # key is only valid on the left (on the right, use [#n])"))
+                }
                 PathElement::Amp(a) => PathStep::Key(KeyStep::Amp(a)),
                 PathElement::Transpose(t) => PathStep::Key(KeyStep::Transpose(t)),
                 PathElement::Array(a) => PathStep::Index(a),

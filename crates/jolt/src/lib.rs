@@ -158,7 +158,7 @@ impl Operation {
                 // A document an earlier operation built: shift walks JSON values, so it gets one.
                 other => owned(s.apply(&other.into_value())?),
             },
-            Operation::Default(d) => d.apply(doc),
+            Operation::Default(d) => d.apply(doc)?,
             Operation::Modify(m) => m.apply(doc, context)?,
             Operation::Remove(r) => r.apply_out(doc),
             Operation::Sort => sort::apply_out(doc),

@@ -138,8 +138,10 @@ enum Arg {
 #[derive(Debug)]
 enum Evaluator {
     Arg(Arg),
-    /// `=name` (no args: the leaf's own value) or `=name(args)`. An unknown name never yields a
-    /// value, as in the reference.
+    /// `=name` (no args: the leaf's own value) or `=name(args)`. An unknown name (or one with
+    /// spaces, `=toUpper (x)`) yields its first argument's value, as the reference's evaluator
+    /// does when it has no function: `=unknownFn(@(1,a))` writes `a`, `=unknownFn()` null, and
+    /// `=unknownFn` nothing.
     Call { function: Option<Function>, args: Option<Vec<Arg>> },
 }
 
@@ -258,9 +260,13 @@ fn parse_key(raw: &str, default_mode: Mode) -> Result<(Key, Mode, bool), String>
 }
 
 impl Composite {
+    /// `base` is the operation's mode: a child key without a prefix takes it, not this key's
+    /// (the reference's spec builder carries the operation's mode, so `+b: {c: 1}` under
+    /// modify-default-beta overwrites `b` but only defaults `c`).
     fn compile(
         key: Key,
         mode: Mode,
+        base: Mode,
         check_value: bool,
         spec: &Map<String, Value>,
         path: &str,
@@ -273,13 +279,13 @@ impl Composite {
         for (raw, rhs) in spec {
             let at = child_path(path, raw);
             for piece in raw.split('|') {
-                let (child_key, child_mode, child_check) = parse_key(piece, mode).map_err(|m| SpecError::new(&at, m))?;
+                let (child_key, child_mode, child_check) = parse_key(piece, base).map_err(|m| SpecError::new(&at, m))?;
                 if !seen.insert(child_key.canonical()) {
                     return Err(SpecError::new(&at, format!("duplicate modify key `{}`", child_key.canonical())));
                 }
                 let node = match rhs {
                     Value::Object(sub) if !sub.is_empty() => {
-                        Node::Composite(Composite::compile(child_key, child_mode, child_check, sub, &at)?)
+                        Node::Composite(Composite::compile(child_key, child_mode, base, child_check, sub, &at)?)
                     }
                     other => Node::Leaf(Leaf::compile(child_key, child_mode, child_check, other, &at)?),
                 };
@@ -305,7 +311,7 @@ impl Composite {
                 if let (Some(m), Some(a)) = (&map_key, &array_key) {
                     return Err(SpecError::new(
                         path,
-                        format!("{} can not mix list indexes and map keys: `{a}` conflicts with `{m}`", mode.name()),
+                        format!("{} can not mix list indexes and map keys: `{a}` conflicts with `{m}`", base.name()),
                     ));
                 }
             }
@@ -570,7 +576,9 @@ impl Evaluator {
         match self {
             Evaluator::Arg(arg) => arg.evaluate(walked, context),
             Evaluator::Call { function, args } => {
-                let function = (*function)?;
+                let Some(function) = *function else {
+                    return args.as_deref()?.first()?.evaluate(walked, context);
+                };
                 let values = match args.as_deref() {
                     None => input.map(|v| vec![v.to_value()]).unwrap_or_default(),
                     Some([one]) => one.evaluate(walked, context).map(|v| vec![v]).unwrap_or_default(),
@@ -660,7 +668,7 @@ impl Modify {
         let Value::Object(map) = spec else {
             return Err(SpecError::new(path, format!("a {} spec must be a JSON object", mode.name())));
         };
-        Ok(Modify { root: Composite::compile(Key::Literal("root".into()), mode, false, map, path)? })
+        Ok(Modify { root: Composite::compile(Key::Literal("root".into()), mode, mode, false, map, path)? })
     }
 
     pub fn apply<'a>(&self, input: Out<'a>, context: &Value) -> Result<Out<'a>, TransformError> {

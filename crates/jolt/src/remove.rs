@@ -31,12 +31,12 @@ enum Key {
 }
 
 impl Key {
-    fn parse(raw: &str) -> Key {
-        match raw {
+    fn parse(raw: &str) -> Result<Key, String> {
+        Ok(match raw {
             "*" => Key::StarAll,
-            k if k.contains('*') => Key::Star(Glob::new(k)),
+            k if k.contains('*') => Key::Star(Glob::reference(k, k, k)?),
             k => Key::Literal(k.to_owned()),
-        }
+        })
     }
 
     fn matches(&self, key: &str) -> bool {
@@ -72,7 +72,7 @@ fn compile_children(spec: &Map<String, Value>, path: &str) -> Result<Vec<Node>, 
                     ))
                 }
             };
-            out.push(Node { key: Key::parse(piece), children });
+            out.push(Node { key: Key::parse(piece).map_err(|m| SpecError::new(&at, m))?, children });
         }
     }
     Ok(out)

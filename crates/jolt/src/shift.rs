@@ -137,6 +137,10 @@ impl Composite {
                 };
                 match node.key() {
                     PathElement::Literal(s) => literals.push((s.clone(), node)),
+                    // An array key (`[0]`, `[#1]`, `[]`) on the left matches no input key in the
+                    // reference (jolt-core 0.1.8: `{"[0]": "x"}` over `["a"]` or `{"0": 1}` gives
+                    // null); it is checked as a spec and then left out.
+                    PathElement::Array(_) => {}
                     PathElement::At | PathElement::Hash(_) | PathElement::Dollar(_) | PathElement::Transpose(_) => {
                         special.push(node)
                     }

@@ -153,40 +153,58 @@ pub fn divide(args: Vec<Value>) -> Option<Value> {
 }
 
 /// `divideAndRound(digits, a, b)`: `new BigDecimal(a / b).setScale(digits, HALF_UP)`, i.e.
-/// rounding the exact binary value of the quotient half away from zero.
+/// rounding the exact binary value of the quotient half away from zero, at `digits` places after
+/// the point (before it when negative: `-1` rounds to tens, as `setScale(-1)` does).
 pub fn divide_and_round(digits: i32, args: Vec<Value>) -> Option<Value> {
     let q = divide_f64(&args)?;
-    let digits = usize::try_from(digits).ok()?;
     if !q.is_finite() {
         return None;
     }
-    // Rust prints the exact binary value at any precision; 40 extra digits settle HALF_UP.
-    let exact = format!("{:.*}", digits + 40, q.abs());
+    // The reference's setScale multiplies the unscaled BigInteger by 10^digits; past BigInteger's
+    // range (2^31 bits, about 646,456,993 decimal digits) it throws and nothing is written.
+    if digits > 646_456_000 {
+        return None;
+    }
+    // A double's exact value has at most 1,074 digits after the point: from there on rounding
+    // changes nothing (and the digits need not be printed).
+    if digits > 1_100 {
+        return Some(crate::number::double_value(q));
+    }
+    // The exact decimal expansion: Rust prints the exact binary value, and 1,100 places hold all
+    // of it, so nothing is rounded in the printing (2.675 is 2.67499999999999982236431605…,
+    // which rounds to 2.67). The first digit dropped then settles HALF_UP on its own.
+    let exact = format!("{:.1100}", q.abs());
     let (int_part, frac) = exact.split_once('.').unwrap_or((&exact, ""));
-    let kept = format!("{int_part}{}", &frac[..digits]);
-    let round_up = frac.as_bytes().get(digits).is_some_and(|&b| b >= b'5');
-    let mut digits_vec: Vec<u8> = kept.into_bytes();
-    if round_up {
-        let mut i = digits_vec.len();
+    // How many digits of `int_part + frac` are kept; left-padded with zeros so at least one is.
+    let kept_len = int_part.len() as i64 + i64::from(digits);
+    if kept_len < 0 {
+        // Below a tenth of the unit rounded to: zero (BigDecimal has no negative zero).
+        return Some(crate::number::double_value(0.0));
+    }
+    let pad = usize::from(kept_len == 0);
+    let all: Vec<u8> = std::iter::repeat_n(b'0', pad).chain(int_part.bytes()).chain(frac.bytes()).collect();
+    let kept_len = usize::try_from(kept_len).unwrap_or(0) + pad;
+    let mut kept = all[..kept_len].to_vec();
+    if all.get(kept_len).is_some_and(|&b| b >= b'5') {
+        let mut i = kept.len();
         loop {
             if i == 0 {
-                digits_vec.insert(0, b'1');
+                kept.insert(0, b'1');
                 break;
             }
             i -= 1;
-            if digits_vec[i] == b'9' {
-                digits_vec[i] = b'0';
+            if kept[i] == b'9' {
+                kept[i] = b'0';
             } else {
-                digits_vec[i] += 1;
+                kept[i] += 1;
                 break;
             }
         }
     }
-    let s = String::from_utf8(digits_vec).ok()?;
-    let split = s.len() - digits;
-    let text = if digits == 0 { s } else { format!("{}.{}", &s[..split], &s[split..]) };
+    // kept × 10^-digits, parsed (correctly rounded) as one decimal number.
+    let text = format!("{}e{}", String::from_utf8(kept).ok()?, -i64::from(digits));
     let value: f64 = text.parse().ok()?;
-    Some(crate::number::double_value(if q < 0.0 { -value } else { value }))
+    Some(crate::number::double_value(if q < 0.0 && value != 0.0 { -value } else { value }))
 }
 
 #[cfg(test)]
@@ -206,6 +224,36 @@ mod tests {
         assert_eq!(divide_and_round(2, vec![json!(30), json!(7)]), Some(json!(4.29)));
         assert_eq!(divide_and_round(2, vec![json!(1), json!(8)]), Some(json!(0.13)));
         assert_eq!(divide(vec![json!(1), json!(0)]), None);
+    }
+
+    /// What the reference (jolt-core 0.1.8, BigDecimal.setScale) gave for each, run side by side.
+    #[test]
+    fn divide_and_round_takes_any_scale_as_the_reference_does() {
+        // As numbers: the text of a double result is Java's (`30.0`, `1.0E20`).
+        let dr = |digits: i32, a: Value, b: Value| divide_and_round(digits, vec![a, b]).map(|v| v.as_f64().expect("a number"));
+        // A negative scale rounds before the point.
+        assert_eq!(dr(-1, json!(25), json!(1)), Some(30.0));
+        assert_eq!(dr(-1, json!(24), json!(1)), Some(20.0));
+        assert_eq!(dr(-1, json!(-25), json!(1)), Some(-30.0));
+        assert_eq!(dr(-2, json!(1250), json!(1)), Some(1300.0));
+        assert_eq!(dr(-3, json!(1), json!(3)), Some(0.0));
+        assert_eq!(dr(-400, json!(1e300), json!(1)), Some(0.0));
+        assert_eq!(dr(-20, json!(1e20), json!(1)), Some(1e20));
+        assert_eq!(dr(-1, json!(0.5), json!(0.1)), Some(10.0));
+        // The exact binary value is rounded, not its shortest decimal form.
+        assert_eq!(dr(2, json!(2.675), json!(1)), Some(2.67));
+        assert_eq!(dr(2, json!(1.005), json!(1)), Some(1.0));
+        assert_eq!(dr(1, json!(0.15), json!(1)), Some(0.1));
+        assert_eq!(dr(1, json!(0.25), json!(1)), Some(0.3));
+        // A huge scale keeps the quotient (it used to panic in the formatter); past BigInteger's
+        // range the reference throws and writes nothing.
+        assert_eq!(dr(2000, json!(1), json!(3)), Some(1.0 / 3.0));
+        assert_eq!(dr(10_000_000, json!(1), json!(3)), Some(1.0 / 3.0));
+        assert_eq!(dr(1_000_000_000, json!(1), json!(3)), None);
+        assert_eq!(dr(i32::MAX, json!(1), json!(3)), None);
+        assert_eq!(dr(i32::MIN, json!(1), json!(3)), Some(0.0));
+        // A negative quotient that rounds to zero is 0.0, not -0.0.
+        assert_eq!(divide_and_round(2, vec![json!(-1), json!(1000)]).map(|v| v.to_string()), Some("0.0".to_owned()));
     }
 
     #[test]

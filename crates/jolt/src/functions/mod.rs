@@ -91,7 +91,10 @@ pub fn parse_java_number(s: &str) -> Option<JNum> {
     }
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<i64>().ok().map(JNum::Long);
+        // Beyond the long range, `Long.parseLong` throws and `Double.parseDouble` reads it.
+        if let Ok(n) = s.parse::<i64>() {
+            return Some(JNum::Long(n));
+        }
     }
     let t = s.trim();
     let t = t.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(t);
@@ -280,15 +283,19 @@ fn list_fn(args: Vec<Value>, f: impl FnOnce(Vec<Value>) -> Option<Value>) -> Opt
     base(args, f, |_| None)
 }
 
-/// `SquashFunction`: one value squashed as it is, or several squashed as one list.
+/// `SquashFunction`: one value squashed as it is, or several squashed as one list. As in the
+/// reference, an empty list given alone yields nothing (it is spread into no arguments), and
+/// several arguments yield nothing when one of them is null or missing.
 fn squash(args: Vec<Value>, f: impl FnOnce(Value) -> Value) -> Option<Value> {
     let mut args = args;
     match args.len() {
         0 => None,
         1 => match args.pop()? {
             Value::Null => None,
+            Value::Array(list) if list.is_empty() => None,
             one => Some(f(one)),
         },
+        _ if args.iter().any(Value::is_null) => None,
         _ => Some(f(Value::Array(args))),
     }
 }
