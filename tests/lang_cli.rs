@@ -76,7 +76,7 @@ fn lint_reports_an_unset_variable_of_the_seed_yaml_unless_no_env() {
 fn lint_renders_like_rustc_and_counts_warnings_only_when_denied() {
     let dir = rule_dir(&[
         ("a.rules", "rule r {\n  when eventType matches /payment(/\n  to store\n}\n"),
-        ("b.rules", "rule quiet {\n  when exists eventType\n}\n"),
+        ("b.rules", "let unused = exists a\nrule quiet {\n  when exists eventType\n  to store\n}\n"),
     ]);
     let o = run(&["lint", dir.to_str().expect("utf-8")]);
     assert_eq!(code(&o), 1);
@@ -85,7 +85,7 @@ fn lint_renders_like_rustc_and_counts_warnings_only_when_denied() {
     assert!(text.contains("a.rules:2:27"), "{text}");
     assert!(text.contains("  |                           ^^^^^^^^"), "{text}");
     assert!(text.contains("= hint:"), "{text}");
-    assert!(text.contains("warning[W001]"), "{text}");
+    assert!(text.contains("warning[W007]"), "{text}");
     let only_warning = dir.join("b.rules");
     assert_eq!(code(&run(&["lint", only_warning.to_str().expect("utf-8")])), 0);
     assert_eq!(code(&run(&["lint", "--deny-warnings", only_warning.to_str().expect("utf-8")])), 1);
@@ -209,4 +209,63 @@ fn test_prints_a_diff_and_exits_1_on_a_failing_case() {
     assert!(text.contains("FAIL"), "{text}");
     assert!(text.contains("- [other]") && text.contains("+ [r]"), "{text}");
     assert!(text.contains("- [t.2]") && text.contains("+ [t.1]"), "{text}");
+}
+
+#[test]
+fn explain_and_test_refuse_an_event_that_is_not_an_object() {
+    let dir = rule_dir(&[
+        ("a.rules", "rule r {\n  when not exists a\n  to topic \"t\"\n}\n"),
+        ("ev.json", "[1]"),
+    ]);
+    let d = dir.to_str().expect("utf-8");
+    let event = dir.join("ev.json");
+    let o = run(&["--rules", d, "explain", "--event", event.to_str().expect("utf-8"), "--format", "json"]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(stdout(&o), "");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("ev.json is not a JSON object"), "{stderr}");
+    let o = run_stdin(&["--rules", d, "match"], "[1]\n");
+    assert_eq!(stdout(&o), "{\"line\":1,\"error\":\"not a JSON object\"}\n", "as `match` does");
+    std::fs::write(dir.join("a.test.yaml"), "tests:\n  - name: array\n    event: [1]\n    expect: { rules: [r] }\n").expect("write");
+    let o = run(&["--rules", d, "test", d]);
+    assert_eq!(code(&o), 2);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("test `array`: the event is not a JSON object"), "{stderr}");
+}
+
+#[test]
+fn match_timing_counts_events_not_blank_lines() {
+    let timed = run_stdin(&["match", "--timing"], "\n\n   \n{\"eventType\":\"nothing\"}\nnot json\n\n");
+    assert_eq!(code(&timed), 0);
+    assert_eq!(stdout(&timed).lines().count(), 2);
+    let stderr = String::from_utf8_lossy(&timed.stderr);
+    let line: Value = serde_json::from_str(stderr.lines().last().expect("a timing line")).expect("json");
+    assert_eq!(line["events"], 2, "one event and one error line; blank lines are not events");
+}
+
+#[test]
+fn match_exits_quietly_when_its_reader_goes_away() {
+    use std::io::BufRead;
+    let mut child =
+        switchboard(&["match"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let line = "{\"eventType\":\"payment.captured\",\"data\":{\"amount\":5000}}\n".repeat(1000);
+        // The command stops reading once its output is closed: a write error here is expected.
+        for _ in 0..200 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("first line");
+    assert_eq!(first, "{\"line\":1,\"matched\":[\"payment_events_to_finance\"]}\n");
+    drop(out);
+    let o = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 0, "{stderr}");
+    assert_eq!(stderr, "", "no `Broken pipe` message");
 }

@@ -52,13 +52,63 @@ pub struct TestArgs {
     pub dirs: Vec<PathBuf>,
 }
 
+/// Standard output that goes quiet once its reader has gone (`switchboard match | head -1`):
+/// a closed pipe is not an error of the command, so every later write is dropped and
+/// [`QuietPipe::closed`] tells a loop to stop.
+pub(crate) struct QuietPipe<W: Write> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> QuietPipe<W> {
+    pub(crate) fn new(inner: W) -> QuietPipe<W> {
+        QuietPipe { inner, closed: false }
+    }
+
+    pub(crate) fn closed(&self) -> bool {
+        self.closed
+    }
+}
+
+impl<W: Write> Write for QuietPipe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+fn stdout() -> QuietPipe<std::io::StdoutLock<'static>> {
+    QuietPipe::new(std::io::stdout().lock())
+}
+
 pub fn lint(global: &GlobalArgs, args: LintArgs) -> anyhow::Result<Outcome> {
     let paths = if args.paths.is_empty() { vec![global.rules_dir()] } else { args.paths };
     let checked = loader::check(&paths, &global.transforms_dir(), &LoadOptions { resolve_env: !args.no_env })?;
     let diagnostics = &checked.compiled.diagnostics;
     let errors = diagnostics.iter().filter(|d| d.severity() == Severity::Error).count();
     let warnings = diagnostics.len() - errors;
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     match args.format {
         Format::Json => writeln!(out, "{}", lang::render_json(&checked.files, diagnostics))?,
         Format::Text if diagnostics.is_empty() => {
@@ -86,8 +136,11 @@ pub fn explain(global: &GlobalArgs, args: ExplainArgs) -> anyhow::Result<Outcome
     let set = load_set(&global.rules_dir(), global)?;
     let text = std::fs::read_to_string(&args.event).with_context(|| format!("reading {}", args.event.display()))?;
     let event: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", args.event.display()))?;
+    if !event.is_object() {
+        anyhow::bail!("{} is not a JSON object (an event is a JSON object, as for `match`)", args.event.display());
+    }
     let explanation = set.explain(&event);
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     match args.format {
         Format::Json => {
             let rules: Vec<Value> = explanation
@@ -177,9 +230,11 @@ pub fn match_lines(global: &GlobalArgs, args: MatchArgs) -> anyhow::Result<Outco
     let set = load_set(&global.rules_dir(), global)?;
     let loaded = std::time::Instant::now();
     let mut stdin = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout());
     let mut line = Vec::new();
     let mut n = 0usize;
+    // Non-blank lines: the events `--timing` counts.
+    let mut events = 0usize;
     loop {
         line.clear();
         if stdin.read_until(b'\n', &mut line).context("reading stdin")? == 0 {
@@ -192,6 +247,7 @@ pub fn match_lines(global: &GlobalArgs, args: MatchArgs) -> anyhow::Result<Outco
         let result = match std::str::from_utf8(&line) {
             Err(e) => Err(format!("not UTF-8: {e}")),
             Ok(text) if text.trim().is_empty() => continue,
+            _ if out.get_ref().closed() => break,
             // Only the parts of the event the rules read are built (RuleSet::matched_rules_json).
             Ok(text) if text.trim_start().starts_with('{') => match set.matched_rules_json(text) {
                 Ok(matched) => Ok(matched),
@@ -203,6 +259,7 @@ pub fn match_lines(global: &GlobalArgs, args: MatchArgs) -> anyhow::Result<Outco
                 Ok(_) => Err("not a JSON object".to_string()),
             },
         };
+        events += 1;
         let doc = match result {
             Ok(matched) => json!({ "line": n, "matched": matched }),
             Err(error) => json!({ "line": n, "error": error }),
@@ -221,7 +278,7 @@ pub fn match_lines(global: &GlobalArgs, args: MatchArgs) -> anyhow::Result<Outco
             "{}",
             json!({
                 "load_s": (loaded - started).as_secs_f64(),
-                "events": n,
+                "events": events,
                 "events_s": (done - loaded).as_secs_f64(),
             })
         );
@@ -232,7 +289,7 @@ pub fn match_lines(global: &GlobalArgs, args: MatchArgs) -> anyhow::Result<Outco
 pub fn test(global: &GlobalArgs, args: TestArgs) -> anyhow::Result<Outcome> {
     let dirs = if args.dirs.is_empty() { vec![global.rules_dir()] } else { args.dirs };
     let (mut passed, mut failed) = (0usize, 0usize);
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     for dir in &dirs {
         let set = load_set(dir, global)?;
         let files = loader::test_files(dir)?;
@@ -254,6 +311,9 @@ pub fn test(global: &GlobalArgs, args: TestArgs) -> anyhow::Result<Outcome> {
                         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", p.display()))?
                     }
                 };
+                if !event.is_object() {
+                    anyhow::bail!("{}: test `{}`: the event is not a JSON object (an event is a JSON object, as for `match`)", path.display(), case.name);
+                }
                 let mismatches = ruletest::compare(&case.expect, &set.evaluate(&event));
                 if mismatches.is_empty() {
                     passed += 1;

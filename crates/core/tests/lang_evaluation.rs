@@ -79,7 +79,9 @@ fn topic_templates_keys_and_dlq() {
     assert_eq!(e.matched, ["t"], "the rule still counts as fired");
     assert_eq!(topics(&s, json!({"k": 1, "data": {"k": 42}})), ["keyed|42"]);
     assert!(topics(&s, json!({"k": 1, "data": {"k": true}}))[0].starts_with("dlq key"));
-    assert!(topics(&s, json!({"k": 1}))[0].starts_with("dlq key"));
+    assert_eq!(topics(&s, json!({"k": 1})), ["keyed|"], "a missing explicit key is no key, as the default");
+    assert!(topics(&s, json!({"k": 1, "data": {"k": {"a": 1}}}))[0].starts_with("dlq key"), "an object is unusable");
+    assert!(topics(&s, json!({"k": 1, "data": {"k": [1, 2]}}))[0].starts_with("dlq key"), "several values");
     assert_eq!(topics(&s, json!({"k": 1, "data": {"k": "x"}, "subject": {}})), ["keyed|x"]);
 }
 
@@ -204,4 +206,127 @@ fn yaml_is_read_as_yaml_1_2() {
     assert_eq!(with(json!(1.5)), ["r"]);
     assert!(with(json!(true)).is_empty());
     assert!(s.evaluate(&json!({"flag": true, "x": null, "data": {"n": 0}})).matched.is_empty());
+}
+
+/// The spec's rule test example, verbatim (§Rule tests): the event has no `subject`, and
+/// `to topic "audit.financial_events" key subject.id` still delivers, without a key.
+const SPEC_RULE_TEST: &str = r#"tests:
+  - name: big payment goes to finance
+    event: { eventId: e1, eventType: payment.captured, data: { amount: 5000, currency: USD } }   # or event_file: path
+    expect:
+      rules: [payment_events_to_finance]          # exactly these fired, in order (`default` when only the default block applied)
+      topics: [finance.high_value_transactions, audit.financial_events]   # optional; in delivery order
+      webhooks: []                                 # optional: URLs
+"#;
+
+#[test]
+fn the_spec_rule_test_example_passes_against_the_spec_dsl_and_yaml_examples() {
+    use switchboard_core::lang::ruletest;
+    let cases = ruletest::parse_tests(0, SPEC_RULE_TEST).expect("the spec's test file parses");
+    assert_eq!(cases.len(), 1);
+    let ruletest::TestEvent::Inline(event) = &cases[0].event else { panic!("inline event") };
+    for set in [common::set(include_str!("lang/spec_example.rules")), common::set_yaml(include_str!("lang/spec_example.yaml"))] {
+        let evaluation = set.evaluate(event);
+        let mismatches = ruletest::compare(&cases[0].expect, &evaluation);
+        assert!(mismatches.is_empty(), "{mismatches:?} {evaluation:?}");
+        assert!(evaluation.deliveries.iter().all(|d| matches!(&d.kind, DeliveryKind::Topic { key: None, .. })), "{evaluation:?}");
+    }
+}
+
+fn reason(set: &RuleSet, event: serde_json::Value, rule: &str) -> String {
+    let x = set.explain(&event);
+    x.rules.iter().find(|r| r.name == rule).and_then(|r| r.reason.clone()).unwrap_or_else(|| panic!("no reason for {rule}: {x:?}"))
+}
+
+#[test]
+fn explain_names_the_type_found_for_every_typed_predicate() {
+    let s = common::set(
+        r#"rule eqs { when n == "1" to store }
+rule ins { when n in ["1", "2"] to store }
+rule mixed { when b in ["1", 2] to store }
+rule eqn { when s == 5 to store }
+rule eqnull { when n == null to store }
+rule ge { when s >= 5 to store }
+rule re { when n matches /1/ to store }
+rule same_type { when n == 2 to store }"#,
+    );
+    let e = json!({"n": 1, "s": "5", "b": true});
+    assert_eq!(reason(&s, e.clone(), "eqs"), r#"n: found number 1, not a string (== "1")"#);
+    assert_eq!(reason(&s, e.clone(), "ins"), r#"n: found number 1, not a string (in ["1", "2"])"#);
+    assert_eq!(reason(&s, e.clone(), "mixed"), r#"b: found boolean true, not a string or a number (in ["1", 2])"#);
+    assert_eq!(reason(&s, e.clone(), "eqn"), r#"s: found string "5", not a number (== 5)"#);
+    assert_eq!(reason(&s, e.clone(), "eqnull"), "n: found number 1, not null (== null)");
+    assert_eq!(reason(&s, e.clone(), "ge"), r#"s: found string "5", not a number (>= 5)"#);
+    assert_eq!(reason(&s, e.clone(), "re"), "n: found number 1, not a string (matches /1/)");
+    assert_eq!(reason(&s, e, "same_type"), "n: 1 is not == 2", "the right type: the value and the operator");
+}
+
+#[test]
+fn explain_reasons_read_as_english() {
+    let s = common::set(
+        r#"rule ct { when n contains "1" to store }
+rule ct_arr { when tags contains "x" to store }
+rule ct_any { when tags contains any ["x", "y"] to store }
+rule nul { when nl >= 1 to store }
+rule k { when exists n to topic "t" key nl }"#,
+    );
+    let e = json!({"n": 1, "nl": null, "tags": ["a"]});
+    assert_eq!(reason(&s, e.clone(), "ct"), r#"n: found number 1, not an array or a string (contains "1")"#);
+    assert_eq!(reason(&s, e.clone(), "ct_arr"), r#"tags: an array of 1 does not contain "x""#);
+    assert_eq!(reason(&s, e.clone(), "ct_any"), r#"tags: an array of 1 does not contain any ["x", "y"]"#);
+    assert_eq!(reason(&s, e.clone(), "nul"), "nl: found null, not a number (>= 1)");
+    assert_eq!(topics(&s, e), ["dlq key: nl is null, not a string or an integer"]);
+}
+
+#[test]
+fn drop_in_the_default_block_delivers_nothing_like_a_drop_rule() {
+    let s = common::set(r#"rule r { when exists a to topic "r" } default { to topic "d3" drop }"#);
+    let e = s.evaluate(&json!({}));
+    assert_eq!(e.matched, ["default"], "the default block still applied");
+    assert!(e.deliveries.is_empty(), "{e:?}");
+    assert_eq!(s.explain(&json!({})).evaluation, e);
+    assert_eq!(topics(&s, json!({"a": 1})), ["r|"]);
+    // `stop` in the default block changes nothing.
+    let s = common::set(r#"default { to topic "d" stop }"#);
+    assert_eq!(topics(&s, json!({})), ["d|"]);
+}
+
+#[test]
+fn identical_webhook_deliveries_are_target_method_transform_and_headers() {
+    let s = common::set(
+        r#"rule r1 { when exists a to webhook "https://h" }
+rule r2 { when exists a to webhook "https://h" { timeout 5s retry 2 backoff 1s..2s } }
+rule r3 { when exists a to webhook "https://h" { method PUT } }
+rule r4 { when exists a to webhook "https://h" { header "X" = "1" } }
+rule r5 { when exists a to webhook "https://h" transform "member_to_crm" }
+rule r6 { when exists a to webhook "https://h" { sign "whsec_abc" } }
+rule r7 { when exists a to webhook "https://h" { method POST timeout 1s } }"#,
+    );
+    let e = s.evaluate(&json!({"a": 1}));
+    let kept: Vec<&str> = e.deliveries.iter().map(|d| d.rule.as_str()).collect();
+    assert_eq!(kept, ["r1", "r3", "r4", "r5", "r6"], "timeout and retry do not make a delivery different");
+    let DeliveryKind::Webhook { target } = &e.deliveries[0].kind else { panic!("webhook") };
+    assert_eq!(target.timeout.as_secs(), 10, "the first in evaluation order is kept, with its options");
+}
+
+#[test]
+fn variables_are_substituted_in_every_action_string_including_transform() {
+    let s = common::set(r#"rule r { when exists a to topic "crm" transform "${TR:-member_to_crm}" }"#);
+    let e = s.evaluate(&json!({"a": 1, "subject": {"id": "m1"}}));
+    assert_eq!(e.deliveries[0].payload.to_value(), json!({"crmRecord": {"memberId": "m1"}}));
+    let env = |n: &str| (n == "TR").then(|| "member_to_crm.json".to_string());
+    let (_, c) = common::compile_env(&[("a.rules", r#"rule r { when exists a to topic "crm" transform "${TR}" }"#)], Some(&env));
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    assert!(c.rule_set.is_some());
+    let none = |_: &str| None;
+    let (_, c) = common::compile_env(&[("a.rules", r#"rule r { when exists a to topic "crm" transform "${TR}" }"#)], Some(&none));
+    let codes: Vec<String> = c.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E011"], "unset: the variable is reported, not a file named `${{TR}}`");
+    let (_, c) = common::compile_env(
+        &[("a.rules", r#"rule r { when exists a to topic "t" header "${H:-X-Tenant}" = "v" }"#)],
+        Some(&none),
+    );
+    let e = c.rule_set.expect("loads").evaluate(&json!({"a": 1}));
+    let DeliveryKind::Topic { headers, .. } = &e.deliveries[0].kind else { panic!("topic") };
+    assert_eq!(headers[0].0, "X-Tenant");
 }

@@ -261,6 +261,10 @@ impl Duration {
     pub fn parse(text: &str) -> Option<Duration> {
         let digits = text.find(|c: char| !c.is_ascii_digit())?;
         let (amount, unit) = text.split_at(digits);
+        // Numbers are JSON numbers: no leading zeros (`01s`).
+        if amount.len() > 1 && amount.starts_with('0') {
+            return None;
+        }
         let unit = match unit {
             "ms" => DurationUnit::Millis,
             "s" => DurationUnit::Seconds,

@@ -101,10 +101,10 @@ pub(crate) fn check<'a>(input: &Input, parsed: &'a [File]) -> Checked<'a> {
     for r in &rules {
         c.rule_header(r);
         c.condition(&r.condition, true);
-        c.actions(&r.actions, Some(r));
+        c.actions(&r.actions, Some(r), None);
     }
     if let Some(d) = default {
-        c.actions(&d.actions, None);
+        c.actions(&d.actions, None, Some(d.span));
     }
     let lets_ok = c.let_graph(&defs, &rules);
     for l in &defs {
@@ -307,8 +307,23 @@ impl<'a> Checker<'a, '_> {
             ),
             Operator::Matches { pattern, flags } => {
                 if let Err(e) = compile::matches_regex(&pattern.value, flags) {
+                    // An unknown flag is pointed at: the flags follow the closing `/` of the body.
+                    let flag_at = flags.char_indices().find(|(_, c)| !"imsx".contains(*c)).map(|(i, c)| {
+                        let start = pattern.span.end + 1 + i;
+                        Span::new(pattern.span.file, start, start + c.len_utf8())
+                    });
+                    let in_dsl = self
+                        .input
+                        .files
+                        .get(pattern.span.file)
+                        .and_then(|f| f.text.get(pattern.span.end..pattern.span.end + 1))
+                        == Some("/");
+                    let span = match flag_at {
+                        Some(at) if in_dsl => at,
+                        _ => pattern.span,
+                    };
                     self.push(
-                        Diagnostic::new(Code::E006, format!("invalid regex: {e}"), pattern.span)
+                        Diagnostic::new(Code::E006, format!("invalid regex: {e}"), span)
                             .with_hint("the syntax is Rust's `regex` crate (no backreferences or lookaround)"),
                     );
                 }
@@ -479,7 +494,7 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    fn actions(&mut self, actions: &[Action], rule: Option<&super::ast::Rule>) {
+    fn actions(&mut self, actions: &[Action], rule: Option<&super::ast::Rule>, default_span: Option<Span>) {
         let mut stop: Option<Span> = None;
         let mut drop: Option<Span> = None;
         for a in actions {
@@ -492,10 +507,14 @@ impl<'a> Checker<'a, '_> {
                         *slot = Some(a.span);
                     }
                     if rule.is_none() {
-                        self.push(
-                            Diagnostic::new(Code::W008, format!("`{word}` in the default block does nothing"), a.span)
-                                .with_hint("the default block applies last; remove it"),
-                        );
+                        let d = if a.kind == ActionKind::Stop {
+                            Diagnostic::new(Code::W008, "`stop` in the default block does nothing", a.span)
+                                .with_hint("the default block applies last; remove it")
+                        } else {
+                            Diagnostic::new(Code::W008, "`drop` in the default block: the default block delivers nothing", a.span)
+                                .with_hint("`drop` contributes no delivery, as in a rule; remove it to deliver the block's other actions")
+                        };
+                        self.push(d);
                     }
                 }
                 ActionKind::Store => {}
@@ -511,15 +530,15 @@ impl<'a> Checker<'a, '_> {
                         self.transform(t);
                     }
                     for h in headers {
+                        self.action_string(&h.name, false);
                         self.action_string(&h.value, false);
                     }
                 }
                 ActionKind::Webhook { url, transform, options } => {
                     self.action_string(url, false);
-                    let shown = url.value.trim_start();
-                    if !(shown.starts_with("http://") || shown.starts_with("https://") || shown.starts_with("${")) {
+                    if let Err(why) = check_webhook_url(&url.value) {
                         self.push(
-                            Diagnostic::new(Code::E015, format!("webhook URL `{}` is not http(s)", url.value), url.span)
+                            Diagnostic::new(Code::E015, format!("webhook URL `{}` {why}", url.value), url.span)
                                 .with_hint("write an absolute http:// or https:// URL"),
                         );
                     }
@@ -536,13 +555,16 @@ impl<'a> Checker<'a, '_> {
                     .with_hint("`drop` already ends evaluation; remove `stop`"),
             );
         }
-        if let Some(r) = rule {
-            if actions.is_empty() {
-                self.push(
-                    Diagnostic::new(Code::W001, format!("rule `{}` has no actions", r.name.value), r.name.span)
-                        .with_hint("add `to topic ...`, `to webhook ...`, `to store`, `drop` or `stop`"),
-                );
-            }
+        // The grammar is `when CONDITION ACTION+` and `default { ACTION+ }`.
+        if actions.is_empty() {
+            let (message, span) = match rule {
+                Some(r) => (format!("rule `{}` has no actions", r.name.value), r.name.span),
+                None => ("the default block has no actions".to_string(), default_span.unwrap_or_default()),
+            };
+            self.push(
+                Diagnostic::new(Code::E020, message, span)
+                    .with_hint("add at least one action: `to topic ...`, `to webhook ...`, `to store`, `drop` or `stop`"),
+            );
         }
     }
 
@@ -555,6 +577,7 @@ impl<'a> Checker<'a, '_> {
                 WebhookOption::Retry { attempts, .. } => ("retry", attempts.span),
                 WebhookOption::Sign(s) => ("sign", s.span),
                 WebhookOption::Header(h) => {
+                    self.action_string(&h.name, false);
                     self.action_string(&h.value, false);
                     continue;
                 }
@@ -623,7 +646,13 @@ impl<'a> Checker<'a, '_> {
     }
 
     fn transform(&mut self, t: &Spanned<String>) {
-        let file = compile::transform_file_name(&t.value);
+        let before = self.diagnostics.len();
+        self.action_string(t, false);
+        if self.diagnostics[before..].iter().any(|d| d.severity() == super::diag::Severity::Error) {
+            // A malformed or unset `${...}`: which file it names is unknown.
+            return;
+        }
+        let Ok(file) = compile::transform_reference(&t.value, self.input.env) else { return };
         if !self.transforms.contains_key(&file) {
             let result = match self.input.transforms.iter().find(|f| f.path == file) {
                 None => Err((
@@ -646,6 +675,28 @@ impl<'a> Checker<'a, '_> {
             let d = Diagnostic::new(*code, message.clone(), t.span).with_hint(hint);
             self.push(d);
         }
+    }
+}
+
+/// E015's check of a webhook URL: an absolute http(s) URL (scheme in any case) with a
+/// non-empty, valid host and a valid port, as the `url` crate (WHATWG URL) parses it. A URL with
+/// `${VAR}` in it is resolved only by `serve`: then only its scheme is checked, when written.
+fn check_webhook_url(text: &str) -> Result<(), String> {
+    let scheme_ok = |s: &str| {
+        let lower = s.trim_start().to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    };
+    if text.contains("${") {
+        return if text.trim_start().starts_with("${") || scheme_ok(text) { Ok(()) } else { Err("is not http(s)".to_string()) };
+    }
+    if !scheme_ok(text) {
+        return Err("is not http(s)".to_string());
+    }
+    match url::Url::parse(text.trim()) {
+        Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err("has no host".to_string()),
+        Err(url::ParseError::EmptyHost) => Err("has no host".to_string()),
+        Err(e) => Err(format!("is not a valid URL: {e}")),
     }
 }
 

@@ -172,6 +172,8 @@ pub(crate) fn build(b: Build) -> Result<RuleSet, Diagnostic> {
         });
     }
     let default = match b.default {
+        // `drop` contributes no delivery, in the default block as in a rule.
+        Some(d) if d.actions.iter().any(|a| a.kind == ActionKind::Drop) => Some(Vec::new()),
         Some(d) => Some(
             actions(&d.actions, b.transforms, b.env)
                 .map_err(|e| Diagnostic::new(Code::E015, format!("internal: the default block did not compile: {e}"), d.span))?,
@@ -191,14 +193,24 @@ fn resolve(s: &str, env: Env) -> Result<Secret, String> {
 }
 
 fn headers(hs: &[&Header], env: Env) -> Result<Vec<(String, Secret)>, String> {
-    hs.iter().map(|h| Ok((h.name.value.clone(), resolve(&h.value.value, env)?))).collect()
+    hs.iter().map(|h| Ok((resolve(&h.name.value, env)?.expose().to_string(), resolve(&h.value.value, env)?))).collect()
 }
 
-fn transform(t: Option<&Spanned<String>>, transforms: &HashMap<String, Arc<Transform>>) -> Result<Option<Arc<Transform>>, String> {
+/// The transforms directory file a `transform "T"` names, `${VAR}` resolved (without an
+/// environment, a fallback is used and a variable without one stays `${NAME}`).
+pub(crate) fn transform_reference(t: &str, env: Env) -> Result<String, String> {
+    Ok(transform_file_name(resolve(t, env)?.expose()))
+}
+
+fn transform(
+    t: Option<&Spanned<String>>,
+    transforms: &HashMap<String, Arc<Transform>>,
+    env: Env,
+) -> Result<Option<Arc<Transform>>, String> {
     match t {
         None => Ok(None),
         Some(t) => {
-            let file = transform_file_name(&t.value);
+            let file = transform_reference(&t.value, env)?;
             transforms.get(&file).cloned().map(Some).ok_or_else(|| format!("transform {file} is not loaded"))
         }
     }
@@ -235,7 +247,7 @@ fn actions(list: &[Action], transforms: &HashMap<String, Arc<Transform>>, env: E
                 out.push(CompiledAction::Topic {
                     pieces: pieces.into(),
                     key,
-                    transform: transform(ts.first(), transforms)?,
+                    transform: transform(ts.first(), transforms, env)?,
                     headers: headers(&hs, env)?.into(),
                 });
             }
@@ -274,7 +286,7 @@ fn actions(list: &[Action], transforms: &HashMap<String, Arc<Transform>>, env: E
                     }
                 }
                 target.headers = headers(&hs, env)?;
-                out.push(CompiledAction::Webhook { target: Arc::new(target), transform: transform(t.as_ref(), transforms)? });
+                out.push(CompiledAction::Webhook { target: Arc::new(target), transform: transform(t.as_ref(), transforms, env)? });
             }
             ActionKind::Store => out.push(CompiledAction::Store),
             ActionKind::Drop | ActionKind::Stop => {}

@@ -60,9 +60,11 @@ pub enum Code {
     E017,
     /// Invalid rule test file (`*.test.yaml`).
     E018,
-    /// Invalid literal (number out of range, bad escape, bad duration).
+    /// Invalid literal (number out of range, bad escape, bad duration, leading zero).
     E019,
-    /// Rule has no actions.
+    /// A rule or the default block without actions (the grammar is `ACTION+`).
+    E020,
+    /// No longer reported: a rule without actions is error E020 (the code stays reserved).
     W001,
     /// An empty list that never holds (`in []`, `contains any []`).
     W002,

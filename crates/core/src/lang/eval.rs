@@ -394,6 +394,7 @@ fn describe(v: &Value) -> String {
     match v {
         Value::Array(a) => format!("an array of {}", a.len()),
         Value::Object(_) => "an object".to_string(),
+        Value::Null => "null".to_string(),
         other => format!("{} {}", type_name(other), short(other)),
     }
 }
@@ -408,12 +409,52 @@ fn short(v: &Value) -> String {
     }
 }
 
+/// Whether an event value has the type of a literal (numbers are one type).
+fn same_type(v: &Value, lit: &Value) -> bool {
+    std::mem::discriminant(v) == std::mem::discriminant(lit)
+}
+
+/// "a string", "a number": a type with its article, for `explain`.
+fn a_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// What a test needs a value to be, for `explain` when the value found has another type.
+fn expected_type(test: &Test) -> String {
+    match test {
+        Test::Eq(lit) => a_type(lit).to_string(),
+        Test::In(lits) => {
+            let mut names: Vec<&str> = Vec::new();
+            for l in lits {
+                if !names.contains(&a_type(l)) {
+                    names.push(a_type(l));
+                }
+            }
+            match names.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => "a value".to_string(),
+            }
+        }
+        Test::Ord(..) | Test::Between(..) | Test::Numeric(_) => "a number".to_string(),
+        Test::Cidr(_) => "a string holding an IP address".to_string(),
+        _ => "a string".to_string(),
+    }
+}
+
 /// Whether a predicate's test holds for one scalar value, and whether the value had the type
 /// the test needs (a wrong type is a failure `explain` names).
 fn scalar_test(test: &Test, v: &Value) -> (bool, bool) {
     match test {
-        Test::Eq(lit) => (json_eq(v, lit), true),
-        Test::In(lits) => (lits.iter().any(|l| json_eq(v, l)), true),
+        Test::Eq(lit) => (json_eq(v, lit), same_type(v, lit)),
+        Test::In(lits) => (lits.iter().any(|l| json_eq(v, l)), lits.is_empty() || lits.iter().any(|l| same_type(v, l))),
         Test::Ord(op, n) => match v {
             Value::Number(x) => (ord_holds(*op, x, n), true),
             _ => (false, false),
@@ -574,7 +615,13 @@ fn eval_pred(p: &Pred, ctx: &Ctx<'_, '_>, cur: &Value) -> Verdict {
                 return Ok(());
             }
             let found: Vec<String> = reached.iter().map(|v| describe(v)).collect();
-            fail(format!("{} does not {}", found.join(", "), p.op_text))
+            let usable = |v: &&Value| v.is_array() || (v.is_string() && matches!(p.test, Test::Contains(Value::String(_))));
+            if !reached.iter().any(usable) {
+                let wanted = if matches!(p.test, Test::Contains(Value::String(_))) { "an array or a string" } else { "an array" };
+                return fail(format!("found {}, not {wanted} ({})", found.join(", "), p.op_text));
+            }
+            let phrase = p.op_text.strip_prefix("contains").map_or_else(|| p.op_text.to_string(), |rest| format!("contain{rest}"));
+            fail(format!("{} does not {phrase}", found.join(", ")))
         }
         test => {
             let values = scalars(&reached);
@@ -592,7 +639,7 @@ fn eval_pred(p: &Pred, ctx: &Ctx<'_, '_>, cur: &Value) -> Verdict {
                 return fail("an empty array".to_string());
             }
             match (values.len(), wrong_type) {
-                (1, Some(v)) => fail(format!("found {}, which `{}` does not apply to", describe(v), p.op_text)),
+                (1, Some(v)) => fail(format!("found {}, not {} ({})", describe(v), expected_type(test), p.op_text)),
                 (1, None) => fail(format!("{} {}", short(values[0]), negated(&p.op_text))),
                 _ => {
                     let shown: Vec<String> = values.iter().take(5).map(|v| short(v)).collect();

@@ -271,7 +271,7 @@ pub(crate) enum TopicPiece {
 pub(crate) enum KeySource {
     /// No `key`: `subject.id`, and no key when it is missing.
     Default,
-    /// `key P`: an unusable or missing value sends the event to the DLQ.
+    /// `key P`: a missing value is no key; an unusable one sends the event to the DLQ.
     Path(Box<FieldRef>),
 }
 

@@ -87,6 +87,13 @@ pub fn compile(input: &CompileInput) -> Compiled {
     let mut diagnostics = Vec::new();
     let mut parsed = Vec::new();
     for (i, f) in input.files.iter().enumerate() {
+        // A YAML file with a structural error in one rule still has its other rules checked.
+        if is_yaml_rule_file(&f.path) {
+            let (ast, ds) = yaml::parse_file_partial(i, &f.text);
+            parsed.extend(ast);
+            diagnostics.extend(ds);
+            continue;
+        }
         match parse_source(i, f) {
             Ok(ast) => parsed.push(ast),
             Err(ds) => diagnostics.extend(ds),

@@ -96,6 +96,15 @@ fn syntax_error(file: usize, text: &str, error: &pest::error::Error<Rule>) -> Di
 fn expected_name(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
+        Rule::lbrace => "`{`",
+        Rule::rbrace => "`}`",
+        Rule::lparen => "`(`",
+        Rule::rparen => "`)`",
+        Rule::lbrack => "`[`",
+        Rule::rbrack => "`]`",
+        Rule::comma => "`,`",
+        Rule::equals => "`=`",
+        Rule::dotdot => "`..`",
         Rule::kw_rule => "`rule`",
         Rule::kw_let => "`let`",
         Rule::kw_when => "`when`",
@@ -153,7 +162,7 @@ fn expected_name(rule: Rule) -> Option<&'static str> {
         Rule::key_option => "`key`",
         Rule::transform_option => "`transform`",
         Rule::header_option => "`header`",
-        Rule::webhook_block => "`{`",
+        Rule::webhook_block => "`{` (webhook options)",
         Rule::method_option | Rule::timeout_option | Rule::retry_option | Rule::sign_option => {
             "a webhook option (method, header, timeout, retry, sign)"
         }
@@ -174,8 +183,16 @@ fn is_keyword_rule(rule: Rule) -> bool {
     matches!(rule, Rule::kw_rule | Rule::kw_let | Rule::kw_when | Rule::kw_to | Rule::kw_topic | Rule::kw_webhook | Rule::kw_store | Rule::kw_default | Rule::kw_priority | Rule::kw_description | Rule::kw_key | Rule::kw_transform | Rule::kw_header | Rule::kw_and | Rule::kw_or | Rule::kw_not | Rule::kw_in | Rule::kw_matches | Rule::kw_like | Rule::kw_starts_with | Rule::kw_ends_with | Rule::kw_eq_ic | Rule::kw_contains | Rule::kw_any | Rule::kw_all | Rule::kw_exists | Rule::kw_between | Rule::kw_in_cidr | Rule::kw_method | Rule::kw_timeout | Rule::kw_retry | Rule::kw_backoff | Rule::kw_sign)
 }
 
+/// Punctuation rules: named only for syntax errors.
+fn is_punctuation(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::lbrace | Rule::rbrace | Rule::lparen | Rule::rparen | Rule::lbrack | Rule::rbrack | Rule::comma | Rule::equals | Rule::dotdot
+    )
+}
+
 fn kids(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
-    pair.into_inner().filter(|p| !is_keyword_rule(p.as_rule()))
+    pair.into_inner().filter(|p| !is_keyword_rule(p.as_rule()) && !is_punctuation(p.as_rule()))
 }
 
 struct Builder {
@@ -219,6 +236,9 @@ impl Builder {
                 Rule::priority => {
                     if let Some(n) = kids(p).next() {
                         let nspan = self.span(&n);
+                        if self.leading_zero(n.as_str(), nspan) {
+                            continue;
+                        }
                         match n.as_str().parse::<i64>() {
                             Ok(v) => priorities.push(Spanned::new(v, nspan)),
                             Err(_) => self.diagnostics.push(Diagnostic::new(
@@ -354,6 +374,18 @@ impl Builder {
         let lit = match pair.as_rule() {
             Rule::string => Literal::String(self.string(pair).value),
             Rule::number => match serde_json::from_str::<Number>(pair.as_str()) {
+                // With arbitrary precision, `1e400` parses; its value is not a finite f64.
+                Ok(n) if !n.as_f64().is_some_and(f64::is_finite) => {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            Code::E019,
+                            format!("invalid literal: number {} is out of range", pair.as_str()),
+                            span,
+                        )
+                        .with_hint("numbers are JSON numbers within the range of a 64-bit float (about ±1.8e308)"),
+                    );
+                    Literal::Null
+                }
                 Ok(n) => Literal::Number(n),
                 Err(e) => {
                     self.diagnostics.push(Diagnostic::new(Code::E019, format!("invalid number: {e}"), span));
@@ -367,16 +399,34 @@ impl Builder {
         Spanned::new(lit, span)
     }
 
-    /// Decodes a string literal's JSON escapes (serde_json is the reference for them).
+    /// Decodes a string literal's JSON escapes. The grammar lets any backslash pair through so
+    /// that a bad escape is reported here, at the escape, as an invalid literal.
     fn string(&mut self, pair: Pair<Rule>) -> Spanned<String> {
         let span = self.span(&pair);
-        match serde_json::from_str::<String>(pair.as_str()) {
+        match decode_string(pair.as_str()) {
             Ok(s) => Spanned::new(s, span),
-            Err(e) => {
-                self.diagnostics.push(Diagnostic::new(Code::E019, format!("invalid string literal: {e}"), span));
+            Err((at, len, message)) => {
+                let start = span.start + at;
+                self.diagnostics.push(
+                    Diagnostic::new(Code::E019, format!("invalid literal: {message}"), Span::new(self.file, start, start + len))
+                        .with_hint("strings take JSON escapes: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"),
+                );
                 Spanned::new(String::new(), span)
             }
         }
+    }
+
+    /// Reports `007`: numbers are JSON numbers, without leading zeros. True when reported.
+    fn leading_zero(&mut self, text: &str, span: Span) -> bool {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let bad = digits.len() > 1 && digits.starts_with('0') && digits.as_bytes()[1].is_ascii_digit();
+        if bad {
+            self.diagnostics.push(
+                Diagnostic::new(Code::E019, format!("invalid literal: `{text}` has a leading zero"), span)
+                    .with_hint("numbers are JSON numbers: write them without leading zeros"),
+            );
+        }
+        bad
     }
 
     fn path(&mut self, pair: Pair<Rule>) -> Path {
@@ -387,7 +437,11 @@ impl Builder {
                 Rule::bare_segment => segments.push(Segment::Field(p.as_str().to_string())),
                 Rule::string => segments.push(Segment::Field(self.string(p).value)),
                 Rule::index => {
+                    let ispan = self.span(&p);
                     let text = kids(p).next().map(|d| d.as_str().to_string()).unwrap_or_default();
+                    if self.leading_zero(&text, ispan) {
+                        continue;
+                    }
                     match text.parse::<usize>() {
                         Ok(i) => segments.push(Segment::Index(i)),
                         Err(_) => self.diagnostics.push(Diagnostic::new(
@@ -480,6 +534,9 @@ impl Builder {
                 let mut inner = kids(pair);
                 let attempts = inner.next().map(|p| {
                     let s = self.span(&p);
+                    if self.leading_zero(p.as_str(), s) {
+                        return Spanned::new(1, s);
+                    }
                     match p.as_str().parse::<u64>() {
                         Ok(v) => Spanned::new(v, s),
                         Err(_) => {
@@ -507,7 +564,10 @@ impl Builder {
         match Duration::parse(pair.as_str()) {
             Some(d) => Spanned::new(d, span),
             None => {
-                self.diagnostics.push(Diagnostic::new(Code::E019, format!("invalid duration {}", pair.as_str()), span));
+                self.diagnostics.push(
+                    Diagnostic::new(Code::E019, format!("invalid literal: duration {}", pair.as_str()), span)
+                        .with_hint("a duration is an integer without leading zeros and ms, s, m or h: 250ms, 10s, 5m, 1h"),
+                );
                 Spanned::new(zero_duration(), span)
             }
         }
@@ -516,6 +576,82 @@ impl Builder {
 
 /// The AST's rule type, renamed here because pest's derive names its enum `Rule` too.
 type Rule_ = super::ast::Rule;
+
+/// The value of a JSON string literal (quotes included in `text`), or the byte offset and
+/// length in `text` of its first bad escape, with a message.
+fn decode_string(text: &str) -> Result<String, (usize, usize, String)> {
+    let body = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+    let base = usize::from(text.starts_with('"'));
+    let mut out = String::with_capacity(body.len());
+    let mut iter = body.char_indices();
+    // Four hex digits after `\u` at byte `i` of the body.
+    let hex4 = |i: usize| -> Option<u32> {
+        let digits = body.get(i + 2..i + 6)?;
+        if digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            u32::from_str_radix(digits, 16).ok()
+        } else {
+            None
+        }
+    };
+    while let Some((i, c)) = iter.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some((_, e)) = iter.next() else {
+            return Err((base + i, 1, "bad string escape `\\` at the end".to_string()));
+        };
+        let simple = match e {
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            '/' => Some('/'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            out.push(ch);
+            continue;
+        }
+        if e != 'u' {
+            return Err((base + i, 1 + e.len_utf8(), format!("bad string escape `\\{e}`")));
+        }
+        let shown = |len: usize| body.get(i..(i + len).min(body.len())).unwrap_or("").to_string();
+        let Some(unit) = hex4(i) else {
+            let len = 2 + body[i + 2..].chars().take(4).take_while(|c| c.is_ascii_hexdigit()).count();
+            return Err((base + i, len, format!("bad string escape `{}` (\\u takes four hex digits)", shown(len))));
+        };
+        for _ in 0..4 {
+            iter.next();
+        }
+        let ch = if (0xD800..0xDC00).contains(&unit) {
+            match body.get(i + 6..i + 8) {
+                Some("\\u") => match hex4(i + 6) {
+                    Some(low) if (0xDC00..0xE000).contains(&low) => {
+                        for _ in 0..6 {
+                            iter.next();
+                        }
+                        char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        } else {
+            char::from_u32(unit)
+        };
+        match ch {
+            Some(ch) => out.push(ch),
+            None => {
+                return Err((base + i, 6, format!("bad string escape `{}`: a lone UTF-16 surrogate is not a character", shown(6))))
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// `/.../` bodies: `\/` stands for `/`; every other backslash pair is kept for the regex engine.
 fn unescape_regex(body: &str) -> String {

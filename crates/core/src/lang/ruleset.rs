@@ -337,7 +337,17 @@ impl Planner<'_> {
                     }
                 }
                 CompiledAction::Webhook { target, transform } => {
-                    let identity = format!("webhook|{target:?}");
+                    // Identical deliveries: the same target (URL and method), transform and
+                    // headers (a `sign` secret counts: it makes the signature headers). Timeout
+                    // and retry are how a delivery is attempted, not what is sent: the first
+                    // delivery in evaluation order is kept with its own.
+                    let identity = format!(
+                        "webhook|{:?}|{}|{:?}|{:?}",
+                        target.url.expose(),
+                        target.method.as_str(),
+                        target.headers,
+                        target.sign.as_ref().map(|s| s.expose())
+                    );
                     self.push(rule, identity, DeliveryKind::Webhook { target: target.clone() }, transform.as_ref());
                 }
                 CompiledAction::Store => {
@@ -387,11 +397,11 @@ impl Planner<'_> {
         let key = match key {
             KeySource::Default => eval::field_text(self.event, &*SUBJECT_ID, "subject.id")
                 .map_err(|e| format!("key: {e}"))?,
-            KeySource::Path(field) => Some(
-                eval::field_text(self.event, &field.path, &field.text)
-                    .map_err(|e| format!("key: {e}"))?
-                    .ok_or_else(|| format!("key: {} is missing", field.text))?,
-            ),
+            // A missing explicit key is no key, as for the default key (spec: "missing: no
+            // key"); a value that is there but unusable is a DLQ case.
+            KeySource::Path(field) => {
+                eval::field_text(self.event, &field.path, &field.text).map_err(|e| format!("key: {e}"))?
+            }
         };
         let mut all_headers = headers.to_vec();
         for (name, field) in [("eventType", "eventType"), ("eventVersion", "eventVersion")] {

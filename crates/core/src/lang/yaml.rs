@@ -62,17 +62,26 @@ pub(crate) fn load<'a>(file: usize, text: &'a str) -> Result<Option<MarkedYaml<'
 
 /// Parses one YAML rule file.
 pub fn parse_file(file: usize, text: &str) -> Result<File, Vec<Diagnostic>> {
-    let doc = load(file, text).map_err(|d| vec![d])?;
+    match parse_file_partial(file, text) {
+        (Some(f), ds) if ds.is_empty() => Ok(f),
+        (_, ds) => Err(ds),
+    }
+}
+
+/// [`parse_file`], keeping what parsed: with a structural error (E014, E019) in one rule, the
+/// file's other rules (`None` only when the YAML itself is invalid, E013) so that the checker
+/// reports their problems too. A rule or default block with an error is left out.
+pub fn parse_file_partial(file: usize, text: &str) -> (Option<File>, Vec<Diagnostic>) {
+    let doc = match load(file, text) {
+        Ok(doc) => doc,
+        Err(d) => return (None, vec![d]),
+    };
     let mut b = Builder { pos: Positions::new(file, text), diagnostics: Vec::new() };
     let mut items = Vec::new();
     if let Some(doc) = doc {
         b.document(&doc, &mut items);
     }
-    if b.diagnostics.is_empty() {
-        Ok(File { items })
-    } else {
-        Err(b.diagnostics)
-    }
+    (Some(File { items }), b.diagnostics)
 }
 
 /// Converts a YAML node to JSON (events and expectations of rule test files).
@@ -164,8 +173,12 @@ impl Builder {
                 "routing_rules" => match &v.data {
                     YamlData::Sequence(rules) => {
                         for r in rules {
+                            let before = self.diagnostics.len();
                             if let Some(rule) = self.rule(r) {
-                                items.push(Item::Rule(rule));
+                                // A rule with an error is left out (only its error is reported).
+                                if self.diagnostics.len() == before {
+                                    items.push(Item::Rule(rule));
+                                }
                             }
                         }
                     }
@@ -173,7 +186,9 @@ impl Builder {
                     _ => self.error(v, "`routing_rules` must be a list of rules"),
                 },
                 "default" => {
-                    let span = self.pos.span(v);
+                    // Diagnostics about the block (a second one, no actions) point at `default:`.
+                    let span = self.pos.span(k);
+                    let before = self.diagnostics.len();
                     let mut actions = Vec::new();
                     if let Some(entries) = self.entries(v, "`default`") {
                         for (key, k, v) in entries {
@@ -184,7 +199,9 @@ impl Builder {
                             }
                         }
                     }
-                    items.push(Item::Default(DefaultBlock { actions, span }));
+                    if self.diagnostics.len() == before {
+                        items.push(Item::Default(DefaultBlock { actions, span }));
+                    }
                 }
                 _ => self.error_hint(
                     k,
