@@ -3,13 +3,14 @@
 //! `POST /events` takes one envelope, a JSON array of them, or CloudEvents (binary mode: `ce-*`
 //! headers; structured mode: `application/cloudevents+json`; batch:
 //! `application/cloudevents-batch+json`). Every event of a request is validated first; if any is
-//! invalid the request is refused whole with a 400 naming the index and the field, and nothing is
-//! accepted. Otherwise all are appended to the ingest topic (Kafka or the local bus) and the 202 is
+//! invalid the request is refused whole with a 400 naming the index and the field of every
+//! problem, and nothing is accepted. Otherwise all are appended to the ingest topic (Kafka or the local bus) and the 202 is
 //! sent only once they are durable there.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -44,11 +45,25 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(state);
-    match extra {
+        .with_state(state.clone());
+    let app = match extra {
         Some(extra) => app.merge(extra),
         None => app,
+    };
+    // Every write (every POST: /events, /-/reload, /-/dlq/replay, /aggregates/{id}/events) needs
+    // the bearer token when one is configured. A middleware runs before any body is read, so a
+    // caller without the token gets 401 before the size limit is looked at.
+    app.layer(axum::middleware::from_fn_with_state(state, require_auth))
+}
+
+async fn require_auth(State(state): State<Arc<AppState>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() == axum::http::Method::POST && !authorized(&state, request.headers()) {
+        state.reloader.pipeline.metrics.processing_errors.with_label_values(&["unauthorized"]).inc();
+        let mut response = error(StatusCode::UNAUTHORIZED, "Authorization", "a valid bearer token is required");
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        return response;
     }
+    next.run(request).await
 }
 
 fn error(status: StatusCode, field: &str, message: &str) -> Response {
@@ -58,63 +73,167 @@ fn error(status: StatusCode, field: &str, message: &str) -> Response {
 fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(token) = &state.auth_token else { return true };
     let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
-    let Some(given) = given.strip_prefix("Bearer ") else { return false };
+    // The scheme is case-insensitive (RFC 7235 §2.1): `Bearer`, `bearer`, `BEARER`.
+    let Some((scheme, given)) = given.split_once(' ') else { return false };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
+    let given = given.trim_start_matches(' ');
     // Constant-time comparison: the token is a secret.
     given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
-/// Decodes the request into envelopes (as JSON values) and whether it was a batch (an array),
-/// naming the offending field (and its index in a batch).
-fn decode(headers: &HeaderMap, body: &[u8]) -> Result<(Vec<Value>, bool), (Option<usize>, EnvelopeError)> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    let parse = |body: &[u8]| -> Result<Value, (Option<usize>, EnvelopeError)> {
-        serde_json::from_slice(body)
-            .map_err(|e| (None, EnvelopeError { field: "$".into(), message: format!("not valid JSON: {e}") }))
+/// A request body read under the size limit: a 413 in the JSON error shape when it is over.
+fn body_or_413(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            state.reloader.pipeline.metrics.processing_errors.with_label_values(&["body_too_large"]).inc();
+            error(status, "body", "the request body is larger than http.max_body_bytes")
+        } else {
+            state.reloader.pipeline.metrics.processing_errors.with_label_values(&["validation"]).inc();
+            error(status, "body", &rejection.body_text())
+        }
+    })
+}
+
+/// Marks an ingest-topic message as a CloudEvent: the pipeline then dedups it by `source` + `id`
+/// and does not hold its `type` to the seed's dotted-lower-case pattern.
+pub const CLOUDEVENT_HEADER: &str = "x-switchboard-cloudevent";
+
+/// What a request decodes into: each event (or its problems), whether it was an array, whether
+/// it was CloudEvents.
+struct Decoded {
+    events: Vec<Result<Value, Vec<EnvelopeError>>>,
+    batch: bool,
+    cloudevents: bool,
+}
+
+fn one(field: &str, message: impl Into<String>) -> EnvelopeError {
+    EnvelopeError { field: field.to_string(), message: message.into() }
+}
+
+/// Decodes the request. The mode is chosen by the Content-Type first (CloudEvents HTTP binding
+/// §3): `application/cloudevents+json` is structured mode and `application/cloudevents-batch+json`
+/// batched mode, whatever `ce-*` headers come along; otherwise a `ce-specversion` header means
+/// binary mode; otherwise the body is a seed envelope or an array of them. Media types compare
+/// case-insensitively and ignore parameters.
+fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Decoded, EnvelopeError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(cloudevents::media_type);
+    let parse = |body: &[u8]| -> Result<Value, EnvelopeError> {
+        serde_json::from_slice(body).map_err(|e| one("$", format!("not valid JSON: {e}")))
     };
-    if headers.contains_key("ce-specversion") {
-        return cloudevents::from_binary(headers, body).map(|e| (vec![e], false)).map_err(|e| (None, e));
-    }
-    if ct.starts_with("application/cloudevents-batch+json") {
-        let Value::Array(items) = parse(body)? else {
-            return Err((None, EnvelopeError { field: "$".into(), message: "a CloudEvents batch is a JSON array".into() }));
-        };
-        let events = items.iter().enumerate().map(|(i, v)| cloudevents::from_structured(v).map_err(|e| (Some(i), e)));
-        return Ok((events.collect::<Result<_, _>>()?, true));
-    }
-    if ct.starts_with("application/cloudevents+json") {
-        return cloudevents::from_structured(&parse(body)?).map(|e| (vec![e], false)).map_err(|e| (None, e));
-    }
-    match parse(body)? {
-        Value::Array(items) => Ok((items, true)),
-        one => Ok((vec![one], false)),
+    match ct.as_deref() {
+        Some("application/cloudevents-batch+json") => {
+            let Value::Array(items) = parse(body)? else {
+                return Err(one("$", "a CloudEvents batch is a JSON array"));
+            };
+            let events = items.iter().map(cloudevents::from_structured).collect();
+            Ok(Decoded { events, batch: true, cloudevents: true })
+        }
+        Some("application/cloudevents+json") => {
+            Ok(Decoded { events: vec![cloudevents::from_structured(&parse(body)?)], batch: false, cloudevents: true })
+        }
+        _ if headers.contains_key("ce-specversion") => {
+            Ok(Decoded { events: vec![cloudevents::from_binary(headers, body)], batch: false, cloudevents: true })
+        }
+        _ => match parse(body)? {
+            Value::Array(items) => Ok(Decoded { events: items.into_iter().map(Ok).collect(), batch: true, cloudevents: false }),
+            v => Ok(Decoded { events: vec![Ok(v)], batch: false, cloudevents: false }),
+        },
     }
 }
 
-async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+/// For CloudEvents input, an envelope field named by validation is reported as the CloudEvents
+/// attribute the client sent.
+fn ce_attribute(field: &str) -> &str {
+    match field {
+        "eventId" => "id",
+        "eventType" => "type",
+        "eventTime" => "time",
+        "producer.service" => "source",
+        "producer" => "source",
+        "subject.id" | "subject" => "subject",
+        "dataContentType" => "datacontenttype",
+        "dataSchema" => "dataschema",
+        other => other,
+    }
+}
+
+/// Checks an envelope decoded from a request: every problem, not only the first. CloudEvents
+/// are not held to the seed's `eventType` pattern (any non-empty `type` is a CloudEvents type).
+pub fn check_envelope(value: &Value, cloudevent: bool) -> Result<Envelope, Vec<EnvelopeError>> {
+    let envelope = Envelope::from_value_ref(value).map_err(|e| vec![e])?;
+    match envelope.validate() {
+        Ok(()) => Ok(envelope),
+        Err(errors) => {
+            let errors: Vec<EnvelopeError> = errors
+                .into_iter()
+                .filter(|e| !(cloudevent && e.field == "eventType" && envelope.event_type.as_deref().is_some_and(|t| !t.is_empty())))
+                .collect();
+            if errors.is_empty() {
+                Ok(envelope)
+            } else {
+                Err(errors)
+            }
+        }
+    }
+}
+
+async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     if !authorized(&state, &headers) {
         return error(StatusCode::UNAUTHORIZED, "Authorization", "a valid bearer token is required");
     }
-    let (events, batch) = match decode(&headers, &body) {
-        Ok(decoded) => decoded,
-        Err((index, e)) => return refuse(index, &e),
+    let body = match body_or_413(&state, body) {
+        Ok(b) => b,
+        Err(response) => return response,
     };
-    if events.is_empty() {
+    let validation = |n: usize| state.reloader.pipeline.metrics.processing_errors.with_label_values(&["validation"]).inc_by(n as u64);
+    let Decoded { events, batch, cloudevents } = match decode(&headers, &body) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            validation(1);
+            return refuse(vec![(None, e)]);
+        }
+    };
+    if events.is_empty() && !(batch && cloudevents) {
+        validation(1);
         return error(StatusCode::BAD_REQUEST, "$", "no events in the request");
     }
-    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok()).map(String::from);
+    // Only a valid W3C traceparent is carried (an invalid one is treated as absent).
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| crate::pipeline::is_traceparent(t))
+        .map(String::from);
     let mut messages = Vec::with_capacity(events.len());
-    for (i, value) in events.into_iter().enumerate() {
+    let mut problems: Vec<(Option<usize>, EnvelopeError)> = Vec::new();
+    let mut refused = 0;
+    for (i, decoded) in events.into_iter().enumerate() {
         let index = batch.then_some(i);
-        let envelope = match Envelope::from_value_ref(&value) {
-            Ok(env) => env,
-            Err(e) => return refuse(index, &e),
+        let checked = decoded.and_then(|value| check_envelope(&value, cloudevents).map(|env| (value, env)));
+        let (value, envelope) = match checked {
+            Ok(ok) => ok,
+            Err(errors) => {
+                refused += 1;
+                for mut e in errors {
+                    if cloudevents {
+                        e.field = ce_attribute(&e.field).to_string();
+                    }
+                    problems.push((index, e));
+                }
+                continue;
+            }
         };
-        if let Err(errors) = envelope.validate() {
-            return refuse(index, &errors[0]);
+        if !problems.is_empty() {
+            continue;
         }
         let mut hs = Vec::new();
         if let Some(tp) = &traceparent {
             hs.push(("traceparent".to_string(), tp.as_bytes().to_vec()));
+        }
+        if cloudevents {
+            hs.push((CLOUDEVENT_HEADER.to_string(), b"1.0".to_vec()));
         }
         messages.push(OutMessage {
             topic: state.ingest_topic.clone(),
@@ -123,7 +242,14 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
             value: serde_json::to_vec(&value).unwrap_or_default(),
         });
     }
+    if !problems.is_empty() {
+        validation(refused);
+        return refuse(problems);
+    }
     let count = messages.len();
+    if count == 0 {
+        return (StatusCode::ACCEPTED, Json(json!({"accepted": 0}))).into_response();
+    }
     match state.ingest.publish(messages).await {
         Ok(()) => {
             state.reloader.pipeline.metrics.http_ingested.with_label_values(&[state.mode]).inc_by(count as u64);
@@ -136,12 +262,21 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: By
     }
 }
 
-fn refuse(index: Option<usize>, e: &EnvelopeError) -> Response {
-    let mut body = json!({"error": {"field": e.field, "message": e.message}});
-    if let Some(i) = index {
-        body["error"]["index"] = json!(i);
-    }
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+/// A 400 with every problem of the request: `error` is the first (the shape clients already
+/// read), `errors` all of them, each `{field, message, index?}`.
+fn refuse(problems: Vec<(Option<usize>, EnvelopeError)>) -> Response {
+    let all: Vec<Value> = problems
+        .iter()
+        .map(|(index, e)| {
+            let mut v = json!({"field": e.field, "message": e.message});
+            if let Some(i) = index {
+                v["index"] = json!(i);
+            }
+            v
+        })
+        .collect();
+    let first = all.first().cloned().unwrap_or_else(|| json!({"field": "$", "message": "invalid request"}));
+    (StatusCode::BAD_REQUEST, Json(json!({"error": first, "errors": all}))).into_response()
 }
 
 async fn rules(State(state): State<Arc<AppState>>) -> Response {
@@ -175,10 +310,14 @@ async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
 
 /// `switchboard dlq replay` sends webhook dead letters here while the gateway runs (it holds the
 /// outbox): a JSON array of DLQ records.
-async fn replay_webhooks(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn replay_webhooks(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     if !authorized(&state, &headers) {
         return error(StatusCode::UNAUTHORIZED, "Authorization", "a valid bearer token is required");
     }
+    let body = match body_or_413(&state, body) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
     let records: Vec<switchboard_webhook::DeadLetterRecord> = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, "$", &format!("not an array of webhook dead letters: {e}")),

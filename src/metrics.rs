@@ -34,6 +34,25 @@ pub struct Metrics {
     pub http_ingested: IntCounterVec,
 }
 
+/// `events_processing_errors_total{error_type}` values: from the pipeline (`invalid_json`,
+/// `invalid_envelope`, `delivery_planning`), the sources (`sink`) and HTTP refusals
+/// (`validation` per refused event or request, `unauthorized`, `body_too_large`).
+pub const ERROR_TYPES: &[&str] =
+    &["invalid_json", "invalid_envelope", "delivery_planning", "sink", "validation", "unauthorized", "body_too_large"];
+
+/// `events_dlq_total{reason}` values (the DLQ record's `error.type`) the pipeline writes.
+pub const DLQ_REASONS: &[&str] = &["InvalidJson", "InvalidEnvelope", "UndeliverableTarget"];
+
+/// Labelled families announced even before their first series.
+const ANNOUNCED: &[(&str, &str, &str)] = &[
+    ("events_published_total", "Messages published to topics", "counter"),
+    ("events_dlq_total", "Records written to the dead-letter queue", "counter"),
+    ("events_processing_errors_total", "Processing errors", "counter"),
+    ("rule_matches_total", "Events each rule fired for", "counter"),
+    ("rules_reload_total", "Rule set reloads", "counter"),
+    ("kafka_consumer_lag", "Consumer lag in messages", "gauge"),
+];
+
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     r.register(Box::new(c.clone()))?;
@@ -66,7 +85,7 @@ impl Metrics {
         registry.register(Box::new(batch_stage_duration.clone()))?;
         let rules_loaded = IntGauge::new("rules_loaded", "Rules in the serving rule set")?;
         registry.register(Box::new(rules_loaded.clone()))?;
-        Ok(Metrics {
+        let metrics = Metrics {
             events_published: counter_vec(&registry, "events_published_total", "Messages published to topics", &["event_type"])?,
             events_dlq: counter_vec(&registry, "events_dlq_total", "Records written to the dead-letter queue", &["reason"])?,
             processing_errors: counter_vec(&registry, "events_processing_errors_total", "Processing errors", &["error_type"])?,
@@ -81,14 +100,48 @@ impl Metrics {
             batch_stage_duration,
             events_duplicate,
             rules_loaded,
-        })
+        };
+        metrics.init_known_labels();
+        Ok(metrics)
     }
 
-    /// The text exposition format.
+    /// The label values the code knows, at 0 from startup, so every family shows in `/metrics`
+    /// before its first event (a counter that appears only on its first increment hides a
+    /// rate() from the first event, and alerts on absent series).
+    fn init_known_labels(&self) {
+        for result in ["success", "failure"] {
+            self.rules_reload.with_label_values(&[result]);
+        }
+        for kind in ERROR_TYPES {
+            self.processing_errors.with_label_values(&[kind]);
+        }
+        for reason in DLQ_REASONS {
+            self.events_dlq.with_label_values(&[reason]);
+        }
+    }
+
+    /// `rule_matches_total{rule}` at 0 for every rule of a snapshot (called at start and on
+    /// each install; counters of rules that left the set keep their last value).
+    pub fn init_rules<'a>(&self, names: impl Iterator<Item = &'a str>) {
+        for name in names {
+            self.rule_matches.with_label_values(&[name]);
+        }
+    }
+
+    /// The text exposition format. A labelled family with no series yet (`events_published_total`
+    /// before the first publish: its label values are event types, unknown in advance) is still
+    /// announced with its `# HELP` and `# TYPE` lines.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
+        let families = self.registry.gather();
         // Encoding into a Vec cannot fail for well-formed metric families.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
-        String::from_utf8(buf).unwrap_or_default()
+        let _ = TextEncoder::new().encode(&families, &mut buf);
+        let mut text = String::from_utf8(buf).unwrap_or_default();
+        for (name, help, kind) in ANNOUNCED {
+            if !families.iter().any(|f| f.name() == *name) {
+                text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            }
+        }
+        text
     }
 }

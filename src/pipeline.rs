@@ -94,12 +94,40 @@ fn traceparent(input: &Input, event: Option<&Value>) -> String {
     format!("00-{trace:032x}-{span:016x}-01")
 }
 
-fn is_traceparent(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 4
-        && [2, 32, 16, 2].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_hexdigit()))
-        && parts[1].bytes().any(|b| b != b'0')
-        && parts[2].bytes().any(|b| b != b'0')
+/// A valid W3C traceparent (Trace Context §3.2): `version-traceid-parentid-flags`, all lower-case
+/// hex; the version is not `ff`; trace-id (32) and parent-id (16) are not all zeros; flags are 2.
+/// Version `00` is exactly 55 characters; a later version may append `-...` fields after them.
+/// Anything else is treated as absent (a new trace is started).
+pub(crate) fn is_traceparent(s: &str) -> bool {
+    let hex = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if s.len() < 55 || !s.is_char_boundary(55) {
+        return false;
+    }
+    let (head, rest) = s.split_at(55);
+    let parts: Vec<&str> = head.split('-').collect();
+    if parts.len() != 4 || !hex(parts[0], 2) || !hex(parts[1], 32) || !hex(parts[2], 16) || !hex(parts[3], 2) {
+        return false;
+    }
+    if parts[0] == "ff" || parts[1].bytes().all(|b| b == b'0') || parts[2].bytes().all(|b| b == b'0') {
+        return false;
+    }
+    if parts[0] == "00" {
+        rest.is_empty()
+    } else {
+        rest.is_empty() || rest.starts_with('-')
+    }
+}
+
+/// The dedup key of an event: its eventId, or for a CloudEvent (marked by HTTP ingestion) its
+/// `source` and `id` (the pair CloudEvents makes unique), NUL-separated so no two pairs collide.
+fn dedup_key(input: &Input, envelope: &Envelope) -> String {
+    let id = envelope.event_id.clone().unwrap_or_default();
+    if input.header(crate::http::CLOUDEVENT_HEADER).is_some() {
+        let source = envelope.producer.as_ref().and_then(|p| p.service.as_deref()).unwrap_or_default();
+        format!("ce\u{0}{source}\u{0}{id}")
+    } else {
+        id
+    }
 }
 
 impl Pipeline {
@@ -113,6 +141,7 @@ impl Pipeline {
     ) -> Pipeline {
         metrics.rules_loaded.set(snapshot.rules.rule_count() as i64);
         metrics.rules_version_info.with_label_values(&[snapshot.version()]).set(1);
+        metrics.init_rules(snapshot.rules.rule_names());
         Pipeline {
             snapshot: ArcSwap::from_pointee(snapshot),
             metrics,
@@ -136,15 +165,18 @@ impl Pipeline {
         self.metrics.rules_version_info.with_label_values(&[old.version()]).set(0);
         self.metrics.rules_version_info.with_label_values(&[new.version()]).set(1);
         self.metrics.rules_loaded.set(new.rules.rule_count() as i64);
+        self.metrics.init_rules(new.rules.rule_names());
     }
 
-    fn dead_letter(&self, plan: &mut Plan, letter: DeadLetter, original: &[u8]) {
+    fn dead_letter(&self, plan: &mut Plan, letter: DeadLetter, input: &Input) {
         self.metrics.events_dlq.with_label_values(&[letter.kind]).inc();
-        let record = letter.record(original);
+        let record = letter.record(&input.value);
+        // Like every other output: the input's valid traceparent (or its event's), else a new one.
+        let trace = traceparent(input, record.get("originalEvent"));
         plan.messages.push(OutMessage {
             topic: self.dlq_topic.clone(),
             key: dlq::record_key(&record).map(String::into_bytes),
-            headers: vec![("error-type".into(), letter.kind.as_bytes().to_vec())],
+            headers: vec![("error-type".into(), letter.kind.as_bytes().to_vec()), ("traceparent".into(), trace.into_bytes())],
             value: serde_json::to_vec(&record).unwrap_or_default(),
         });
     }
@@ -161,7 +193,7 @@ impl Pipeline {
                 Ok(v) => v,
                 Err(e) => {
                     self.metrics.processing_errors.with_label_values(&["invalid_json"]).inc();
-                    self.dead_letter(&mut plan, DeadLetter::new("InvalidJson", format!("not valid JSON: {e}"), "pipeline"), &input.value);
+                    self.dead_letter(&mut plan, DeadLetter::new("InvalidJson", format!("not valid JSON: {e}"), "pipeline"), input);
                     continue;
                 }
             };
@@ -169,18 +201,28 @@ impl Pipeline {
                 Ok(env) => env,
                 Err(e) => {
                     self.metrics.processing_errors.with_label_values(&["invalid_envelope"]).inc();
-                    self.dead_letter(&mut plan, DeadLetter::new("InvalidEnvelope", e.to_string(), "pipeline"), &input.value);
+                    self.dead_letter(&mut plan, DeadLetter::new("InvalidEnvelope", e.to_string(), "pipeline"), input);
                     continue;
                 }
             };
-            if let Err(errors) = envelope.validate() {
+            let cloudevent = input.header(crate::http::CLOUDEVENT_HEADER).is_some();
+            // A CloudEvent's `type` is any non-empty string (HTTP ingestion checked it).
+            let errors: Vec<_> = envelope
+                .validate()
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| !(cloudevent && e.field == "eventType" && envelope.event_type.as_deref().is_some_and(|t| !t.is_empty())))
+                .collect();
+            if !errors.is_empty() {
                 self.metrics.processing_errors.with_label_values(&["invalid_envelope"]).inc();
                 let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-                self.dead_letter(&mut plan, DeadLetter::new("InvalidEnvelope", message, "pipeline"), &input.value);
+                self.dead_letter(&mut plan, DeadLetter::new("InvalidEnvelope", message, "pipeline"), input);
                 continue;
             }
-            // validate() guarantees eventId and eventType are present.
-            let event_id = envelope.event_id.clone().unwrap_or_default();
+            // validate() guarantees eventId and eventType are present. The dedup key is the
+            // eventId, or source + id for a CloudEvent.
+            let event_id = dedup_key(input, &envelope);
             let event_type = envelope.event_type.clone().unwrap_or_default();
             let replayed = input.header(REPLAY_HEADER).is_some();
             let duplicate = batch_ids.contains(&event_id)
@@ -244,7 +286,7 @@ impl Pipeline {
                     self.metrics.processing_errors.with_label_values(&["delivery_planning"]).inc();
                     let letter = DeadLetter::new("UndeliverableTarget", reason, "pipeline")
                         .with("rule", Value::String(delivery.rule.clone()));
-                    self.dead_letter(plan, letter, &input.value);
+                    self.dead_letter(plan, letter, input);
                 }
             }
         }
@@ -337,6 +379,39 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_valid_traceparent_is_accepted() {
+        assert!(is_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        assert!(is_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"), "a later version may add fields");
+        for bad in [
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+            "00-abc",
+            "",
+        ] {
+            assert!(!is_traceparent(bad), "{bad}");
+        }
+        let input = Input { value: vec![], headers: vec![("traceparent".into(), b"00-ABC".to_vec())] };
+        assert!(is_traceparent(&traceparent(&input, None)));
+        assert_ne!(traceparent(&input, None), "00-ABC");
+    }
+
+    #[test]
+    fn cloudevents_dedup_on_source_and_id() {
+        let env = |id: &str, source: &str| Envelope::from_value(serde_json::json!({"eventId": id, "producer": {"service": source}})).unwrap();
+        let ce = Input { value: vec![], headers: vec![(crate::http::CLOUDEVENT_HEADER.into(), b"1.0".to_vec())] };
+        let seed = Input { value: vec![], headers: vec![] };
+        assert_ne!(dedup_key(&ce, &env("1", "a")), dedup_key(&ce, &env("1", "b")));
+        assert_eq!(dedup_key(&ce, &env("1", "a")), dedup_key(&ce, &env("1", "a")));
+        assert_eq!(dedup_key(&seed, &env("1", "a")), "1");
+        assert_eq!(dedup_key(&seed, &env("1", "b")), "1", "seed envelopes dedup by eventId alone");
+    }
 
     #[test]
     fn traceparent_is_carried_or_created() {

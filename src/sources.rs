@@ -71,10 +71,17 @@ pub async fn run_local(
 ) -> anyhow::Result<()> {
     let mut next = bus.committed(&group, &topic)?;
     tracing::info!(topic = %topic, group = %group, from_offset = next, "local bus router started");
+    // The same lag gauge as Kafka mode, `kafka_consumer_lag{topic, partition="0"}`: the topic's
+    // message count minus the group's committed offset (a local bus topic has one partition).
+    let lag = |next: u64| {
+        let end = bus.topics().into_iter().find(|(name, _)| *name == topic).map_or(0, |(_, n)| n);
+        pipeline.metrics.consumer_lag.with_label_values(&[topic.as_str(), "0"]).set(end.saturating_sub(next) as i64);
+    };
     loop {
         if cancel.is_cancelled() {
             break;
         }
+        lag(next);
         let records = {
             let bus = bus.clone();
             let topic = topic.clone();
@@ -95,6 +102,7 @@ pub async fn run_local(
         next = last + 1;
         let (b, t, g) = (bus.clone(), topic.clone(), group.clone());
         tokio::task::spawn_blocking(move || b.commit(&g, &t, next)).await??;
+        lag(next);
     }
     tracing::info!(topic = %topic, committed = next, "local bus router stopped");
     Ok(())

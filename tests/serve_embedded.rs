@@ -159,14 +159,37 @@ async fn bearer_auth_and_body_limit() {
     let event = envelope("a1", "member.created", json!({}), &[]);
     let r = client.post(gw.url("/events")).json(&event).send().await.unwrap();
     assert_eq!(r.status(), 401);
+    assert_eq!(r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
     let r = client.post(gw.url("/events")).bearer_auth("wrong").json(&event).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let r = client.post(gw.url("/events")).bearer_auth("t0k3n").json(&event).send().await.unwrap();
     assert_eq!(r.status(), 202);
+    // The scheme is case-insensitive.
+    let second = envelope("a3", "member.created", json!({}), &[]);
+    let r = client.post(gw.url("/events")).header("authorization", "bearer t0k3n").json(&second).send().await.unwrap();
+    assert_eq!(r.status(), 202);
     let big = envelope("a2", "member.created", json!({"blob": "x".repeat(10_000)}), &[]);
+    // Without the token: 401 before the size is looked at.
+    let r = client.post(gw.url("/events")).json(&big).send().await.unwrap();
+    assert_eq!(r.status(), 401);
     let r = client.post(gw.url("/events")).bearer_auth("t0k3n").json(&big).send().await.unwrap();
     assert_eq!(r.status(), 413, "the body limit applies");
-    assert_eq!(wait_topic(&data, "all", 1).len(), 1);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "body", "a JSON error like the other 4xx: {body}");
+    // Every write endpoint is covered: reload, webhook replay, the event store's command side.
+    for path in ["/-/reload", "/-/dlq/replay", "/aggregates/mem_x/events"] {
+        let r = client.post(gw.url(path)).json(&json!({"expectedVersion": "any", "events": [event]})).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert_eq!(r.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"), "{path}");
+    }
+    let r = client.post(gw.url("/-/reload")).bearer_auth("t0k3n").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Reads stay open.
+    assert_eq!(client.get(gw.url("/aggregates/mem_x/events")).send().await.unwrap().status(), 200);
+    assert_eq!(wait_topic(&data, "all", 2).len(), 2);
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("events_processing_errors_total{error_type=\"unauthorized\"} 6"), "{metrics}");
+    assert!(metrics.contains("events_processing_errors_total{error_type=\"body_too_large\"} 1"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -317,4 +340,258 @@ async fn a_rejected_webhook_goes_to_the_dlq_and_replays() {
     py.stdin.take().unwrap().write_all(signed.as_bytes()).unwrap();
     let expected = String::from_utf8(py.wait_with_output().unwrap().stdout).unwrap();
     assert!(h.header("webhook-signature").unwrap().split(' ').any(|s| s == expected.trim()), "signature {:?} vs {expected}", h.header("webhook-signature"));
+}
+
+fn everything_rules(dir: &Path, extra: &str) -> PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), format!("rule everything {{\n  when exists eventId\n  to topic \"all\"\n}}\n{extra}")).unwrap();
+    rules
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn topics_tail_follow_waits_for_new_messages() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = everything_rules(dir.path(), "");
+    let gw = start(dir.path(), &rules, &[]);
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let post = |id: &str| client.post(gw.url("/events")).json(&envelope(id, "member.created", json!({}), &[])).send();
+    assert_eq!(post("f1").await.unwrap().status(), 202);
+    wait_topic(&data, "all", 1);
+    let mut tail = Command::new(common::binary())
+        .arg("--data")
+        .arg(&data)
+        .args(["topics", "tail", "all", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+    assert_eq!(first["value"]["eventId"], "f1");
+    // At the end of the topic it waits (no panic, no exit) and prints what is appended next.
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(tail.try_wait().unwrap().is_none(), "tail --follow exited at the end of the topic");
+    assert_eq!(post("f2").await.unwrap().status(), 202);
+    let second: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(30)).unwrap()).unwrap();
+    assert_eq!(second["value"]["eventId"], "f2");
+    assert_eq!(second["offset"], 1);
+    tail.kill().unwrap();
+    tail.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudevents_modes_data_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = everything_rules(dir.path(), "");
+    let gw = start(dir.path(), &rules, &[]);
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+
+    // Every seed family is in /metrics from startup, with the known label values at 0.
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for name in [
+        "# TYPE events_published_total counter",
+        "# TYPE events_dlq_total counter",
+        "events_processing_errors_total{error_type=\"validation\"} 0",
+        "rule_matches_total{rule=\"everything\"} 0",
+        "rules_reload_total{result=\"success\"} 0",
+        "rules_reload_total{result=\"failure\"} 0",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from a fresh /metrics:\n{metrics}");
+    }
+
+    // Structured by Content-Type (any case, with parameters) even with ce-* headers present.
+    let ce = json!({"specversion": "1.0", "id": "s-1", "type": "payment.refunded", "source": "urn:s", "data": {"n": 1}});
+    let r = client
+        .post(gw.url("/events"))
+        .header("content-type", "Application/CloudEvents+JSON; charset=utf-8")
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "header-id")
+        .body(ce.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    // Binary mode, bytes that are not UTF-8: kept as base64, with the content type.
+    let binary = |id: &str, ct: &str, body: Vec<u8>| {
+        client
+            .post(gw.url("/events"))
+            .header("ce-specversion", "1.0")
+            .header("ce-id", id)
+            .header("ce-type", "blob.uploaded")
+            .header("ce-source", "urn:blobs")
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    assert_eq!(binary("b-1", "application/octet-stream", vec![0xff, 0x00, 0xc3, 0x28]).await.unwrap().status(), 202);
+    assert_eq!(binary("b-2", "text/plain; charset=utf-8", "héllo wörld".as_bytes().to_vec()).await.unwrap().status(), 202);
+    // Any non-empty CloudEvents type, not the seed's dotted lower case; routed, not dead-lettered.
+    let azure = json!({"specversion": "1.0", "id": "az-1", "type": "Microsoft.Storage.BlobCreated", "source": "/subscriptions/x"});
+    let r = client.post(gw.url("/events")).header("content-type", "application/cloudevents+json").body(azure.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    // An empty CloudEvents batch is valid.
+    let r = client.post(gw.url("/events")).header("content-type", "application/cloudevents-batch+json").body("[]").send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"accepted": 0}));
+
+    let all = wait_topic(&data, "all", 4);
+    let by_id = |id: &str| all.iter().find(|m| m["value"]["eventId"] == id).unwrap_or_else(|| panic!("{id} not routed: {all:?}")).clone();
+    assert_eq!(by_id("s-1")["value"]["data"]["n"], 1);
+    assert!(all.iter().all(|m| m["value"]["eventId"] != "header-id"), "structured mode read the headers");
+    let b1 = by_id("b-1");
+    assert_eq!(b1["value"]["data_base64"], "/wDDKA==", "{b1}");
+    assert_eq!(b1["value"]["dataContentType"], "application/octet-stream");
+    assert!(b1["value"].get("data").is_none());
+    assert_eq!(by_id("b-2")["value"]["data"], "héllo wörld");
+    assert_eq!(by_id("az-1")["value"]["eventType"], "Microsoft.Storage.BlobCreated");
+    assert!(tail_topic(&data, "events.dlq").is_empty(), "nothing dead-lettered");
+
+    // Errors name the CloudEvents attribute, every one of them.
+    let bad = json!({"specversion": "1.0", "id": 7, "type": "t", "source": "", "time": "yesterday", "subject": 3});
+    let r = client.post(gw.url("/events")).header("content-type", "application/cloudevents+json").body(bad.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["id", "source", "subject", "time"], "{body}");
+    assert_eq!(body["error"]["field"], "id");
+    assert_eq!(body["error"]["message"], "must be a string, found a number");
+    let r = client
+        .post(gw.url("/events"))
+        .header("content-type", "application/cloudevents+json")
+        .body(json!({"specversion": "1.0", "id": "1", "type": "t", "source": "s", "data": 1, "data_base64": "AA=="}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "data_base64");
+    // A ce-* header that percent-decodes to invalid UTF-8.
+    let r = client
+        .post(gw.url("/events"))
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "u-1")
+        .header("ce-type", "t")
+        .header("ce-source", "urn:%C0%A0")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "source");
+    // A seed batch with two bad events: both reported, with their indexes.
+    let mut one = envelope("x1", "member.created", json!({}), &[]);
+    one["eventTime"] = json!("yesterday");
+    let mut two = envelope("x2", "Member", json!({}), &[]);
+    two.as_object_mut().unwrap().remove("eventId");
+    let r = client.post(gw.url("/events")).json(&json!([one, two])).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    let got: Vec<(u64, &str)> =
+        body["errors"].as_array().unwrap().iter().map(|e| (e["index"].as_u64().unwrap(), e["field"].as_str().unwrap())).collect();
+    assert_eq!(got, [(0, "eventTime"), (1, "eventId"), (1, "eventType")], "{body}");
+    assert_eq!(body["error"]["field"], "eventTime");
+    assert_eq!(body["error"]["index"], 0);
+
+    // 4 refused requests, 5 refused events: the validation counter counts events.
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("events_processing_errors_total{error_type=\"validation\"} 5"), "{metrics}");
+    // The embedded router's lag, under the Kafka mode's name and labels.
+    assert!(metrics.contains("kafka_consumer_lag{partition=\"0\",topic=\"events.ingest\"} 0"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudevents_dedup_by_source_and_id_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = everything_rules(dir.path(), "");
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let ce = |id: &str, source: &str| json!({"specversion": "1.0", "id": id, "type": "payment.refunded", "source": source});
+    let post = |gw: &Gateway, v: Value| {
+        client.post(gw.url("/events")).header("content-type", "application/cloudevents-batch+json").body(json!([v]).to_string()).send()
+    };
+    {
+        let gw = start(dir.path(), &rules, &[]);
+        assert_eq!(post(&gw, ce("same", "urn:a")).await.unwrap().status(), 202);
+        assert_eq!(post(&gw, ce("same", "urn:b")).await.unwrap().status(), 202);
+        let all = wait_topic(&data, "all", 2);
+        let sources: Vec<&str> = all.iter().map(|m| m["value"]["producer"]["service"].as_str().unwrap()).collect();
+        assert_eq!(sources, ["urn:a", "urn:b"], "same id, different source: both delivered");
+        assert_eq!(post(&gw, ce("same", "urn:a")).await.unwrap().status(), 202);
+        // A seed envelope with the same eventId is keyed by eventId alone: not a duplicate of them.
+        let r = client.post(gw.url("/events")).json(&envelope("same", "member.created", json!({}), &[])).send().await.unwrap();
+        assert_eq!(r.status(), 202);
+        wait_topic(&data, "all", 3);
+        assert_eq!(gw.terminate(Duration::from_secs(30)), Some(0));
+    }
+    let gw = start(dir.path(), &rules, &[]);
+    assert_eq!(post(&gw, ce("same", "urn:b")).await.unwrap().status(), 202);
+    assert_eq!(post(&gw, ce("same", "urn:c")).await.unwrap().status(), 202);
+    let all = wait_topic(&data, "all", 4);
+    std::thread::sleep(Duration::from_millis(500));
+    let all_again = tail_topic(&data, "all");
+    assert_eq!(all_again.len(), 4, "(urn:b, same) is a duplicate after the restart: {all:?}");
+    assert_eq!(all_again[3]["value"]["producer"]["service"], "urn:c");
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("events_duplicate_total 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_valid_traceparent_is_carried_also_to_the_dlq() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = everything_rules(dir.path(), "rule templated {\n  when eventType starts_with \"dlqtest.\"\n  to topic \"out.{data.kind}\"\n}\n");
+    let gw = start(dir.path(), &rules, &[]);
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    for (id, tp) in [
+        ("t-upper", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01"),
+        ("t-ff", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("t-long", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"),
+        ("t-zero", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        ("t-junk", "hello"),
+        ("t-valid", valid),
+    ] {
+        let r = client.post(gw.url("/events")).header("traceparent", tp).json(&envelope(id, "member.created", json!({}), &[])).send().await.unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    let ingest = wait_topic(&data, "events.ingest", 6);
+    for m in &ingest {
+        let id = m["value"]["eventId"].as_str().unwrap();
+        let header = m["headers"].get("traceparent");
+        if id == "t-valid" {
+            assert_eq!(header, Some(&json!(valid)));
+        } else {
+            assert_eq!(header, None, "{id}: an invalid traceparent reached the ingest topic");
+        }
+    }
+    let all = wait_topic(&data, "all", 6);
+    for m in &all {
+        let tp = m["headers"]["traceparent"].as_str().unwrap();
+        if m["value"]["eventId"] == "t-valid" {
+            assert_eq!(tp, valid);
+        } else {
+            assert!(!tp.contains("4bf92f3577b34da6a3ce929d0e0e4736") && !tp.contains("4BF92F"), "a new trace, not the invalid input: {tp}");
+        }
+    }
+    // A dead-lettered event carries the input's traceparent too (the target names no topic).
+    let r = client
+        .post(gw.url("/events"))
+        .header("traceparent", valid)
+        .json(&envelope("d-1", "dlqtest.x", json!({}), &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let dlq = wait_topic(&data, "events.dlq", 1);
+    assert_eq!(dlq[0]["value"]["originalEvent"]["eventId"], "d-1", "{dlq:?}");
+    assert_eq!(dlq[0]["headers"]["traceparent"], valid, "{dlq:?}");
 }

@@ -54,7 +54,6 @@ pub fn run(global: &GlobalArgs, args: TopicsArgs) -> anyhow::Result<Outcome> {
             }
         }
         TopicsCommand::Tail { name, follow, from } => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let mut next = from;
             loop {
                 // Reopen to see what other processes appended (the bus index is per process).
@@ -71,7 +70,8 @@ pub fn run(global: &GlobalArgs, args: TopicsArgs) -> anyhow::Result<Outcome> {
                     if !follow {
                         break;
                     }
-                    runtime.block_on(tokio::time::sleep(std::time::Duration::from_millis(200)));
+                    // A plain thread sleep: this command runs outside any async runtime.
+                    std::thread::sleep(std::time::Duration::from_millis(200));
                 }
             }
         }
