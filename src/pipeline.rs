@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use switchboard_core::event::Envelope;
 use switchboard_core::lang::{DeliveryKind, RuleSet};
-use switchboard_store::{EventStore, ExpectedVersion, NewEvent};
+use switchboard_store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 
 use crate::dedup::Dedup;
 use crate::dlq::{self, DeadLetter};
@@ -55,11 +55,20 @@ impl Input {
 pub struct Plan {
     pub messages: Vec<OutMessage>,
     pub webhooks: Vec<WebhookJob>,
-    pub store: Vec<(String, Value)>,
+    pub store: Vec<StoreAppend>,
     /// EventIds to record for dedup once the rest is durable.
     pub event_ids: Vec<String>,
     pub started: Option<Instant>,
     pub events: usize,
+}
+
+/// A `to store` delivery: the event appended to its aggregate; the rule and trace context go
+/// with the dead letter when the store refuses the append for good.
+pub struct StoreAppend {
+    pub aggregate_id: String,
+    pub event: Value,
+    pub rule: String,
+    pub traceparent: String,
 }
 
 pub struct Pipeline {
@@ -281,7 +290,12 @@ impl Pipeline {
                         rules_version: snapshot.version().to_string(),
                     });
                 }
-                DeliveryKind::Store { aggregate_id } => plan.store.push((aggregate_id, event.clone())),
+                DeliveryKind::Store { aggregate_id } => plan.store.push(StoreAppend {
+                    aggregate_id,
+                    event: event.clone(),
+                    rule: delivery.rule.clone(),
+                    traceparent: trace.clone(),
+                }),
                 DeliveryKind::Dlq { reason } => {
                     self.metrics.processing_errors.with_label_values(&["delivery_planning"]).inc();
                     let letter = DeadLetter::new("UndeliverableTarget", reason, "pipeline")
@@ -316,7 +330,7 @@ impl Pipeline {
             topics?;
             hooks?;
             let t = Instant::now();
-            self.append_to_store(store).await?;
+            self.append_to_store(store, sink).await?;
             stage("store", t);
             let t = Instant::now();
             let recorded = self
@@ -348,14 +362,20 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn append_to_store(&self, appends: Vec<(String, Value)>) -> Result<(), SinkError> {
+    /// Appends each `to store` delivery. An append the store refuses for good
+    /// ([`StoreError::Invalid`]: an id it can not take, an event it can not hold) would fail
+    /// the same way on every retry and hold up everything behind it, so that event goes to the
+    /// DLQ with the store's reason instead; any other error (the backend unreachable) fails the
+    /// batch, which is planned again.
+    async fn append_to_store(&self, appends: Vec<StoreAppend>, sink: &TopicSink) -> Result<(), SinkError> {
         if appends.is_empty() {
             return Ok(());
         }
         let Some(store) = &self.store else {
             return Err(SinkError::Store("a rule delivers `to store` but no event store is open".into()));
         };
-        for (aggregate_id, event) in appends {
+        let mut refused = Vec::new();
+        for StoreAppend { aggregate_id, event, rule, traceparent } in appends {
             let new = NewEvent {
                 event_id: event.get("eventId").and_then(Value::as_str).unwrap_or_default().to_string(),
                 event_type: event.get("eventType").and_then(Value::as_str).unwrap_or_default().to_string(),
@@ -365,12 +385,31 @@ impl Pipeline {
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc))
                     .unwrap_or_else(Utc::now),
-                payload: event,
+                payload: event.clone(),
             };
-            store
-                .append(&aggregate_id, vec![new], ExpectedVersion::Any)
-                .await
-                .map_err(|e| SinkError::Store(e.to_string()))?;
+            match store.append(&aggregate_id, vec![new], ExpectedVersion::Any).await {
+                Ok(_) => {}
+                Err(e @ StoreError::Invalid(_)) => {
+                    self.metrics.processing_errors.with_label_values(&["delivery_planning"]).inc();
+                    self.metrics.events_dlq.with_label_values(&["UndeliverableTarget"]).inc();
+                    let record = DeadLetter::new("UndeliverableTarget", format!("store: {e}"), "pipeline")
+                        .with("rule", Value::String(rule))
+                        .record_value(event);
+                    refused.push(OutMessage {
+                        topic: self.dlq_topic.clone(),
+                        key: dlq::record_key(&record).map(String::into_bytes),
+                        headers: vec![
+                            ("error-type".into(), b"UndeliverableTarget".to_vec()),
+                            ("traceparent".into(), traceparent.into_bytes()),
+                        ],
+                        value: serde_json::to_vec(&record).unwrap_or_default(),
+                    });
+                }
+                Err(e) => return Err(SinkError::Store(e.to_string())),
+            }
+        }
+        if !refused.is_empty() {
+            sink.publish(refused).await?;
         }
         Ok(())
     }

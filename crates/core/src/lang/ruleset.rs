@@ -352,6 +352,12 @@ impl Planner<'_> {
                 }
                 CompiledAction::Store => {
                     match eval::field_text(self.event, &*SUBJECT_ID, "subject.id") {
+                        // The store takes no blank aggregate id: a DLQ case at planning, like a
+                        // missing one, rather than an append that would fail on every retry.
+                        Ok(Some(id)) if id.trim().is_empty() => {
+                            let reason = "store: subject.id (the aggregate id) is empty".to_string();
+                            self.push(rule, format!("dlq|{reason}"), DeliveryKind::Dlq { reason }, None);
+                        }
                         Ok(Some(id)) => {
                             self.push(rule, format!("store|{id}"), DeliveryKind::Store { aggregate_id: id }, None)
                         }
