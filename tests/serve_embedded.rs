@@ -278,6 +278,113 @@ async fn to_store_and_the_store_http_api() {
     assert_eq!(by_time["events"].as_array().unwrap().len(), 4, "{by_time}");
 }
 
+/// The store's HTTP API on bad input (JSON 4xx naming the parameter, the body limit of
+/// `http.max_body_bytes`, 415) and `GET /events` paging with its `next` cursor over events that
+/// all share one eventTime.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_store_http_api_refuses_bad_requests_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), "rule member_stream {\n  when eventType starts_with \"member.\"\n  to store\n}\n").unwrap();
+    let config = dir.path().join("switchboard.yaml");
+    std::fs::write(&config, "http:\n  max_body_bytes: 4096\n").unwrap();
+    let transforms = common::repo().join("transforms");
+    let data = dir.path().join("data");
+    let gw = Gateway::start(
+        &["--config", config.to_str().unwrap(), "--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", data.to_str().unwrap()],
+        &[],
+    );
+    let client = reqwest::Client::new();
+    async fn refused(r: reqwest::Response, status: u16, field: &str) {
+        assert_eq!(r.status(), status);
+        let body: Value = r.json().await.expect("a JSON error body");
+        assert_eq!(body["error"]["field"], field, "{body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+    let post = |id: &str| client.post(gw.url(&format!("/aggregates/{id}/events")));
+
+    // The command side.
+    let big: Vec<Value> = (0..20).map(|i| envelope(&format!("big{i}"), "member.updated", json!({}), &[])).collect();
+    refused(post("agg").json(&json!({"expectedVersion": "any", "events": big})).send().await.unwrap(), 413, "body").await;
+    let one = envelope("one", "member.updated", json!({}), &[]);
+    let body = json!({"expectedVersion": "any", "events": [one]}).to_string();
+    refused(post("agg").header("content-type", "text/plain").body(body.clone()).send().await.unwrap(), 415, "Content-Type").await;
+    refused(post("agg").body(body.clone()).send().await.unwrap(), 415, "Content-Type").await;
+    refused(post("agg").header("content-type", "application/json").body("{\"expectedVersion\": \"any\", ").send().await.unwrap(), 400, "$").await;
+    let over = format!("{{\"expectedVersion\": 9223372036854775808, \"events\": [{one}]}}");
+    refused(post("agg").header("content-type", "application/json").body(over).send().await.unwrap(), 400, "expectedVersion").await;
+    refused(post("agg").json(&json!({"expectedVersion": -1, "events": [one]})).send().await.unwrap(), 400, "expectedVersion").await;
+    refused(post("%20").json(&json!({"expectedVersion": "any", "events": [one]})).send().await.unwrap(), 400, "aggregateId").await;
+    assert!(client.get(gw.url("/aggregates/agg/events")).send().await.unwrap().json::<Value>().await.unwrap()["events"].as_array().unwrap().is_empty(), "nothing refused was stored");
+
+    // The read side.
+    for (path, field) in [
+        ("/aggregates/%20/events", "aggregateId"),
+        ("/aggregates/agg/events?from=x", "from"),
+        ("/aggregates/agg/events?limit=0", "limit"),
+        ("/events?limit=abc", "limit"),
+        ("/events?limit=1&limit=2", "limit"),
+        ("/events?from=yesterday", "from"),
+        ("/events?to=2024-13-01T00:00:00Z", "to"),
+        ("/events?after=bm90LWEtY3Vyc29y", "after"),
+    ] {
+        refused(client.get(gw.url(path)).send().await.unwrap(), 400, field).await;
+    }
+
+    // Numbers keep their digits; the exponent gets its sign (docs/event-store.md says so).
+    let exact = r#"{"expectedVersion": "none", "events": [{"eventId": "n1", "eventType": "member.updated", "eventVersion": "2.0", "eventTime": "2024-01-20T15:30:45Z", "producer": {"service": "s", "instance": "i", "version": "1"}, "subject": {"type": "member", "id": "mem_n"}, "data": {"amount": 12.50, "big": 1234567890123456789012, "e": 1e3}, "metadata": {"correlationId": "c"}}]}"#;
+    let r = post("numbers").header("content-type", "application/json").body(exact).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let text = client.get(gw.url("/aggregates/numbers/events")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#""data":{"amount":12.50,"big":1234567890123456789012,"e":1e+3}"#), "{text}");
+
+    // 23 events at one eventTime over four aggregates, then paging 4 at a time.
+    let mut all = Vec::new();
+    for (a, n) in [("pb", 5), ("pa", 5), ("pd", 5), ("pc", 5), ("pa", 3)] {
+        let events: Vec<Value> = (0..n)
+            .map(|i| {
+                let id = format!("{a}-{}", all.iter().filter(|(x, _): &&(String, String)| x == a).count() + i);
+                let mut e = envelope(&id, "member.updated", json!({}), &[]);
+                e["eventTime"] = json!("2024-02-01T00:00:00Z");
+                e
+            })
+            .collect();
+        for e in &events {
+            all.push((a.to_string(), e["eventId"].as_str().unwrap().to_string()));
+        }
+        let r = post(a).json(&json!({"expectedVersion": "any", "events": events})).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let window = "from=2024-02-01T00:00:00Z&to=2024-02-02T00:00:00Z&type=member.updated";
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = match &after {
+            None => format!("/events?{window}&limit=4"),
+            Some(c) => format!("/events?{window}&limit=4&after={c}"),
+        };
+        let page: Value = client.get(gw.url(&q)).send().await.unwrap().json().await.unwrap();
+        pages += 1;
+        assert_eq!(page["limit"], 4);
+        let events = page["events"].as_array().unwrap();
+        assert!(events.len() <= 4);
+        seen.extend(events.iter().map(|e| (e["aggregateId"].as_str().unwrap().to_string(), e["event"]["eventId"].as_str().unwrap().to_string())));
+        match page["next"].as_str() {
+            Some(c) => after = Some(c.to_string()),
+            None => break,
+        }
+        assert!(pages < 20, "paging does not end");
+    }
+    all.sort_by(|x, y| x.0.cmp(&y.0)); // stable: sequence order within an aggregate
+    assert_eq!(seen, all, "every event once, in (eventTime, aggregate, sequence) order");
+    assert_eq!(pages, 6, "23 events in pages of 4; the last page has no next");
+    let capped: Value = client.get(gw.url(&format!("/events?{window}&limit=20000"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!((capped["limit"].as_u64(), capped["events"].as_array().unwrap().len()), (Some(10_000), 23));
+    assert!(capped["next"].is_null());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_webhook_goes_to_the_dlq_and_replays() {
     let dir = tempfile::tempdir().unwrap();

@@ -187,7 +187,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         mode,
         auth_token: config.auth_token(),
         ready: false.into(),
-        extra: Some(crate::http_store::router(store.clone())),
+        extra: Some(crate::http_store::router(store.clone(), config.http.max_body_bytes)),
         webhooks,
     });
     let app = http::router(state.clone(), config.http.max_body_bytes);

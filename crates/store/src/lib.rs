@@ -63,6 +63,23 @@ pub struct Snapshot {
     pub created_at: DateTime<Utc>,
 }
 
+/// A place in the time order of [`EventStore::read_by_time`] (eventTime, then aggregate id, then
+/// sequence): unique per stored event, so paging with it is stable when many events share one
+/// eventTime.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimePosition {
+    pub event_time: DateTime<Utc>,
+    pub aggregate_id: String,
+    pub sequence: u64,
+}
+
+impl TimePosition {
+    /// The position of a stored event.
+    pub fn of(e: &StoredEvent) -> TimePosition {
+        TimePosition { event_time: e.event_time, aggregate_id: e.aggregate_id.clone(), sequence: e.sequence }
+    }
+}
+
 /// A position in the global ordered feed (for projections).
 pub type FeedPosition = u64;
 
@@ -133,6 +150,21 @@ pub trait EventStore: Send + Sync {
     /// Events with `from <= eventTime < to`, in time order (ties by aggregate, sequence), optionally
     /// of one event type, at most `limit`.
     async fn read_by_time(&self, from: DateTime<Utc>, to: DateTime<Utc>, event_type: Option<&str>, limit: usize) -> Result<Vec<StoredEvent>>;
+    /// [`read_by_time`](EventStore::read_by_time) continued: only events after `after` in that
+    /// order (the [`TimePosition`] of the last event of the previous page), for paging.
+    async fn read_by_time_after(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        event_type: Option<&str>,
+        after: Option<&TimePosition>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        match after {
+            None => self.read_by_time(from, to, event_type, limit).await,
+            Some(_) => Err(StoreError::Invalid("this backend cannot page reads by time".into())),
+        }
+    }
     async fn save_snapshot(&self, snapshot: Snapshot) -> Result<()>;
     async fn load_snapshot(&self, aggregate_id: &str) -> Result<Option<Snapshot>>;
     /// The ordered feed: events after `after`, with their feed positions, at most `limit`.

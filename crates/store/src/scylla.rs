@@ -36,7 +36,7 @@ use crate::codec::{backend, from_micros, json_text, parse_json};
 use crate::rules::{check_expected, dedup_batch, from_i64, limit_i64, to_i64, validate};
 use crate::{
     AppendResult, ArchiveEntry, EventKey, EventStore, ExpectedVersion, FeedPosition, NewEvent, Result, Snapshot,
-    RestoreCounts, StoreError, StoredEvent, check_restore,
+    RestoreCounts, StoreError, StoredEvent, TimePosition, check_restore,
 };
 
 /// Keyspace replication. `Simple { replication_factor: 1 }` is for a single test node.
@@ -775,7 +775,24 @@ impl EventStore for ScyllaStore {
     }
 
     async fn read_by_time(&self, from: DateTime<Utc>, to: DateTime<Utc>, event_type: Option<&str>, limit: usize) -> Result<Vec<StoredEvent>> {
-        let (from, to) = (from.timestamp_micros(), to.timestamp_micros());
+        self.read_by_time_after(from, to, event_type, None, limit).await
+    }
+
+    async fn read_by_time_after(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        event_type: Option<&str>,
+        after: Option<&TimePosition>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        let (mut from, to) = (from.timestamp_micros(), to.timestamp_micros());
+        // Paging: start at the cursor's microsecond and skip what is not after it. Rows come in
+        // the clustering order (event_time_us, aggregate_id, sequence_number), the cursor's order.
+        let after = after.map(|p| (p.event_time.timestamp_micros(), p.aggregate_id.as_str(), p.sequence));
+        if let Some((t, _, _)) = after {
+            from = from.max(t);
+        }
         let mut out = Vec::new();
         if from >= to || limit == 0 {
             return Ok(out);
@@ -800,6 +817,11 @@ impl EventStore for ScyllaStore {
                 .rows_stream::<EventRow>()
                 .map_err(backend)?;
             while let Some(row) = rows.try_next().await.map_err(backend)? {
+                if let Some((t, a, seq)) = after {
+                    if (row.4, row.0.as_str(), row.1) <= (t, a, i64::try_from(seq).unwrap_or(i64::MAX)) {
+                        continue;
+                    }
+                }
                 if event_type.is_none_or(|t| t == row.3) {
                     out.push(stored(row)?);
                     if out.len() >= limit {

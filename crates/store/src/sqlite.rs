@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::codec::{backend, from_micros, json_text, parse_json};
 use crate::rules::{check_expected, dedup_batch, from_i64, limit_i64, to_i64, validate};
 use crate::{
-    AppendResult, ArchiveEntry, EventKey, EventStore, ExpectedVersion, FeedPosition, NewEvent, Result, Snapshot,
+    AppendResult, ArchiveEntry, EventKey, EventStore, ExpectedVersion, FeedPosition, NewEvent, Result, Snapshot, TimePosition,
     RestoreCounts, StoreError, StoredEvent, check_restore,
 };
 
@@ -372,22 +372,36 @@ impl EventStore for SqliteStore {
     }
 
     async fn read_by_time(&self, from: DateTime<Utc>, to: DateTime<Utc>, event_type: Option<&str>, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.read_by_time_after(from, to, event_type, None, limit).await
+    }
+
+    async fn read_by_time_after(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        event_type: Option<&str>,
+        after: Option<&TimePosition>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
         let (from, to) = (micros(from), micros(to));
         let event_type = event_type.map(str::to_string);
+        let after = match after {
+            Some(p) => Some((micros(p.event_time), p.aggregate_id.clone(), to_i64("sequence", p.sequence)?)),
+            None => None,
+        };
         self.read_with(move |conn| {
             let limit = limit_i64(limit);
-            let rows = match &event_type {
-                None => query_events(
-                    conn,
-                    &format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_time >= ?1 AND event_time < ?2 ORDER BY event_time, aggregate_id, sequence LIMIT ?3"),
-                    &[&from, &to, &limit],
-                )?,
-                Some(t) => query_events(
-                    conn,
-                    &format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_time >= ?1 AND event_time < ?2 AND event_type = ?3 ORDER BY event_time, aggregate_id, sequence LIMIT ?4"),
-                    &[&from, &to, t, &limit],
-                )?,
+            // The order is the time index's: (event_time, aggregate_id, sequence), unique per event.
+            let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_time >= ?1 AND event_time < ?2 AND (?3 IS NULL OR event_type = ?3)");
+            let (at, agg, seq) = match &after {
+                Some((t, a, s)) => (Some(*t), Some(a.as_str()), Some(*s)),
+                None => (None, None, None),
             };
+            if after.is_some() {
+                sql.push_str(" AND (event_time, aggregate_id, sequence) > (?4, ?5, ?6)");
+            }
+            sql.push_str(" ORDER BY event_time, aggregate_id, sequence LIMIT ?7");
+            let rows = query_events(conn, &sql, &[&from, &to, &event_type, &at, &agg, &seq, &limit])?;
             Ok(rows.into_iter().map(|(_, e)| e).collect())
         })
         .await

@@ -196,6 +196,35 @@ pub async fn time_queries<H: Harness>(h: &H) {
     assert!(store.read_by_time(t(-100), t(0), None, 100).await.unwrap().is_empty());
 }
 
+/// Paging by time with a [`TimePosition`] cursor: stable when many events share one eventTime
+/// and across time buckets; the type filter and the window still apply.
+pub async fn time_paging<H: Harness>(h: &H) {
+    let store = h.open().await;
+    let same: Vec<NewEvent> = (0..15).map(|i| ev(&format!("p{i:02}"), "member.updated", t(5))).collect();
+    store.append("pb", same[..7].to_vec(), ExpectedVersion::Any).await.unwrap();
+    store.append("pa", same[7..].to_vec(), ExpectedVersion::Any).await.unwrap();
+    store.append("pc", vec![ev("late", "member.created", t(3700)), ev("later", "member.updated", t(3701))], ExpectedVersion::Any).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<switchboard_store::TimePosition> = None;
+    loop {
+        let page = store.read_by_time_after(t(0), t(8000), None, after.as_ref(), 4).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 4);
+        after = page.last().map(switchboard_store::TimePosition::of);
+        seen.extend(page.iter().map(|e| e.event_id.clone()));
+    }
+    let mut expected: Vec<String> = (7..15).chain(0..7).map(|i| format!("p{i:02}")).collect();
+    expected.extend(["late".to_string(), "later".to_string()]);
+    assert_eq!(seen, expected, "every event once, in (time, aggregate, sequence) order");
+    let first = store.read_by_time_after(t(0), t(8000), Some("member.updated"), None, 14).await.unwrap();
+    let rest = store.read_by_time_after(t(0), t(8000), Some("member.updated"), first.last().map(switchboard_store::TimePosition::of).as_ref(), 10).await.unwrap();
+    assert_eq!(ids(&rest), ["p06", "later"]);
+    let cursor = switchboard_store::TimePosition::of(&rest[0]);
+    assert!(store.read_by_time_after(t(0), t(3701), None, Some(&cursor), 10).await.unwrap().iter().all(|e| e.event_id == "late"));
+}
+
 pub async fn feed_order<H: Harness>(h: &H) {
     let store = h.open().await;
     store.append("x", vec![ev("f1", "T", t(5)), ev("f2", "T", t(1))], ExpectedVersion::Any).await.unwrap();
@@ -389,7 +418,7 @@ macro_rules! store_suite {
     };
     ($harness:ty) => {
         store_suite!($harness: ordering, conflict_names_current_version, concurrent_appenders, idempotent_reappend,
-            snapshots, time_queries, feed_order, delete_events, restore_archived_events, archive_index, restart, two_writers,
+            snapshots, time_queries, time_paging, feed_order, delete_events, restore_archived_events, archive_index, restart, two_writers,
             invalid_requests);
     };
 }
