@@ -163,18 +163,18 @@ impl Pipeline {
     }
 
     /// Installs a new snapshot atomically; events already being evaluated finish on the old one.
-    /// Its webhook targets are registered first, so none of its deliveries finds no endpoint.
-    pub fn install(&self, snapshot: Snapshot) {
-        if let Err(e) = self.webhooks.register_all(snapshot.rules.webhook_targets()) {
-            // A target that does not build fails its deliveries (retried, never acknowledged).
-            tracing::error!(error = %e, "registering webhook targets of the new rules");
-        }
+    /// Its webhook targets are registered first, so none of its deliveries finds no endpoint; a
+    /// target whose endpoint cannot be built refuses the snapshot (the old one keeps serving).
+    pub fn install(&self, snapshot: Snapshot) -> Result<(), String> {
+        self.webhooks.register_all(snapshot.rules.webhook_targets()).map_err(|e| e.to_string())?;
         let old = self.snapshot.swap(Arc::new(snapshot));
         let new = self.snapshot.load();
-        self.metrics.rules_version_info.with_label_values(&[old.version()]).set(0);
+        // One series, the current version's: the old one is removed, not left at 0 for ever.
+        let _ = self.metrics.rules_version_info.remove_label_values(&[old.version()]);
         self.metrics.rules_version_info.with_label_values(&[new.version()]).set(1);
         self.metrics.rules_loaded.set(new.rules.rule_count() as i64);
         self.metrics.init_rules(new.rules.rule_names());
+        Ok(())
     }
 
     fn dead_letter(&self, plan: &mut Plan, letter: DeadLetter, input: &Input) {
@@ -244,7 +244,7 @@ impl Pipeline {
             }
             batch_ids.insert(event_id.clone());
             plan.event_ids.push(event_id.clone());
-            self.route(&mut plan, input, &value, &event_type);
+            self.route(&mut plan, input, &value, &event_type, &event_id);
         }
         self.in_flight_ids.lock().unwrap_or_else(|p| p.into_inner()).extend(plan.event_ids.iter().cloned());
         if let Some(t) = plan.started {
@@ -253,7 +253,7 @@ impl Pipeline {
         plan
     }
 
-    fn route(&self, plan: &mut Plan, input: &Input, event: &Value, event_type: &str) {
+    fn route(&self, plan: &mut Plan, input: &Input, event: &Value, event_type: &str, dedup_key: &str) {
         let snapshot = self.snapshot.load();
         // Deliveries without a transform forward the input's bytes (it parsed as this event).
         let evaluation = snapshot.rules.evaluate_text(event, Arc::from(&input.value[..]));
@@ -288,6 +288,8 @@ impl Pipeline {
                         body: delivery.payload.to_vec(),
                         traceparent: trace.clone(),
                         rules_version: snapshot.version().to_string(),
+                        dedup_key: dedup_key.to_string(),
+                        transform: delivery.transform.clone(),
                     });
                 }
                 DeliveryKind::Store { aggregate_id } => plan.store.push(StoreAppend {

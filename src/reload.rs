@@ -54,14 +54,16 @@ impl Reloader {
         let built = tokio::task::spawn_blocking(move || build_snapshot(&rules, &transforms))
             .await
             .unwrap_or_else(|e| Err(format!("the rule loader panicked: {e}")));
+        let previous = self.pipeline.snapshot.load().version().to_string();
+        // Installing registers the webhook endpoints, which can still refuse the snapshot.
+        let built = built.and_then(|snapshot| {
+            let (version, rules) = (snapshot.version().to_string(), snapshot.rules.rule_count());
+            self.pipeline.install(snapshot).map(|()| (version, rules))
+        });
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.last_attempt = Some(Utc::now());
         match built {
-            Ok(snapshot) => {
-                let version = snapshot.version().to_string();
-                let previous = self.pipeline.snapshot.load().version().to_string();
-                let rules = snapshot.rules.rule_count();
-                self.pipeline.install(snapshot);
+            Ok((version, rules)) => {
                 self.pipeline.metrics.rules_reload.with_label_values(&["success"]).inc();
                 status.last_result = Some("success");
                 status.last_error = None;

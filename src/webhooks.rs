@@ -30,6 +30,39 @@ pub struct WebhookJob {
     pub body: Vec<u8>,
     pub traceparent: String,
     pub rules_version: String,
+    /// The event's dedup key (its eventId; for a CloudEvent, source and id).
+    pub dedup_key: String,
+    /// The transform whose output `body` is, if any.
+    pub transform: Option<String>,
+}
+
+/// The `webhook-id` of a delivery: what a partner deduplicates by, so the same on every retry
+/// and replay of one delivery, and different for two deliveries that are not the same message.
+///
+/// - The event itself from a seed envelope: its `eventId`, as is.
+/// - A transform's output: `{eventId}.{transform}` (the transform's file name without `.json`),
+///   as two rules may send one event to one partner through two transforms.
+/// - A CloudEvent: the `id` is unique only with its `source`, so `{id}.src-{16 hex of FNV-1a 64
+///   of the source}` (then the transform's suffix).
+/// - When that is not a header value of visible ASCII up to 200 bytes (a non-ASCII eventId):
+///   `msg_` and 32 hex digits of a hash of it.
+pub fn webhook_id(event_id: &str, dedup_key: &str, transform: Option<&str>) -> String {
+    let mut id = event_id.to_string();
+    if let Some(rest) = dedup_key.strip_prefix("ce\u{0}") {
+        let source = rest.rsplit_once('\u{0}').map_or("", |(source, _)| source);
+        id.push_str(&format!(".src-{:016x}", crate::dedup::fnv1a_64(source.as_bytes())));
+    }
+    if let Some(t) = transform {
+        id.push('.');
+        id.push_str(t.strip_suffix(".json").unwrap_or(t));
+    }
+    let visible = !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_graphic());
+    if !visible {
+        let h1 = crate::dedup::fnv1a_64(id.as_bytes());
+        let h2 = crate::dedup::fnv1a_64(format!("{id}\u{0}webhook-id").as_bytes());
+        id = format!("msg_{h1:016x}{h2:016x}");
+    }
+    id
 }
 
 /// The outbox endpoint key of a target: FNV-1a 64 of its shown form (placeholders, not values).
@@ -49,7 +82,26 @@ fn endpoint_config(key: &str, t: &WebhookTarget) -> EndpointConfig {
     c.attempts = t.attempts;
     c.backoff = Backoff { min: t.backoff_min, max: t.backoff_max };
     c.signing_secret = t.sign.as_ref().map(|s| Secret::new(s.expose()));
+    c.label = Some(shown_label(t.url.shown()));
     c
+}
+
+/// The label of an endpoint in logs, metrics and dead letters: its URL as written in the rules
+/// (a `${VAR}` stays a placeholder, so a URL taken whole from the environment, as chat webhooks
+/// that hold their token in the path are, shows as `${HOOK_URL}`), without user info, query or
+/// fragment.
+pub fn shown_label(shown: &str) -> String {
+    let end = shown.find(['?', '#']).unwrap_or(shown.len());
+    let text = &shown[..end];
+    match text.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => text.to_string(),
+    }
 }
 
 /// Hands planned webhook deliveries to the dispatcher's outbox.
@@ -66,14 +118,28 @@ impl Webhooks {
 
     /// Registers every webhook target of a rule set (at start and after each reload), so that
     /// rows left in the outbox by an earlier run resume at once, before any new event arrives.
+    ///
+    /// All or nothing: every new target's endpoint is built first, and if one cannot be (a
+    /// `${VAR}` header that resolved to a value HTTP cannot carry, a `whsec_` secret that is not
+    /// base64), none is registered and the error names the target. A reload then refuses the new
+    /// rules, as for any other diagnostic.
     pub fn register_all<'a>(&self, targets: impl IntoIterator<Item = &'a WebhookTarget>) -> Result<(), SinkError> {
-        let dispatcher = &self.dispatcher;
-        for target in targets {
-            let key = endpoint_key(target);
-            if self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
-                let endpoint = Endpoint::new(endpoint_config(&key, target)).map_err(|e| SinkError::Outbox(format!("webhook target {}: {e}", target.url)))?;
-                dispatcher.register(endpoint);
+        let mut built: Vec<(String, Endpoint)> = Vec::new();
+        {
+            let registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+            for target in targets {
+                let key = endpoint_key(target);
+                if registered.contains(&key) || built.iter().any(|(k, _)| *k == key) {
+                    continue;
+                }
+                let endpoint = Endpoint::new(endpoint_config(&key, target))
+                    .map_err(|e| SinkError::Outbox(format!("webhook target {}: {e}", shown_label(target.url.shown()))))?;
+                built.push((key, endpoint));
             }
+        }
+        for (key, endpoint) in built {
+            self.dispatcher.register(endpoint);
+            self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
         }
         Ok(())
     }
@@ -105,15 +171,22 @@ impl Webhooks {
         let mut deliveries = Vec::with_capacity(jobs.len());
         for job in jobs {
             let key = endpoint_key(&job.target);
-            let fresh = self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
+            let fresh = !self.registered.lock().unwrap_or_else(|p| p.into_inner()).contains(&key);
             if fresh {
+                // Registered with its snapshot (register_all) unless the snapshot was installed
+                // some other way; a key is marked registered only once its endpoint is.
                 let endpoint = Endpoint::new(endpoint_config(&key, &job.target))
                     .map_err(|e| SinkError::Outbox(format!("webhook target of rule {}: {e}", job.rule)))?;
                 dispatcher.register(endpoint);
+                self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
             }
-            let event_id = job.event.get("eventId").and_then(Value::as_str).unwrap_or_default().to_string();
+            let event_id = job.event.get("eventId").and_then(Value::as_str).unwrap_or_default();
+            let id = webhook_id(event_id, &job.dedup_key, job.transform.as_deref());
             let correlation = job.event.pointer("/metadata/correlationId").and_then(Value::as_str).map(String::from);
-            let mut d = WebhookDelivery::new(event_id, key, job.body, job.event)
+            // The outbox's idempotency key, `{webhook-id}/{endpoint}`: one row per message and
+            // target, so a re-planned event (after a crash) is stored once, and two rules whose
+            // deliveries differ (another transform) are two rows.
+            let mut d = WebhookDelivery::new(id, key, job.body, job.event)
                 .with_header("traceparent", job.traceparent)
                 .with_header("x-switchboard-rule", job.rule)
                 .with_header("x-switchboard-rules-version", job.rules_version);

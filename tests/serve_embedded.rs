@@ -449,6 +449,76 @@ async fn a_rejected_webhook_goes_to_the_dlq_and_replays() {
     assert!(h.header("webhook-signature").unwrap().split(' ').any(|s| s == expected.trim()), "signature {:?} vs {expected}", h.header("webhook-signature"));
 }
 
+/// Two rules sending one event to one partner through different transforms are two deliveries
+/// with their own `webhook-id`s; a URL taken from the environment is never shown (metrics show
+/// the placeholder); a reload whose webhook endpoint cannot be built is refused and the old
+/// rules keep serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_identity_labels_and_a_reload_that_cannot_build_an_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = common::receiver::start(0);
+    let hook = format!("{}/services/T0/B0/s3cretTOKEN", receiver.url);
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let good = "rule plain {\n  when eventType == \"member.created\"\n  to webhook \"${SB_TEST_HOOK}\"\n}\n\
+                rule crm {\n  when eventType == \"member.created\"\n  to webhook \"${SB_TEST_HOOK}\" transform \"member_to_crm\"\n}\n";
+    std::fs::write(rules.join("a.rules"), good).unwrap();
+    let gw = start(dir.path(), &rules, &[("SB_TEST_HOOK", &hook), ("SB_TEST_BAD_SIGN", "whsec_!!not-base64!!")]);
+    let client = reqwest::Client::new();
+    let member = envelope("m1", "member.created", json!({"firstName": "Ada", "lastName": "L", "email": "a@b.org"}), &[]);
+    assert_eq!(client.post(gw.url("/events")).json(&member).send().await.unwrap().status(), 202);
+    let hooks = common::eventually(Duration::from_secs(30), || {
+        let r = receiver.requests.lock().unwrap();
+        (r.len() >= 2).then(|| r.clone())
+    })
+    .expect("two deliveries");
+    let mut ids: Vec<&str> = hooks.iter().map(|h| h.header("webhook-id").unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["m1", "m1.member_to_crm"], "one webhook-id per message");
+    let plain = hooks.iter().find(|h| h.header("webhook-id") == Some("m1")).unwrap();
+    assert_eq!(plain.body["eventId"], "m1", "the event itself");
+    let crm = hooks.iter().find(|h| h.header("webhook-id") == Some("m1.member_to_crm")).unwrap();
+    assert_ne!(crm.body, plain.body, "the transform's output");
+
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("s3cretTOKEN"), "the URL's path from the environment leaked:\n{metrics}");
+    assert!(metrics.contains(r#"endpoint="${SB_TEST_HOOK}""#), "the placeholder names the endpoint:\n{metrics}");
+    assert!(!gw.logs().contains("s3cretTOKEN"), "the URL leaked into the logs");
+
+    // A signing secret from the environment that is not base64: the endpoint cannot be built.
+    std::fs::write(rules.join("a.rules"), good.replace("\"${SB_TEST_HOOK}\"\n}", "\"${SB_TEST_HOOK}\" {\n    sign \"${SB_TEST_BAD_SIGN}\"\n  }\n}")).unwrap();
+    let r = client.post(gw.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("base64") && error.contains("${SB_TEST_HOOK}"), "{error}");
+    assert!(!error.contains("s3cretTOKEN") && !error.contains("not-base64"), "secrets in the error: {error}");
+    let status: Value = client.get(gw.url("/rules")).send().await.unwrap().json().await.unwrap();
+    assert!(status.to_string().contains("base64"), "{status}");
+    // The old rules keep serving: both deliveries of the next event arrive.
+    let next = envelope("m2", "member.created", json!({"firstName": "B", "lastName": "C", "email": "b@c.org"}), &[]);
+    assert_eq!(client.post(gw.url("/events")).json(&next).send().await.unwrap().status(), 202);
+    common::eventually(Duration::from_secs(30), || (receiver.requests.lock().unwrap().len() >= 4).then_some(()))
+        .expect("the old rules stopped delivering after a refused reload");
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    // POST /-/reload, and perhaps the file watcher too, refused it.
+    let failures: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("rules_reload_total{result=\"failure\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(failures >= 1.0, "{metrics}");
+    assert_eq!(metrics.lines().filter(|l| l.starts_with("rules_version_info{")).count(), 1, "one version series:\n{metrics}");
+    // Fixed and reloaded: a new version, still one series.
+    std::fs::write(rules.join("a.rules"), format!("{good}# fixed\n")).unwrap();
+    let r = client.post(gw.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let metrics = client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let versions: Vec<&str> = metrics.lines().filter(|l| l.starts_with("rules_version_info{")).collect();
+    assert_eq!(versions.len(), 1, "the old version's series is removed:\n{metrics}");
+    assert!(versions[0].ends_with(" 1"), "{versions:?}");
+}
+
 fn everything_rules(dir: &Path, extra: &str) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();

@@ -165,3 +165,30 @@ fn a_syntax_error_names_the_missing_punctuation_where_it_is_missing() {
     assert_eq!((code.as_str(), line, col), ("E001", 2, 1));
     assert!(message.ends_with("or `}`, found end of file"), "{message}");
 }
+
+#[test]
+fn webhook_headers_and_signing_secrets_must_be_sendable() {
+    let rule = |options: &str| format!("rule r {{\n  when exists eventId\n  to webhook \"https://p.example/h\" {{\n    {options}\n  }}\n}}\n");
+    let (code, line, col, message) = one(&rule(r#"header "Bad Name" = "x""#));
+    assert_eq!((code.as_str(), line, col), ("E015", 4, 12));
+    assert_eq!(message, "`Bad Name` is not an HTTP header name");
+    let (code, _, _, message) = one(&rule("header \"X-A\" = \"a\\nb\""));
+    assert_eq!((code.as_str(), message.as_str()), ("E015", "this header value is not sendable over HTTP"));
+    let (code, _, _, message) = one(&rule("header \"X-A\" = \"caf\\u00e9\""));
+    assert_eq!((code.as_str(), message.as_str()), ("E015", "this header value is not sendable over HTTP"));
+    let (code, _, _, message) = one(&rule(r#"sign "whsec_!!not-base64!!""#));
+    assert_eq!(code, "E015");
+    assert_eq!(message, "the signing secret starts with `whsec_` but the rest is not valid base64");
+    assert!(!message.contains("not-base64!!"), "the secret is never quoted");
+    assert_eq!(one(&rule(r#"sign """#)).3, "the signing secret is empty");
+    // Sendable ones, and `${VAR}` (checked when the endpoint is built, on load and reload).
+    for ok in [
+        r#"header "X-Api-Key" = "k e\ty""#,
+        r#"sign "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw""#,
+        r#"sign "raw secret""#,
+        r#"header "${HEADER_NAME:-X-A}" = "${VALUE:-v}""#,
+        r#"sign "${SECRET:-whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}""#,
+    ] {
+        assert!(diags(&rule(ok)).is_empty(), "{ok}: {:?}", diags(&rule(ok)));
+    }
+}

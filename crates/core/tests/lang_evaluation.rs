@@ -103,7 +103,7 @@ fn store_and_webhook_targets() {
     let s = common::set(
         r#"rule r { when exists a
              to store
-             to webhook "https://h.example/x" { method PUT timeout 250ms retry 3 backoff 2s..1m sign "whsec_abc" }
+             to webhook "https://h.example/x" { method PUT timeout 250ms retry 3 backoff 2s..1m sign "whsec_YWJj" }
              to webhook "https://h.example/y" }"#,
     );
     let e = s.evaluate(&json!({"a": 1, "subject": {"id": "agg"}}));
@@ -112,7 +112,7 @@ fn store_and_webhook_targets() {
     assert_eq!(target.method.as_str(), "PUT");
     assert_eq!(target.timeout, std::time::Duration::from_millis(250));
     assert_eq!((target.attempts, target.backoff_min, target.backoff_max), (3, std::time::Duration::from_secs(2), std::time::Duration::from_secs(60)));
-    assert_eq!(target.sign.as_ref().map(|s| s.expose()), Some("whsec_abc"));
+    assert_eq!(target.sign.as_ref().map(|s| s.expose()), Some("whsec_YWJj"));
     let DeliveryKind::Webhook { target } = &e.deliveries[2].kind else { panic!("webhook") };
     assert_eq!((target.method.as_str(), target.attempts, target.timeout.as_secs()), ("POST", 8, 10));
     assert_eq!((target.backoff_min.as_secs(), target.backoff_max.as_secs()), (1, 600));
@@ -299,7 +299,7 @@ rule r2 { when exists a to webhook "https://h" { timeout 5s retry 2 backoff 1s..
 rule r3 { when exists a to webhook "https://h" { method PUT } }
 rule r4 { when exists a to webhook "https://h" { header "X" = "1" } }
 rule r5 { when exists a to webhook "https://h" transform "member_to_crm" }
-rule r6 { when exists a to webhook "https://h" { sign "whsec_abc" } }
+rule r6 { when exists a to webhook "https://h" { sign "whsec_YWJj" } }
 rule r7 { when exists a to webhook "https://h" { method POST timeout 1s } }"#,
     );
     let e = s.evaluate(&json!({"a": 1}));

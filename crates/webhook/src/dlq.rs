@@ -95,7 +95,8 @@ pub struct DeadLetterRecord {
     pub original_event: serde_json::Value,
     pub error: ErrorInfo,
     pub processing_context: ProcessingContext,
-    /// The delivery's outbox id and its `webhook-id` (the eventId), for replay and deduplication.
+    /// The delivery's outbox id and its `webhook-id` (the eventId, or the eventId with a suffix:
+    /// see the gateway's docs/webhooks.md), for replay and deduplication.
     pub delivery_id: String,
     pub webhook_id: String,
     pub endpoint_key: String,
@@ -134,8 +135,9 @@ impl DeadLetterRecord {
         })
     }
 
-    /// The record's key on `events.dlq`: the eventId, as in the seed.
+    /// The record's key on `events.dlq`: the eventId, as in the seed (the original event's
+    /// `eventId`; the `webhook-id` when the event has none).
     pub fn key(&self) -> &str {
-        &self.webhook_id
+        self.original_event.get("eventId").and_then(serde_json::Value::as_str).unwrap_or(&self.webhook_id)
     }
 }

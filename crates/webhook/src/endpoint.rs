@@ -97,6 +97,10 @@ pub struct EndpointConfig {
     pub concurrency: usize,
     pub rate_limit: Option<RateLimit>,
     pub circuit_breaker: CircuitBreaker,
+    /// How the endpoint is named in logs, metric labels and dead-letter records. `None`:
+    /// scheme://host[:port]/path of the URL. Set it when the URL's path may hold a secret (a
+    /// chat webhook's token): the gateway gives the URL as written, `${VAR}` placeholders kept.
+    pub label: Option<String>,
 }
 
 impl EndpointConfig {
@@ -115,6 +119,7 @@ impl EndpointConfig {
             concurrency: 16,
             rate_limit: None,
             circuit_breaker: CircuitBreaker::default(),
+            label: None,
         }
     }
 }
@@ -231,7 +236,7 @@ impl Endpoint {
             .map(SigningKey::from_secret)
             .transpose()?;
         Ok(Endpoint {
-            label: endpoint_label(&url),
+            label: config.label.clone().unwrap_or_else(|| endpoint_label(&url)),
             key: config.key,
             uri,
             method: config.method,

@@ -579,6 +579,21 @@ impl<'a> Checker<'a, '_> {
                 WebhookOption::Header(h) => {
                     self.action_string(&h.name, false);
                     self.action_string(&h.value, false);
+                    // Literal text must be sendable as HTTP (a `${VAR}` is checked when the rules
+                    // are loaded with the environment: a reload that cannot build the endpoint is
+                    // refused).
+                    if !h.name.value.contains("${") && !is_http_token(&h.name.value) {
+                        self.push(
+                            Diagnostic::new(Code::E015, format!("`{}` is not an HTTP header name", h.name.value), h.name.span)
+                                .with_hint("a header name is letters, digits and !#$%&'*+-.^_`|~, with no spaces"),
+                        );
+                    }
+                    if !h.value.value.contains("${") && !h.value.value.chars().all(|c| c == '\t' || (' '..='~').contains(&c)) {
+                        self.push(
+                            Diagnostic::new(Code::E015, "this header value is not sendable over HTTP", h.value.span)
+                                .with_hint("a header value is printable ASCII (spaces and tabs allowed): no line breaks, control characters or non-ASCII"),
+                        );
+                    }
                     continue;
                 }
             };
@@ -606,7 +621,17 @@ impl<'a> Checker<'a, '_> {
                         }
                     }
                 }
-                WebhookOption::Sign(s) => self.action_string(s, false),
+                WebhookOption::Sign(s) => {
+                    self.action_string(s, false);
+                    if !s.value.contains("${") {
+                        if let Some(why) = signing_secret_problem(&s.value) {
+                            // The message never quotes the secret.
+                            self.push(Diagnostic::new(Code::E015, format!("the signing secret {why}"), s.span).with_hint(
+                                "write `sign \"whsec_<base64>\"` (Standard Webhooks), a raw secret, or better `sign \"${VAR}\"`",
+                            ));
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -876,4 +901,24 @@ fn cycle_through(graph: &HashMap<&str, Vec<String>>, start: &str) -> Option<Vec<
         false
     }
     dfs(graph, start, &mut path, &mut visited).then_some(path)
+}
+
+/// An HTTP header name (RFC 9110 `token`).
+fn is_http_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Why a literal `sign` secret cannot sign: empty, or `whsec_` not followed by base64 (the
+/// Standard Webhooks form, as switchboard-webhook decodes it).
+pub(crate) fn signing_secret_problem(secret: &str) -> Option<&'static str> {
+    use base64::Engine as _;
+    match secret.strip_prefix("whsec_") {
+        Some(encoded) => match base64::engine::general_purpose::STANDARD.decode(encoded.trim()) {
+            Ok(key) if key.is_empty() => Some("is empty after `whsec_`"),
+            Ok(_) => None,
+            Err(_) => Some("starts with `whsec_` but the rest is not valid base64"),
+        },
+        None if secret.is_empty() => Some("is empty"),
+        None => None,
+    }
 }

@@ -46,6 +46,9 @@ pub struct Delivery {
     pub kind: DeliveryKind,
     /// The event, or its transform's output.
     pub payload: Payload,
+    /// The transform whose output `payload` is (`None`: the event itself). Two deliveries to one
+    /// target differ by it, which is what tells their webhook outbox rows apart.
+    pub transform: Option<String>,
 }
 
 /// What a delivery carries: the event itself (one copy shared by every delivery of it), or a
@@ -310,15 +313,15 @@ impl Planner<'_> {
         if !self.seen.insert(identity) {
             return;
         }
-        let (kind, payload) = match (transform, kind) {
-            (_, dlq @ DeliveryKind::Dlq { .. }) => (dlq, self.event_payload()),
-            (None, kind) => (kind, self.event_payload()),
+        let (kind, payload, transform) = match (transform, kind) {
+            (_, dlq @ DeliveryKind::Dlq { .. }) => (dlq, self.event_payload(), None),
+            (None, kind) => (kind, self.event_payload(), None),
             (Some(t), kind) => match t.chain.transform_with(self.event, &Value::Null, |out| out.to_vec()) {
-                Ok(text) => (kind, Payload::Json(text.into())),
-                Err(e) => (DeliveryKind::Dlq { reason: format!("transform {} failed: {e}", t.name) }, self.event_payload()),
+                Ok(text) => (kind, Payload::Json(text.into()), Some(t.name.clone())),
+                Err(e) => (DeliveryKind::Dlq { reason: format!("transform {} failed: {e}", t.name) }, self.event_payload(), None),
             },
         };
-        self.deliveries.push(Delivery { rule: rule.to_string(), kind, payload });
+        self.deliveries.push(Delivery { rule: rule.to_string(), kind, payload, transform });
     }
 
     fn plan(&mut self, rule: &str, actions: &[CompiledAction]) {
