@@ -86,13 +86,20 @@ impl WebhooksConfig {
         switchboard_webhook::OutboxOptions { max_deliveries: self.outbox_max_deliveries, ..Default::default() }
     }
 
-    /// The dispatcher's configuration; reads `ca_file`.
-    pub fn dispatcher_config(&self) -> Result<switchboard_webhook::DispatcherConfig, String> {
+    /// The dispatcher's configuration; reads `ca_file`. Attempts in flight at shutdown get the
+    /// part of `shutdown_grace` left once the rest has stopped: 80% of it (so a 30 s grace gives
+    /// them 24 s), the last 20% for recording their outcomes and flushing the producer.
+    pub fn dispatcher_config(&self, shutdown_grace: Duration) -> Result<switchboard_webhook::DispatcherConfig, String> {
         let extra_root_certs = match &self.ca_file {
             None => Vec::new(),
             Some(path) => std::fs::read(path).map_err(|e| format!("webhooks.ca_file: cannot read {}: {e}", path.display()))?,
         };
-        Ok(switchboard_webhook::DispatcherConfig { threads: self.threads, extra_root_certs, ..Default::default() })
+        Ok(switchboard_webhook::DispatcherConfig {
+            threads: self.threads,
+            extra_root_certs,
+            drain_timeout: shutdown_grace.mul_f64(0.8),
+            ..Default::default()
+        })
     }
 }
 
@@ -439,21 +446,24 @@ mod tests {
 
     #[test]
     fn webhook_threads_and_ca_file_reach_the_dispatcher() {
-        let defaults = Config::default().webhooks.dispatcher_config().unwrap();
+        let defaults = Config::default().webhooks.dispatcher_config(Duration::from_secs(30)).unwrap();
         assert_eq!((defaults.threads, defaults.extra_root_certs.len()), (1, 0));
+        assert_eq!(defaults.drain_timeout, Duration::from_secs(24), "80% of shutdown_grace");
+        let c = Config::from_yaml("shutdown_grace: 60s\n").unwrap();
+        assert_eq!(c.webhooks.dispatcher_config(c.shutdown_grace).unwrap().drain_timeout, Duration::from_secs(48));
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
         let c = Config::from_yaml(&format!("webhooks:\n  threads: 0\n  ca_file: {}\n", ca.display())).unwrap();
         c.validate().unwrap();
-        let d = c.webhooks.dispatcher_config().unwrap();
+        let d = c.webhooks.dispatcher_config(c.shutdown_grace).unwrap();
         assert_eq!(d.threads, 0);
         assert_eq!(d.extra_root_certs, b"-----BEGIN CERTIFICATE-----\n");
         let c = Config::from_yaml("webhooks:\n  ca_file: /nonexistent/ca.pem\n  threads: 1000\n").unwrap();
         let errors = c.validate().unwrap_err();
         assert!(errors.iter().any(|e| e.starts_with("webhooks.ca_file: cannot read /nonexistent/ca.pem")), "{errors:?}");
         assert!(errors.iter().any(|e| e.starts_with("webhooks.threads:")), "{errors:?}");
-        assert!(c.webhooks.dispatcher_config().is_err());
+        assert!(c.webhooks.dispatcher_config(c.shutdown_grace).is_err());
     }
 
     #[test]

@@ -110,7 +110,8 @@ fn read_transforms(dir: &Path) -> anyhow::Result<Vec<SourceFile>> {
     for entry in entries {
         let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".json") && entry.path().is_file() {
+        // Hidden names are skipped, as in the rules directory (editor files, ConfigMap internals).
+        if name.ends_with(".json") && !name.starts_with('.') && entry.path().is_file() {
             let text = std::fs::read_to_string(entry.path()).map_err(|e| anyhow::anyhow!("{}: {e}", entry.path().display()))?;
             out.push(SourceFile { path: name, text });
         }
@@ -120,13 +121,31 @@ fn read_transforms(dir: &Path) -> anyhow::Result<Vec<SourceFile>> {
 }
 
 /// Files below `dir`, as (path relative to `root` with `/` separators, full path).
+///
+/// Names starting with `.` are skipped, files and directories alike: editors' swap and backup
+/// files (`.a.rules.swp`), version control (`.git`), and the `..data` / `..2026_12_04_…`
+/// directories of a Kubernetes ConfigMap volume, whose files are also linked from the top
+/// level (following both would define every rule twice). Symbolic links are followed; a
+/// directory reached twice (a link loop, or two links to one place) is read once.
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> anyhow::Result<()> {
+    let mut visited = std::collections::HashSet::new();
+    collect_in(root, dir, out, &mut visited)
+}
+
+fn collect_in(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>, visited: &mut std::collections::HashSet<PathBuf>) -> anyhow::Result<()> {
+    let canonical = std::fs::canonicalize(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    if !visited.insert(canonical) {
+        return Ok(());
+    }
     let entries = std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let path = entry.path();
         if path.is_dir() {
-            collect(root, &path, out)?;
+            collect_in(root, &path, out, visited)?;
         } else {
             let rel = path.strip_prefix(root).unwrap_or(&path);
             let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();

@@ -80,29 +80,51 @@ impl Reloader {
         }
     }
 
-    /// Watches the rules and transforms directories until cancelled; reloads after `debounce` of quiet.
+    /// Watches the rules and transforms directories until cancelled; reloads after `debounce` of
+    /// quiet (at most 8 × `debounce`, at least 2 s, after the first change, so a directory that
+    /// never stops changing still reloads).
+    ///
+    /// Each directory is watched recursively, and its parent without recursion, so that the
+    /// directory itself being created, removed, or replaced by a rename (`mv rules.new rules`, a
+    /// deploy tool's swap) is seen too; after every change the watches are set again on the
+    /// directories as they now are. Events of the parents about other entries are ignored.
     pub async fn watch(self: Arc<Self>, debounce: Duration, cancel: CancellationToken) -> anyhow::Result<()> {
+        let dirs: Vec<PathBuf> = [&self.rules_dir, &self.transforms_dir]
+            .into_iter()
+            .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()))
+            .collect();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(64);
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(event) = res {
-                if !event.kind.is_access() {
+        let relevant = dirs.clone();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            Ok(event) => {
+                let ours = event.paths.is_empty() || event.paths.iter().any(|p| relevant.iter().any(|d| p.starts_with(d)));
+                if !event.kind.is_access() && ours {
                     // A full channel already holds a pending wake-up: dropping this one loses nothing.
                     let _ = tx.try_send(());
                 }
             }
-        })?;
-        for dir in [&self.rules_dir, &self.transforms_dir] {
-            if dir.exists() {
-                watcher.watch(dir, RecursiveMode::Recursive)?;
+            Err(e) => {
+                tracing::warn!(error = %e, "the rules watcher reported an error; SIGHUP and POST /-/reload still reload");
+                let _ = tx.try_send(());
             }
-        }
+        })?;
+        let mut watched = Watched::default();
+        watched.refresh(&mut watcher, &dirs);
+        let max_wait = (debounce * 8).max(Duration::from_secs(2));
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 got = rx.recv() => if got.is_none() { break },
             }
             // Debounce: wait for a quiet period so an editor's save-rename-chmod is one reload.
-            while let Ok(Some(())) = tokio::time::timeout(debounce, rx.recv()).await {}
+            let deadline = tokio::time::Instant::now() + max_wait;
+            while tokio::time::Instant::now() < deadline {
+                match tokio::time::timeout(debounce.min(deadline - tokio::time::Instant::now()), rx.recv()).await {
+                    Ok(Some(())) => continue,
+                    _ => break,
+                }
+            }
+            watched.refresh(&mut watcher, &dirs);
             let _ = self.reload("file change").await;
         }
         drop(watcher);
@@ -117,6 +139,54 @@ impl Reloader {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = hup.recv() => { let _ = self.reload("SIGHUP").await; }
             }
+        }
+    }
+}
+
+/// What the watcher watches: each directory (recursively, by its identity when it was watched)
+/// and its parent (not recursively).
+#[derive(Default)]
+struct Watched {
+    dirs: std::collections::HashMap<PathBuf, Option<(u64, u64)>>,
+    parents: std::collections::HashSet<PathBuf>,
+}
+
+/// A directory's identity (device, inode): another one after a rename or a re-creation.
+fn identity(dir: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
+}
+
+impl Watched {
+    /// Sets the watches again where a directory appeared, disappeared or was replaced.
+    fn refresh(&mut self, watcher: &mut impl Watcher, dirs: &[PathBuf]) {
+        for dir in dirs {
+            if let Some(parent) = dir.parent() {
+                if !self.parents.contains(parent) && parent.is_dir() {
+                    match watcher.watch(parent, RecursiveMode::NonRecursive) {
+                        Ok(()) => {
+                            self.parents.insert(parent.to_path_buf());
+                        }
+                        Err(e) => tracing::warn!(dir = %parent.display(), error = %e, "cannot watch the parent directory"),
+                    }
+                }
+            }
+            let now = identity(dir);
+            let before = self.dirs.get(dir).copied().flatten();
+            if now.is_some() && now == before {
+                continue;
+            }
+            if before.is_some() {
+                let _ = watcher.unwatch(dir);
+            }
+            let mut watching = None;
+            if now.is_some() {
+                match watcher.watch(dir, RecursiveMode::Recursive) {
+                    Ok(()) => watching = now,
+                    Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "cannot watch the directory"),
+                }
+            }
+            self.dirs.insert(dir.clone(), watching);
         }
     }
 }

@@ -3,10 +3,11 @@
 //! gateway's DLQ topic.
 //!
 //! Endpoint identity: one outbox endpoint per distinct `to webhook` target (URL, method, headers,
-//! timeout, retry, signing — as written, with `${VAR}` placeholders, so the key is stable across
-//! restarts and never derived from a secret's value). A reload that changes a target's headers
-//! makes it a new endpoint; deliveries already in the outbox keep the endpoint they were planned
-//! for, which stays registered for the life of the process.
+//! signing — as written, with `${VAR}` placeholders, so the key is stable across restarts and
+//! never derived from a secret's value). Timeout and retry are the endpoint's settings, which a
+//! reload updates. A reload that changes a target's URL or headers makes it a new endpoint;
+//! deliveries already in the outbox keep the endpoint they were planned for, which stays
+//! registered for the life of the process.
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -65,9 +66,19 @@ pub fn webhook_id(event_id: &str, dedup_key: &str, transform: Option<&str>) -> S
     id
 }
 
-/// The outbox endpoint key of a target: FNV-1a 64 of its shown form (placeholders, not values).
+/// The outbox endpoint key of a target: FNV-1a 64 of what makes it another partner or another
+/// request, as written (placeholders, not values): the URL, the method, the headers and the
+/// signing secret. How it is attempted (timeout, retry, backoff) is not part of it, so changing
+/// those, by a reload or across a restart, updates the endpoint and keeps its pending rows.
 pub fn endpoint_key(target: &WebhookTarget) -> String {
-    format!("wh-{:016x}", crate::dedup::fnv1a_64(format!("{target:?}").as_bytes()))
+    let headers: Vec<(&str, &str)> = target.headers.iter().map(|(k, v)| (k.as_str(), v.shown())).collect();
+    let identity = format!(
+        "url={:?}|method={}|headers={headers:?}|sign={:?}",
+        target.url.shown(),
+        target.method.as_str(),
+        target.sign.as_ref().map(|s| s.shown())
+    );
+    format!("wh-{:016x}", crate::dedup::fnv1a_64(identity.as_bytes()))
 }
 
 fn endpoint_config(key: &str, t: &WebhookTarget) -> EndpointConfig {
@@ -123,25 +134,38 @@ impl Webhooks {
     /// `${VAR}` header that resolved to a value HTTP cannot carry, a `whsec_` secret that is not
     /// base64), none is registered and the error names the target. A reload then refuses the new
     /// rules, as for any other diagnostic.
+    ///
+    /// Every target's endpoint is registered again, so a reload that changed a target's timeout
+    /// or retry updates it. Two targets with one key (they differ only in timeout or retry) get
+    /// the settings of the first in rule order, as the planner keeps the first such delivery.
     pub fn register_all<'a>(&self, targets: impl IntoIterator<Item = &'a WebhookTarget>) -> Result<(), SinkError> {
         let mut built: Vec<(String, Endpoint)> = Vec::new();
-        {
-            let registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
-            for target in targets {
-                let key = endpoint_key(target);
-                if registered.contains(&key) || built.iter().any(|(k, _)| *k == key) {
-                    continue;
-                }
-                let endpoint = Endpoint::new(endpoint_config(&key, target))
-                    .map_err(|e| SinkError::Outbox(format!("webhook target {}: {e}", shown_label(target.url.shown()))))?;
-                built.push((key, endpoint));
+        for target in targets {
+            let key = endpoint_key(target);
+            if built.iter().any(|(k, _)| *k == key) {
+                continue;
             }
+            let endpoint = Endpoint::new(endpoint_config(&key, target))
+                .map_err(|e| SinkError::Outbox(format!("webhook target {}: {e}", shown_label(target.url.shown()))))?;
+            built.push((key, endpoint));
         }
         for (key, endpoint) in built {
             self.dispatcher.register(endpoint);
             self.registered.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
         }
         Ok(())
+    }
+
+    /// Warns about outbox rows whose endpoint no current target has (a target whose URL, method,
+    /// headers or signing secret changed while deliveries to it were pending): they wait, counted
+    /// in `webhook_outbox_depth`, until a target with that key is configured again.
+    pub async fn warn_unconfigured(&self) {
+        let Ok(keys) = self.dispatcher.outbox().endpoints_with_rows().await else { return };
+        let registered = self.registered.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for key in keys.into_iter().filter(|k| !registered.contains(k)) {
+            tracing::warn!(endpoint_key = %key,
+                "the webhook outbox holds deliveries for a target the rules no longer have (its URL, method, headers or signing secret changed); they are delivered when that target is configured again");
+        }
     }
 
     /// Re-enqueues dead-lettered webhook deliveries (`switchboard dlq replay` through a running

@@ -269,3 +269,26 @@ fn match_exits_quietly_when_its_reader_goes_away() {
     assert_eq!(code(&o), 0, "{stderr}");
     assert_eq!(stderr, "", "no `Broken pipe` message");
 }
+
+/// A Kubernetes ConfigMap volume (`..data` → `..<timestamp>/`, top-level links into `..data`),
+/// an editor's swap file and a symlink loop: each rule once, nothing hidden read, no endless walk.
+#[test]
+fn lint_reads_a_configmap_volume_once_and_survives_link_loops() {
+    use std::os::unix::fs::symlink;
+    let rule = "rule r1 {\n  when exists eventId\n  to topic \"t\"\n}\n";
+    let dir = rule_dir(&[("..2026_12_04_10_00_00.123/a.rules", rule), (".a.rules.swp", "not a rule file"), ("nested/b.rules", "rule r2 {\n  when exists eventId\n  to topic \"u\"\n}\n")]);
+    symlink("..2026_12_04_10_00_00.123", dir.join("..data")).unwrap();
+    symlink("..data/a.rules", dir.join("a.rules")).unwrap();
+    symlink("..", dir.join("nested/loop")).unwrap();
+    symlink("nested", dir.join("again")).unwrap();
+    let d = dir.to_str().unwrap();
+    let o = run(&["lint", "--format", "json", d]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v, serde_json::json!({"diagnostics": []}));
+    // Both rules are there, once each.
+    let o = run_stdin(&["match", "--rules", d], "{\"eventId\": \"e1\"}\n");
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let line: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON line");
+    assert_eq!(line["matched"], serde_json::json!(["r1", "r2"]), "{line}");
+}

@@ -519,6 +519,133 @@ async fn webhook_identity_labels_and_a_reload_that_cannot_build_an_endpoint() {
     assert!(versions[0].ends_with(" 1"), "{versions:?}");
 }
 
+/// The file watcher follows the rules directory when it is replaced by a rename (a deploy's
+/// `mv rules.new rules`) and when it is removed and created again, and edits inside the new
+/// directory still reload; a transforms directory created after the start is watched too.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watcher_follows_a_replaced_or_recreated_rules_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    let transforms = dir.path().join("transforms");
+    std::fs::create_dir_all(&rules).unwrap();
+    let rule = |name: &str| format!("rule {name} {{\n  when exists eventId\n  to topic \"t\"\n}}\n");
+    std::fs::write(rules.join("a.rules"), rule("first")).unwrap();
+    let gw = Gateway::start(
+        &["--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", dir.path().join("data").to_str().unwrap()],
+        &[],
+    );
+    let client = reqwest::Client::new();
+    let names = || {
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| {
+            rt.block_on(async {
+                let v: Value = client.get(gw.url("/rules")).send().await.unwrap().json().await.unwrap();
+                v["rules"].clone()
+            })
+        })
+    };
+    let wait_for = |want: &str| {
+        common::eventually(Duration::from_secs(20), || (names() == json!([want])).then_some(()))
+            .unwrap_or_else(|| panic!("the watcher did not load {want}: {} / logs:\n{}", names(), gw.logs()))
+    };
+    assert_eq!(names(), json!(["first"]));
+
+    // Replaced by a rename.
+    let staged = dir.path().join("rules.new");
+    std::fs::create_dir_all(&staged).unwrap();
+    std::fs::write(staged.join("a.rules"), rule("second")).unwrap();
+    std::fs::rename(&rules, dir.path().join("rules.old")).unwrap();
+    std::fs::rename(&staged, &rules).unwrap();
+    wait_for("second");
+    // An edit inside the new directory.
+    std::fs::write(rules.join("a.rules"), rule("third")).unwrap();
+    wait_for("third");
+    // Removed and created again.
+    std::fs::remove_dir_all(&rules).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), rule("fourth")).unwrap();
+    wait_for("fourth");
+    std::fs::write(rules.join("a.rules"), rule("fifth")).unwrap();
+    wait_for("fifth");
+    // A transforms directory that did not exist at the start: a rule that needs its transform
+    // loads once the file appears there.
+    std::fs::write(rules.join("a.rules"), "rule sixth {\n  when exists eventId\n  to topic \"t\" transform \"late\"\n}\n").unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(names(), json!(["fifth"]), "the transform is missing: the old rules keep serving");
+    std::fs::create_dir_all(&transforms).unwrap();
+    std::fs::write(transforms.join("late.json"), r#"[{"operation": "shift", "spec": {"eventId": "id"}}]"#).unwrap();
+    wait_for("sixth");
+}
+
+/// A partner that never answers holds a webhook attempt during shutdown: the drain waits (the
+/// attempt's share of `shutdown_grace`), a second SIGTERM exits at once (code 1), and the
+/// delivery, still in the outbox, is made after a restart that changed the target's timeout and
+/// retry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigterm_exits_at_once_and_the_webhook_is_delivered_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // A partner that holds every request unanswered until `answer` is set, then answers 200 and
+    // counts the requests it answered.
+    let partner = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let partner_addr = partner.local_addr().unwrap();
+    let answer = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let (answer, answered) = (answer.clone(), answered.clone());
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut held = Vec::new();
+            for mut conn in partner.incoming().flatten() {
+                if !answer.load(std::sync::atomic::Ordering::SeqCst) {
+                    held.push(conn);
+                    continue;
+                }
+                let mut buf = [0u8; 65536];
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), format!("rule partner {{\n  when eventType == \"certification.issued\"\n  to webhook \"http://{partner_addr}/hook\" {{\n    timeout 60s\n  }}\n}}\n")).unwrap();
+    let config = dir.path().join("switchboard.yaml");
+    std::fs::write(&config, "shutdown_grace: 60s\n").unwrap();
+    let transforms = common::repo().join("transforms");
+    let data = dir.path().join("data");
+    let args = ["--config", config.to_str().unwrap(), "--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", data.to_str().unwrap()];
+    let mut gw = Gateway::start(&args, &[]);
+    let client = reqwest::Client::new();
+    let cert = envelope("hold1", "certification.issued", json!({}), &[]);
+    assert_eq!(client.post(gw.url("/events")).json(&cert).send().await.unwrap().status(), 202);
+    common::eventually(Duration::from_secs(20), || {
+        let rt = tokio::runtime::Handle::current();
+        let m = tokio::task::block_in_place(|| rt.block_on(async { client.get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap() }));
+        m.lines().any(|l| l.starts_with("webhook_outbox_depth 1")).then_some(())
+    })
+    .expect("the delivery reached the outbox");
+    std::thread::sleep(Duration::from_millis(500));
+
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(3)), None, "the first SIGTERM drains: the attempt may run for most of the 60 s grace");
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(5)), Some(1), "a second SIGTERM exits at once:\n{}", gw.logs());
+    assert!(gw.logs().contains("a second signal while draining"), "{}", gw.logs());
+    drop(gw);
+
+    // Restarted with the partner now answering, and the target's timeout and retry changed (how
+    // it is attempted, not where to: the same endpoint): the row left in the outbox is delivered.
+    answer.store(true, std::sync::atomic::Ordering::SeqCst);
+    let text = std::fs::read_to_string(rules.join("a.rules")).unwrap().replace("timeout 60s", "timeout 5s\n    retry 3 backoff 1s..5s");
+    std::fs::write(rules.join("a.rules"), text).unwrap();
+    let _gw = Gateway::start(&args, &[]);
+    common::eventually(Duration::from_secs(30), || (answered.load(std::sync::atomic::Ordering::SeqCst) >= 1).then_some(()))
+        .expect("the delivery left in the outbox was not made after the restart");
+}
+
 fn everything_rules(dir: &Path, extra: &str) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();

@@ -32,7 +32,10 @@ pub fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<Outcome> {
     let config = Config::load(global, &Overrides { listen: args.listen })?;
     crate::logging::init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(serve(config))?;
+    let result = runtime.block_on(serve(config));
+    // Blocking tasks still running (a store call, a reload) do not hold the exit past this.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result?;
     Ok(Outcome::Success)
 }
 
@@ -117,7 +120,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Vec::new(),
         dead_letters,
         &metrics.registry,
-        config.webhooks.dispatcher_config().map_err(anyhow::Error::msg)?,
+        config.webhooks.dispatcher_config(config.shutdown_grace).map_err(anyhow::Error::msg)?,
         cancel.clone(),
     )
     .await
@@ -134,6 +137,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let webhooks = Webhooks::new(dispatcher);
     webhooks.register_all(snapshot.rules.webhook_targets())?;
+    webhooks.warn_unconfigured().await;
     let pipeline = Arc::new(Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, webhooks.clone(), Some(store.clone())));
     let reloader = Arc::new(Reloader::new(pipeline.clone(), config.rules.clone(), config.transforms.clone()));
 
@@ -212,12 +216,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         _ = shutdown_signal() => {}
         _ = cancel.cancelled() => {}
     }
+    let deadline = tokio::time::Instant::now() + config.shutdown_grace;
+    // A second SIGTERM or SIGINT while draining stops at once. Nothing acknowledged is lost:
+    // what was not finished is not committed, so it is delivered again after the restart.
+    tokio::spawn(async {
+        shutdown_signal().await;
+        tracing::warn!("a second signal while draining: exiting now; unfinished work will be redelivered");
+        std::process::exit(1);
+    });
     state.ready.store(false, Ordering::Relaxed);
     cancel.cancel();
-    if tokio::time::timeout(config.shutdown_grace, tasks.wait()).await.is_err() {
+    if tokio::time::timeout_at(deadline, tasks.wait()).await.is_err() {
         tracing::warn!(grace = ?config.shutdown_grace, "grace period over with work in flight; it will be redelivered");
     }
-    sink.flush(std::time::Duration::from_secs(5));
+    // The producer's flush counts inside the grace (at least a moment, to hand over what the
+    // finished batches produced; their offsets are committed only once it is acknowledged).
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    sink.flush(left.max(std::time::Duration::from_millis(200)));
     if failed.load(Ordering::Relaxed) {
         anyhow::bail!("switchboard stopped after a fatal error (see the log above)");
     }

@@ -97,6 +97,25 @@ impl Gateway {
         self.logs.lock().unwrap().join("\n")
     }
 
+    /// Sends a signal (`TERM`, `INT`, ...) without waiting.
+    pub fn signal(&self, name: &str) {
+        let _ = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status();
+    }
+
+    /// Waits up to `within` for the process to exit; its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if start.elapsed() > within {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGTERM and wait for exit; returns the exit status code.
     pub fn terminate(mut self, within: Duration) -> Option<i32> {
         let pid = self.child.id() as i32;

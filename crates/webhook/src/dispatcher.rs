@@ -265,8 +265,10 @@ impl Dispatcher {
         for endpoint in endpoints {
             dispatcher.register(endpoint);
         }
+        // Started with no endpoints, the caller registers them later (the gateway, from its
+        // rules) and checks for rows of unconfigured endpoints itself.
         let registered: HashSet<String> = dispatcher.read_endpoints().keys().cloned().collect();
-        for key in outbox.endpoints_with_rows().await? {
+        for key in outbox.endpoints_with_rows().await?.into_iter().filter(|_| !registered.is_empty()) {
             if !registered.contains(&key) {
                 tracing::warn!(endpoint_key = %key, "outbox holds deliveries for an endpoint that is not configured; they wait until it is registered again");
             }
@@ -880,7 +882,8 @@ async fn send(
 }
 
 /// Endpoint headers (secret, marked sensitive) with the defaults (`Current::base_headers`), then
-/// the delivery's own, then the Standard Webhooks headers, which nothing overrides.
+/// the delivery's own where the endpoint has no header of that name, then the Standard Webhooks
+/// headers, which nothing overrides.
 fn request_headers(
     current: &Current,
     delivery: &WebhookDelivery,
@@ -893,8 +896,12 @@ fn request_headers(
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
         ) {
+            // The delivery's headers add to the endpoint's, never replace them: a replayed
+            // dead-letter record cannot swap the partner's Authorization or content-type.
             (Ok(name), Ok(value)) => {
-                headers.insert(name, value);
+                if !headers.contains_key(&name) {
+                    headers.insert(name, value);
+                }
             }
             _ => {
                 tracing::warn!(header = %name, "skipping a delivery header that is not valid HTTP")

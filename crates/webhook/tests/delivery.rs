@@ -416,10 +416,14 @@ async fn requests_carry_method_headers_and_body() {
         .headers
         .push(("Authorization".into(), Secret::new("Bearer t0k3n")));
     let h = start(vec![config]).await;
-    let d = delivery("partner", 7).with_header(
-        "traceparent",
-        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    );
+    let d = delivery("partner", 7)
+        .with_header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        // A delivery's (a replayed record's) headers add, never replace the endpoint's.
+        .with_header("Authorization", "Bearer forged")
+        .with_header("webhook-id", "forged");
     let body = d.body.clone();
     h.dispatcher.enqueue(d).await.unwrap();
     wait_until("delivered", Duration::from_secs(5), || {
