@@ -190,9 +190,11 @@ impl Pipeline {
         });
     }
 
-    /// Decodes, validates, deduplicates and routes a batch. No I/O: the plan is delivered by
-    /// [`Pipeline::deliver`].
-    pub fn plan(&self, inputs: &[Input]) -> Plan {
+    /// Decodes, validates, deduplicates and routes a batch on `snapshot` (the current one when
+    /// the batch is first planned). No I/O: the plan is delivered by [`Pipeline::deliver`]. A
+    /// batch whose delivery failed is planned again on the snapshot of its first plan, so that
+    /// each event is routed by one snapshot even when a reload came between the attempts.
+    pub fn plan_on(&self, inputs: &[Input], snapshot: &Arc<Snapshot>) -> Plan {
         let mut plan = Plan { started: Some(Instant::now()), events: inputs.len(), ..Plan::default() };
         let mut batch_ids: HashSet<String> = HashSet::new();
         let now = now_ms();
@@ -244,7 +246,7 @@ impl Pipeline {
             }
             batch_ids.insert(event_id.clone());
             plan.event_ids.push(event_id.clone());
-            self.route(&mut plan, input, &value, &event_type, &event_id);
+            self.route(&mut plan, snapshot, input, &value, &event_type, &event_id);
         }
         self.in_flight_ids.lock().unwrap_or_else(|p| p.into_inner()).extend(plan.event_ids.iter().cloned());
         if let Some(t) = plan.started {
@@ -253,8 +255,8 @@ impl Pipeline {
         plan
     }
 
-    fn route(&self, plan: &mut Plan, input: &Input, event: &Value, event_type: &str, dedup_key: &str) {
-        let snapshot = self.snapshot.load();
+    #[allow(clippy::too_many_arguments)]
+    fn route(&self, plan: &mut Plan, snapshot: &Snapshot, input: &Input, event: &Value, event_type: &str, dedup_key: &str) {
         // Deliveries without a transform forward the input's bytes (it parsed as this event).
         let evaluation = snapshot.rules.evaluate_text(event, Arc::from(&input.value[..]));
         for rule in &evaluation.matched {

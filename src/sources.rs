@@ -29,9 +29,11 @@ async fn deliver_until_durable(
     cancel: &CancellationToken,
 ) -> bool {
     let mut backoff = Duration::from_millis(100);
+    // The snapshot current when the batch is first planned routes it on every attempt.
+    let snapshot = pipeline.snapshot.load_full();
     loop {
-        let (p, batch) = (pipeline.clone(), inputs.clone());
-        let plan = match tokio::task::spawn_blocking(move || p.plan(&batch)).await {
+        let (p, batch, s) = (pipeline.clone(), inputs.clone(), snapshot.clone());
+        let plan = match tokio::task::spawn_blocking(move || p.plan_on(&batch, &s)).await {
             Ok(plan) => plan,
             Err(e) => {
                 // A panic while planning: retried like a failed delivery, never acknowledged.

@@ -646,6 +646,81 @@ async fn a_second_sigterm_exits_at_once_and_the_webhook_is_delivered_after_the_r
         .expect("the delivery left in the outbox was not made after the restart");
 }
 
+/// A batch whose delivery fails (here the webhook outbox is full) is retried on the snapshot it
+/// was first planned on: a reload between the attempts does not route one event by two rule
+/// versions.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_batch_keeps_the_snapshot_of_its_first_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    // A partner that holds requests until `answer` is set.
+    let partner = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let partner_addr = partner.local_addr().unwrap();
+    let answer = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let answer = answer.clone();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut held = Vec::new();
+            for mut conn in partner.incoming().flatten() {
+                if !answer.load(std::sync::atomic::Ordering::SeqCst) {
+                    held.push(conn);
+                    continue;
+                }
+                let mut buf = [0u8; 65536];
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        });
+    }
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let rule = |topic: &str| {
+        format!("rule r {{\n  when eventType == \"certification.issued\"\n  to topic \"{topic}\"\n  to webhook \"http://{partner_addr}/hook\" {{\n    timeout 1s\n    retry 20 backoff 200ms..500ms\n  }}\n}}\n")
+    };
+    std::fs::write(rules.join("a.rules"), rule("out.v1")).unwrap();
+    let config = dir.path().join("switchboard.yaml");
+    std::fs::write(&config, "webhooks:\n  outbox_max_deliveries: 1\nreload:\n  watch: false\n").unwrap();
+    let transforms = common::repo().join("transforms");
+    let data = dir.path().join("data");
+    let gw = Gateway::start(
+        &["--config", config.to_str().unwrap(), "--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", data.to_str().unwrap()],
+        &[],
+    );
+    let client = reqwest::Client::new();
+    let v1: Value = client.get(gw.url("/rules")).send().await.unwrap().json().await.unwrap();
+    let v1 = v1["version"].as_str().unwrap().to_string();
+    // e1 fills the outbox (its partner holds the attempt); e2's batch cannot enqueue and retries.
+    for id in ["e1", "e2"] {
+        let e = envelope(id, "certification.issued", json!({}), &[]);
+        assert_eq!(client.post(gw.url("/events")).json(&e).send().await.unwrap().status(), 202);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    common::eventually(Duration::from_secs(20), || {
+        gw.logs().contains("deliveries not durable; retrying the batch").then_some(())
+    })
+    .unwrap_or_else(|| panic!("e2's batch was not retried:\n{}", gw.logs()));
+    // A reload between the attempts.
+    std::fs::write(rules.join("a.rules"), rule("out.v2")).unwrap();
+    let r = client.post(gw.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    answer.store(true, std::sync::atomic::Ordering::SeqCst);
+    let v1_out = common::eventually(Duration::from_secs(60), || {
+        let got = tail_topic(&data, "out.v1");
+        got.iter().any(|m| m["value"]["eventId"] == "e2").then_some(got)
+    })
+    .unwrap_or_else(|| panic!("e2 was not routed by v1:\n{}", gw.logs()));
+    for m in &v1_out {
+        let version = m["headers"]["rules-version"].as_str().unwrap_or_default();
+        assert_eq!(version, v1, "{m}");
+    }
+    // A third event after the reload takes v2; e2 never does.
+    let e3 = envelope("e3", "certification.issued", json!({}), &[]);
+    assert_eq!(client.post(gw.url("/events")).json(&e3).send().await.unwrap().status(), 202);
+    let v2_out = wait_topic(&data, "out.v2", 1);
+    assert!(v2_out.iter().all(|m| m["value"]["eventId"] != "e2"), "e2 routed by two snapshots: {v2_out:?}");
+}
+
 fn everything_rules(dir: &Path, extra: &str) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
