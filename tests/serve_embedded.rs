@@ -721,6 +721,47 @@ async fn a_retried_batch_keeps_the_snapshot_of_its_first_plan() {
     assert!(v2_out.iter().all(|m| m["value"]["eventId"] != "e2"), "e2 routed by two snapshots: {v2_out:?}");
 }
 
+/// SIGHUP reloads (with the file watcher off), a broken file is refused and a fixed one then
+/// loads, and a deleted rule file takes its rules away.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_refuses_a_broken_file_and_follows_a_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let rule = |name: &str| format!("rule {name} {{\n  when exists eventId\n  to topic \"t\"\n}}\n");
+    std::fs::write(rules.join("a.rules"), rule("a")).unwrap();
+    let config = dir.path().join("switchboard.yaml");
+    std::fs::write(&config, "reload:\n  watch: false\n").unwrap();
+    let transforms = common::repo().join("transforms");
+    let gw = Gateway::start(
+        &["--config", config.to_str().unwrap(), "--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", dir.path().join("data").to_str().unwrap()],
+        &[],
+    );
+    let client = reqwest::Client::new();
+    let status = || {
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| rt.block_on(async { client.get(gw.url("/rules")).send().await.unwrap().json::<Value>().await.unwrap() }))
+    };
+    let hup_until = |what: &str, done: &dyn Fn(&Value) -> bool| {
+        gw.signal("HUP");
+        common::eventually(Duration::from_secs(20), || done(&status()).then_some(()))
+            .unwrap_or_else(|| panic!("after SIGHUP, not {what}: {}", status()));
+    };
+    std::fs::write(rules.join("b.rules"), rule("b")).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status()["rules"], json!(["a"]), "no watcher: nothing reloads by itself");
+    hup_until("a and b", &|s| s["rules"] == json!(["a", "b"]));
+    std::fs::write(rules.join("b.rules"), "rule b {\n  when exists\n}\n").unwrap();
+    hup_until("refused", &|s| s["last_result"] == "failure");
+    let s = status();
+    assert_eq!(s["rules"], json!(["a", "b"]), "the old rules keep serving");
+    assert!(s["last_error"].as_str().is_some_and(|e| e.contains("b.rules")), "{s}");
+    std::fs::write(rules.join("b.rules"), rule("b2")).unwrap();
+    hup_until("fixed", &|s| s["rules"] == json!(["a", "b2"]) && s["last_result"] == "success" && s["last_error"].is_null());
+    std::fs::remove_file(rules.join("b.rules")).unwrap();
+    hup_until("b2 gone", &|s| s["rules"] == json!(["a"]));
+}
+
 fn everything_rules(dir: &Path, extra: &str) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
