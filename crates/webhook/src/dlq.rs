@@ -100,7 +100,8 @@ pub struct DeadLetterRecord {
     pub delivery_id: String,
     pub webhook_id: String,
     pub endpoint_key: String,
-    /// scheme://host[:port]/path of the endpoint.
+    /// The endpoint's label ([`crate::Endpoint::label`]): scheme://host[:port]/path of its URL, or the
+    /// label it was configured with (the gateway: the URL as written, `${VAR}` placeholders kept).
     pub endpoint: String,
     pub attempts: Vec<AttemptRecord>,
     /// The request body as it was sent (the transformed event): UTF-8 text, or base64 when

@@ -256,8 +256,8 @@ impl Endpoint {
         &self.key
     }
 
-    /// scheme://host[:port]/path — the only form of the URL that is logged, used as a metric label
-    /// or written into a dead-letter record.
+    /// [`EndpointConfig::label`], or scheme://host[:port]/path of the URL: the only form of the
+    /// URL that is logged, used as a metric label or written into a dead-letter record.
     pub fn label(&self) -> &str {
         &self.label
     }
