@@ -335,9 +335,21 @@ impl Config {
                 errors.push("kafka: give `topics` or `topic_pattern`".into());
             }
             if let Some(p) = &k.topic_pattern {
-                if let Err(e) = regex::Regex::new(p) {
-                    errors.push(format!("kafka.topic_pattern: {e}"));
+                // librdkafka anchors the pattern at the start (`^`), as the consumer does.
+                let anchored = if p.starts_with('^') { p.clone() } else { format!("^{p}") };
+                match regex::Regex::new(&anchored) {
+                    Err(e) => errors.push(format!("kafka.topic_pattern: {e}")),
+                    // Consuming its own dead letters would turn one bad event into an endless
+                    // chain of records, each wrapping the one before.
+                    Ok(re) if re.is_match(&k.dlq_topic) => errors.push(format!(
+                        "kafka.topic_pattern: {p:?} matches the DLQ topic {:?}; the gateway would consume its own dead letters",
+                        k.dlq_topic
+                    )),
+                    Ok(_) => {}
                 }
+            }
+            if k.topics.contains(&k.dlq_topic) {
+                errors.push(format!("kafka.topics: holds the DLQ topic {:?}; the gateway would consume its own dead letters", k.dlq_topic));
             }
             if k.batches_in_flight == 0 {
                 errors.push("kafka.batches_in_flight: must be positive".into());
@@ -480,6 +492,19 @@ mod tests {
         let errs = c.validate().unwrap_err();
         assert_eq!(errs.len(), 3, "{errs:?}");
     }
+    #[test]
+    fn the_input_topics_must_not_include_the_dlq_topic() {
+        let mut c = Config::default();
+        c.kafka = Some(KafkaConfig { topics: vec![], topic_pattern: Some("events\\..*".into()), ..KafkaConfig::default() });
+        let errors = c.validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.contains("matches the DLQ topic \"events.dlq\"")), "{errors:?}");
+        c.kafka = Some(KafkaConfig { topics: vec!["in".into(), "events.dlq".into()], ..KafkaConfig::default() });
+        let errors = c.validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.contains("kafka.topics: holds the DLQ topic")), "{errors:?}");
+        c.kafka = Some(KafkaConfig { topics: vec!["in".into()], topic_pattern: Some("events\\.in\\..*".into()), ..KafkaConfig::default() });
+        assert!(c.validate().is_ok(), "{:?}", c.validate());
+    }
+
 
     #[test]
     fn environment_overrides() {

@@ -82,6 +82,16 @@ pub struct Pipeline {
     dlq_topic: String,
     webhooks: Webhooks,
     store: Option<Arc<dyn EventStore>>,
+    /// The largest message the sink takes (Kafka: the producer's `message.max.bytes`), so that
+    /// a delivery that can never be published is a dead letter at planning instead of a batch
+    /// retried for ever. `None`: no limit (the local bus).
+    max_message_bytes: Option<usize>,
+}
+
+/// What a message costs against `message.max.bytes`: value, key and headers, and room for the
+/// record's framing.
+fn message_size(m: &OutMessage) -> usize {
+    m.value.len() + m.key.as_ref().map_or(0, Vec::len) + m.headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>() + 128
 }
 
 fn now_ms() -> i64 {
@@ -159,7 +169,14 @@ impl Pipeline {
             dlq_topic,
             webhooks,
             store,
+            max_message_bytes: None,
         }
+    }
+
+    /// Sets the largest message the sink takes (see the field).
+    pub fn with_max_message_bytes(mut self, max: Option<usize>) -> Pipeline {
+        self.max_message_bytes = max;
+        self
     }
 
     /// Installs a new snapshot atomically; events already being evaluated finish on the old one.
@@ -179,15 +196,34 @@ impl Pipeline {
 
     fn dead_letter(&self, plan: &mut Plan, letter: DeadLetter, input: &Input) {
         self.metrics.events_dlq.with_label_values(&[letter.kind]).inc();
-        let record = letter.record(&input.value);
+        let mut record = letter.record(&input.value);
         // Like every other output: the input's valid traceparent (or its event's), else a new one.
         let trace = traceparent(input, record.get("originalEvent"));
-        plan.messages.push(OutMessage {
-            topic: self.dlq_topic.clone(),
-            key: dlq::record_key(&record).map(String::into_bytes),
-            headers: vec![("error-type".into(), letter.kind.as_bytes().to_vec()), ("traceparent".into(), trace.into_bytes())],
-            value: serde_json::to_vec(&record).unwrap_or_default(),
-        });
+        let key = dlq::record_key(&record).map(String::into_bytes);
+        let headers = vec![("error-type".into(), letter.kind.as_bytes().to_vec()), ("traceparent".into(), trace.into_bytes())];
+        let mut value = serde_json::to_vec(&record).unwrap_or_default();
+        if let Some(max) = self.max_message_bytes {
+            // A record the DLQ topic cannot take (a large non-JSON input grows when escaped)
+            // would fail its batch for ever: the original event is cut, as text, to a quarter
+            // of the limit or less, and the record says so.
+            // (Its text is escaped in the record, up to 6 bytes a character, so the cut is
+            // halved until the record fits.)
+            let text = String::from_utf8_lossy(&input.value);
+            let mut cut = (max / 4).min(text.len());
+            while value.len() + 512 > max && cut > 0 {
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                if let Value::Object(m) = &mut record {
+                    m.insert("originalEvent".into(), Value::String(text[..cut].to_string()));
+                    m.insert("originalEventTruncated".into(), Value::Bool(true));
+                    m.insert("originalEventBytes".into(), Value::from(input.value.len()));
+                }
+                value = serde_json::to_vec(&record).unwrap_or_default();
+                cut /= 2;
+            }
+        }
+        plan.messages.push(OutMessage { topic: self.dlq_topic.clone(), key, headers, value });
     }
 
     /// Decodes, validates, deduplicates and routes a batch on `snapshot` (the current one when
@@ -274,13 +310,20 @@ impl Pipeline {
                             hs.push((k.to_string(), v.as_bytes().to_vec()));
                         }
                     }
+                    let message = OutMessage { topic, key: key.map(String::into_bytes), headers: hs, value: delivery.payload.to_vec() };
+                    if let Some(max) = self.max_message_bytes.filter(|max| message_size(&message) > *max) {
+                        self.metrics.processing_errors.with_label_values(&["delivery_planning"]).inc();
+                        let reason = format!(
+                            "the message for topic {} is about {} bytes, larger than the producer's message.max.bytes ({max})",
+                            message.topic,
+                            message_size(&message)
+                        );
+                        let letter = DeadLetter::new("UndeliverableTarget", reason, "pipeline").with("rule", Value::String(delivery.rule.clone()));
+                        self.dead_letter(plan, letter, input);
+                        continue;
+                    }
                     self.metrics.events_published.with_label_values(&[event_type]).inc();
-                    plan.messages.push(OutMessage {
-                        topic,
-                        key: key.map(String::into_bytes),
-                        headers: hs,
-                        value: delivery.payload.to_vec(),
-                    });
+                    plan.messages.push(message);
                 }
                 DeliveryKind::Webhook { target } => {
                     plan.webhooks.push(WebhookJob {

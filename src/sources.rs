@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio_util::sync::CancellationToken;
@@ -120,9 +120,20 @@ impl ClientContext for GatewayContext {
     fn stats(&self, statistics: Statistics) {
         for (topic, t) in &statistics.topics {
             for (partition, p) in &t.partitions {
-                if *partition >= 0 && p.consumer_lag >= 0 {
-                    self.metrics.consumer_lag.with_label_values(&[topic.as_str(), &partition.to_string()]).set(p.consumer_lag);
+                if *partition < 0 || !p.desired {
+                    continue;
                 }
+                // librdkafka's consumer_lag is -1 until the group has committed once (a new
+                // group, or one stuck on its first batch): then the lag is everything from the
+                // log start, as auto.offset.reset=earliest reads it.
+                let lag = if p.consumer_lag >= 0 {
+                    p.consumer_lag
+                } else if p.hi_offset >= 0 && p.committed_offset < 0 {
+                    p.hi_offset - p.lo_offset.max(0)
+                } else {
+                    continue;
+                };
+                self.metrics.consumer_lag.with_label_values(&[topic.as_str(), &partition.to_string()]).set(lag);
             }
         }
     }
@@ -131,6 +142,11 @@ impl ClientContext for GatewayContext {
 impl ConsumerContext for GatewayContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            // Another member reports these partitions' lag from now on: two series for one
+            // partition would be counted twice by a sum().
+            for e in tpl.elements() {
+                let _ = self.metrics.consumer_lag.remove_label_values(&[e.topic(), &e.partition().to_string()]);
+            }
             // Offsets are stored only for events whose deliveries are durable, so committing them
             // now is safe, and it spares the next owner a redelivery.
             match consumer.commit_consumer_state(CommitMode::Sync) {
@@ -174,12 +190,41 @@ pub fn consumer(config: &KafkaConfig, metrics: Arc<Metrics>) -> anyhow::Result<G
     Ok(consumer)
 }
 
-fn to_input(m: &BorrowedMessage<'_>) -> Input {
-    let mut headers = Vec::new();
-    if let Some(hs) = m.headers() {
-        for h in hs.iter() {
-            headers.push((h.key.to_string(), h.value.map(<[u8]>::to_vec).unwrap_or_default()));
+/// The message's headers, read through librdkafka's C API: rdkafka's `Headers::iter` panics on
+/// a header name that is not UTF-8 (`CStr::to_str().unwrap()`), and one such message would stop
+/// the router for good (it is redelivered after every restart). Names are read lossily.
+fn message_headers(m: &BorrowedMessage<'_>) -> Vec<(String, Vec<u8>)> {
+    use rdkafka::bindings as rd;
+    let mut out = Vec::new();
+    // SAFETY: `m.ptr()` is the live message `m` borrows; the headers and the name/value pointers
+    // librdkafka hands out belong to it and are copied before `m` can go away.
+    unsafe {
+        let mut hdrs: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
+        if rd::rd_kafka_message_headers(m.ptr(), &mut hdrs) != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || hdrs.is_null() {
+            return out;
         }
+        for idx in 0..rd::rd_kafka_header_cnt(hdrs) {
+            let (mut name, mut value, mut size) = (std::ptr::null(), std::ptr::null(), 0usize);
+            if rd::rd_kafka_header_get_all(hdrs, idx, &mut name, &mut value, &mut size) != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+                continue;
+            }
+            let name = String::from_utf8_lossy(std::ffi::CStr::from_ptr(name).to_bytes()).into_owned();
+            let value = if value.is_null() { Vec::new() } else { std::slice::from_raw_parts(value.cast::<u8>(), size).to_vec() };
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+/// Headers that mean something only when the gateway itself wrote them (HTTP ingestion onto the
+/// local bus, `dlq replay`): taken from a Kafka input they would let any producer skip dedup
+/// or change an event's dedup key, so they are dropped.
+const INTERNAL_HEADERS: [&str; 2] = [crate::pipeline::REPLAY_HEADER, crate::http::CLOUDEVENT_HEADER];
+
+fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool) -> Input {
+    let mut headers = message_headers(m);
+    if !trust_internal {
+        headers.retain(|(k, _)| !INTERNAL_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)));
     }
     Input { value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(), headers }
 }
@@ -216,6 +261,7 @@ fn store_offsets(consumer: &GatewayConsumer, next: HashMap<(String, i32), i64>) 
 /// are durable, so a stored offset never passes an event that is not durable (at least once).
 /// The consumer keeps polling into a bounded buffer meanwhile (so the group does not evict it)
 /// and pauses its assignment when `max_in_flight` messages are buffered.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_kafka(
     pipeline: Arc<Pipeline>,
     consumer: GatewayConsumer,
@@ -223,12 +269,17 @@ pub async fn run_kafka(
     batch_size: usize,
     max_in_flight: usize,
     batches_in_flight: usize,
+    ingest_topic: String,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut pending: VecDeque<(String, i32, i64, Input)> = VecDeque::new();
     // When the oldest buffered message arrived (the batch linger runs from there).
     let mut oldest: Option<tokio::time::Instant> = None;
-    let mut paused: Option<TopicPartitionList> = None;
+    // Back-pressure: the assignment is paused while `max_in_flight` messages are buffered. The
+    // consumer is still polled meanwhile (a StreamConsumer serves rebalances and statistics only
+    // from its poll, and the group evicts a member that does not poll for max.poll.interval.ms);
+    // a partition assigned while paused is paused as soon as it delivers.
+    let mut paused = false;
     let (p, s, c) = (&pipeline, &sink, &cancel);
     let mut in_flight = FuturesOrdered::new();
     let batches_in_flight = batches_in_flight.max(1);
@@ -254,11 +305,14 @@ pub async fn run_kafka(
         if turns.is_multiple_of(64) {
             tokio::task::yield_now().await;
         }
-        if paused.is_some() && pending.len() < max_in_flight / 2 {
-            if let Some(assignment) = paused.take() {
-                if let Err(e) = consumer.resume(&assignment) {
-                    tracing::warn!(error = %e, "resuming the consumer failed");
-                }
+        if paused && pending.len() < max_in_flight / 2 {
+            // The assignment as it is now: partitions may have come and gone while paused.
+            match consumer.assignment() {
+                Ok(assignment) => match consumer.resume(&assignment) {
+                    Ok(()) => paused = false,
+                    Err(e) => tracing::warn!(error = %e, "resuming the consumer failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "reading the assignment to resume failed"),
             }
         }
         let linger_until = oldest.map(|t| t + BATCH_LINGER);
@@ -270,15 +324,21 @@ pub async fn run_kafka(
                 }
                 store_offsets(&consumer, offsets);
             }
-            m = consumer.recv(), if paused.is_none() => match m {
+            m = consumer.recv() => match m {
                 Ok(m) => {
-                    pending.push_back((m.topic().to_string(), m.partition(), m.offset(), to_input(&m)));
+                    // The gateway's own headers count only on the topic it writes to itself.
+                    let input = to_input(&m, m.topic() == ingest_topic);
+                    pending.push_back((m.topic().to_string(), m.partition(), m.offset(), input));
                     oldest.get_or_insert_with(tokio::time::Instant::now);
+                    // Full: pause the whole assignment. A message while paused comes from what
+                    // was fetched before, or from a partition assigned since: pause again.
                     if pending.len() >= max_in_flight {
                         if let Ok(assignment) = consumer.assignment() {
                             if consumer.pause(&assignment).is_ok() {
-                                tracing::debug!(buffered = pending.len(), "back-pressure: consumer paused");
-                                paused = Some(assignment);
+                                if !paused {
+                                    tracing::debug!(buffered = pending.len(), "back-pressure: consumer paused");
+                                }
+                                paused = true;
                             }
                         }
                     }

@@ -307,3 +307,150 @@ async fn sigkill_mid_stream_loses_nothing() {
     assert_eq!(ids(&members).len(), EVENTS / 2, "every member event reached `members` at least once");
     drop(gw);
 }
+
+/// Produces one message whose only header has a name that is not UTF-8 (the safe rdkafka API
+/// takes `&str` names, so the header is added through librdkafka's C API).
+async fn produce_with_raw_header_name(topic: &str, value: &[u8], name: &[u8], header_value: &[u8]) {
+    use rdkafka::message::{BorrowedHeaders, OwnedHeaders};
+    use rdkafka::producer::FutureRecord;
+    let headers = OwnedHeaders::new();
+    // SAFETY: an `&BorrowedHeaders` is librdkafka's headers pointer itself (rdkafka's
+    // `as_borrowed` casts it so); the name and value are copied by rd_kafka_header_add.
+    unsafe {
+        let raw = headers.as_borrowed() as *const BorrowedHeaders as *mut rdkafka::bindings::rd_kafka_headers_t;
+        let err = rdkafka::bindings::rd_kafka_header_add(
+            raw,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            header_value.as_ptr().cast(),
+            header_value.len() as isize,
+        );
+        assert_eq!(err, rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    let p = common::kafka::producer();
+    p.send(FutureRecord::<(), _>::to(topic).payload(value).headers(headers), Duration::from_secs(30)).await.expect("produce");
+}
+
+/// Messages that can never be delivered as they are do not stall the partition or kill the
+/// router: a header name that is not UTF-8 (rdkafka's header iterator panics on it), a topic
+/// template value past Kafka's 249 characters, an output larger than the producer's
+/// message.max.bytes, and a non-JSON input whose DLQ record would be larger than that. Each goes
+/// to the DLQ (cut to fit, and saying so) or through, and the events behind them are routed.
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = common::unique("poison");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("a.rules"),
+        format!(
+            "rule everything {{\n  when exists eventId\n  to topic \"out.{run}\"\n}}\n\
+             rule by_name {{\n  when eventType == \"t.named\"\n  to topic \"named.{{data.name}}\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    let config = kafka_config(dir.path(), &run, "");
+    let text = std::fs::read_to_string(&config).unwrap().replace("  dlq_topic:", "  producer:\n    message.max.bytes: \"200000\"\n  dlq_topic:");
+    std::fs::write(&config, text).unwrap();
+    let gw = start(dir.path(), &config, &rules);
+    let input = format!("in.{run}");
+
+    produce_with_raw_header_name(&input, &bytes(&envelope("p1", "member.created", json!({}), &[])), b"bad\xffname", b"v").await;
+    let mut long = envelope("p2", "t.named", json!({"name": "n".repeat(300)}), &[]);
+    long["data"]["note"] = json!("a topic name of 306 characters");
+    let mut big = envelope("p3", "member.created", json!({}), &[]);
+    big["data"]["blob"] = json!("x".repeat(300_000));
+    let garbage: Vec<u8> = std::iter::repeat_n(0u8, 150_000).collect();
+    produce(&input, &[bytes(&long), bytes(&big), garbage, bytes(&envelope("p4", "member.created", json!({}), &[]))], &[]).await;
+
+    let out = read_topic(&format!("out.{run}"), 3, Duration::from_secs(60));
+    let ids: HashSet<String> = out.iter().filter_map(|m| m.value["eventId"].as_str().map(String::from)).collect();
+    assert!(ids.contains("p1"), "the event with the odd header name was routed: {ids:?}\n{}", gw.logs());
+    assert!(ids.contains("p2") && ids.contains("p4"), "the events behind the poison ones were routed: {ids:?}\n{}", gw.logs());
+    assert!(!ids.contains("p3"), "an output over message.max.bytes cannot be on the topic");
+    let dlq = read_topic(&format!("dlq.{run}"), 3, Duration::from_secs(60));
+    let of = |kind: &str, needle: &str| {
+        dlq.iter()
+            .find(|m| m.value["error"]["type"] == kind && m.value["error"]["message"].as_str().is_some_and(|t| t.contains(needle)))
+            .unwrap_or_else(|| panic!("no {kind} record with {needle:?} in {:?}", dlq.iter().map(|m| &m.value["error"]).collect::<Vec<_>>()))
+    };
+    let named = of("UndeliverableTarget", "longer than Kafka's 249");
+    assert_eq!(named.value["originalEvent"]["eventId"], "p2");
+    let too_big = of("UndeliverableTarget", "message.max.bytes (200000)");
+    assert_eq!(too_big.value["originalEventTruncated"], true, "a record that would not fit is cut");
+    assert_eq!(too_big.value["originalEventBytes"], bytes(&big).len());
+    assert_eq!(too_big.key.as_deref(), Some("p3"));
+    let garbled = of("InvalidJson", "");
+    assert_eq!(garbled.value["originalEventTruncated"], true);
+    assert_eq!(garbled.value["originalEventBytes"], 150_000);
+    // The router is alive and the gateway still ready.
+    let ready = reqwest::get(gw.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(!gw.logs().contains("panicked"), "{}", gw.logs());
+}
+
+/// While back-pressure holds the consumer paused (here a full webhook outbox: its partner
+/// answers nothing), the gateway keeps polling, so the group can still rebalance: a second
+/// member (cooperative-sticky, like the gateway) joining the group is given a partition.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paused_consumer_still_takes_part_in_rebalances() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = common::unique("paused");
+    let input = format!("in.{run}");
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", common::kafka_bootstrap()).create().expect("admin client");
+    let created = admin
+        .create_topics(&[NewTopic::new(&input, 2, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .expect("create topics");
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+
+    // A partner that accepts connections and never answers.
+    let partner = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let partner_addr = partner.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in partner.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("a.rules"),
+        format!("rule partner {{\n  when exists eventId\n  to webhook \"http://{partner_addr}/hook\" {{\n    timeout 60s\n  }}\n}}\n"),
+    )
+    .unwrap();
+    let extra = "webhooks:\n  outbox_max_deliveries: 1\n";
+    let config = kafka_config(dir.path(), &run, extra);
+    let text = std::fs::read_to_string(&config).unwrap().replace("  dlq_topic:", "  max_in_flight: 10\n  batches_in_flight: 1\n  dlq_topic:");
+    std::fs::write(&config, text).unwrap();
+    let gw = start(dir.path(), &config, &rules);
+    let events: Vec<Vec<u8>> = (0..200).map(|i| bytes(&envelope(&format!("q{i}"), "member.created", json!({}), &[]))).collect();
+    produce(&input, &events, &[]).await;
+    common::eventually(Duration::from_secs(30), || gw.logs().contains("deliveries not durable; retrying the batch").then_some(()))
+        .unwrap_or_else(|| panic!("the outbox never filled:\n{}", gw.logs()));
+    std::thread::sleep(Duration::from_secs(2));
+
+    let member: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", common::kafka_bootstrap())
+        .set("group.id", format!("gw-{run}"))
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "10000")
+        .create()
+        .expect("consumer");
+    member.subscribe(&[input.as_str()]).expect("subscribe");
+    let assigned = common::eventually(Duration::from_secs(45), || {
+        let _ = member.poll(Duration::from_millis(200));
+        let n = member.assignment().map(|a| a.count()).unwrap_or(0);
+        (n > 0).then_some(n)
+    });
+    assert_eq!(assigned, Some(1), "the paused gateway never gave up a partition:\n{}", gw.logs());
+}

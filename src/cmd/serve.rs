@@ -55,6 +55,23 @@ async fn shutdown_signal() {
     }
 }
 
+/// A router task's end: its error, or its panic as an error.
+fn flatten_router(joined: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    match joined {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(anyhow::anyhow!("the router panicked: {what}"))
+        }
+        Err(e) => Err(anyhow::anyhow!("the router task ended: {e}")),
+    }
+}
+
 /// The archiver as a periodic task: one run every `every`, the first one a minute after start.
 async fn run_archiver(
     archiver: switchboard_archive::Archiver,
@@ -138,7 +155,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let webhooks = Webhooks::new(dispatcher);
     webhooks.register_all(snapshot.rules.webhook_targets())?;
     webhooks.warn_unconfigured().await;
-    let pipeline = Arc::new(Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, webhooks.clone(), Some(store.clone())));
+    // librdkafka's own default for message.max.bytes, unless the producer overrides it.
+    let max_message_bytes = config.kafka.as_ref().map(|k| k.producer.get("message.max.bytes").and_then(|v| v.parse().ok()).unwrap_or(1_000_000));
+    let pipeline = Arc::new(
+        Pipeline::new(snapshot, metrics.clone(), dedup, dlq_topic, webhooks.clone(), Some(store.clone())).with_max_message_bytes(max_message_bytes),
+    );
     let reloader = Arc::new(Reloader::new(pipeline.clone(), config.rules.clone(), config.transforms.clone()));
 
     match (&config.kafka, &sink) {
@@ -146,8 +167,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             let consumer = sources::consumer(k, metrics.clone())?;
             let (p, s, c, f) = (pipeline.clone(), sink.clone(), cancel.clone(), failed.clone());
             let (batch, inflight, batches) = (config.pipeline.batch_size, k.max_in_flight, k.batches_in_flight);
+            let trusted = ingest_topic.clone();
             tasks.spawn(async move {
-                if let Err(e) = sources::run_kafka(p, consumer, s, batch, inflight, batches, c.clone()).await {
+                // Its own task, so that a panic in it is seen (a router that died silently would
+                // leave the process up and ready with nothing consumed) and stops the gateway.
+                let router = tokio::spawn(sources::run_kafka(p, consumer, s, batch, inflight, batches, trusted, c.clone()));
+                if let Err(e) = flatten_router(router.await) {
                     tracing::error!(error = %e, "the Kafka router stopped");
                     f.store(true, Ordering::Relaxed);
                     c.cancel();
@@ -158,7 +183,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             let (p, b, s, c, f) = (pipeline.clone(), bus.clone(), sink.clone(), cancel.clone(), failed.clone());
             let (topic, group, batch) = (config.pipeline.ingest_topic.clone(), config.pipeline.group.clone(), config.pipeline.batch_size);
             tasks.spawn(async move {
-                if let Err(e) = sources::run_local(p, b, s, topic, group, batch, c.clone()).await {
+                let router = tokio::spawn(sources::run_local(p, b, s, topic, group, batch, c.clone()));
+                if let Err(e) = flatten_router(router.await) {
                     tracing::error!(error = %e, "the local bus router stopped");
                     f.store(true, Ordering::Relaxed);
                     c.cancel();

@@ -403,6 +403,14 @@ impl Planner<'_> {
                 }
             }
         }
+        // Kafka's own limits on a name, which the character check above does not cover: a
+        // template value that breaks them would be refused by the broker on every retry.
+        if topic.len() > 249 {
+            return Err(format!("topic name of {} characters (from its template) is longer than Kafka's 249", topic.len()));
+        }
+        if topic == "." || topic == ".." {
+            return Err(format!("topic name {topic:?} (from its template) is not allowed by Kafka"));
+        }
         let key = match key {
             KeySource::Default => eval::field_text(self.event, &*SUBJECT_ID, "subject.id")
                 .map_err(|e| format!("key: {e}"))?,
