@@ -38,10 +38,20 @@ impl Snapshot {
 pub const REPLAY_HEADER: &str = "x-switchboard-replay";
 
 /// One event as a source delivers it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Input {
     pub value: Vec<u8>,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Where it was read: named in its dead-letter records, so an operator can find the message.
+    pub source: Option<InputSource>,
+}
+
+/// A message's place in its source: topic, partition (0 on the local bus) and offset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSource {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
 }
 
 impl Input {
@@ -197,6 +207,19 @@ impl Pipeline {
     fn dead_letter(&self, plan: &mut Plan, letter: DeadLetter, input: &Input) {
         self.metrics.events_dlq.with_label_values(&[letter.kind]).inc();
         let mut record = letter.record(&input.value);
+        if let Value::Object(m) = &mut record {
+            if let Some(src) = &input.source {
+                if let Some(Value::Object(ctx)) = m.get_mut("processingContext") {
+                    ctx.insert("source".into(), serde_json::json!({"topic": src.topic, "partition": src.partition, "offset": src.offset}));
+                }
+            }
+            // Bytes that are not UTF-8 are kept as text lossily in originalEvent; the exact
+            // bytes go along in base64.
+            if std::str::from_utf8(&input.value).is_err() {
+                use base64::Engine as _;
+                m.insert("originalEventBase64".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(&input.value)));
+            }
+        }
         // Like every other output: the input's valid traceparent (or its event's), else a new one.
         let trace = traceparent(input, record.get("originalEvent"));
         let key = dlq::record_key(&record).map(String::into_bytes);
@@ -215,6 +238,7 @@ impl Pipeline {
                     cut -= 1;
                 }
                 if let Value::Object(m) = &mut record {
+                    m.remove("originalEventBase64");
                     m.insert("originalEvent".into(), Value::String(text[..cut].to_string()));
                     m.insert("originalEventTruncated".into(), Value::Bool(true));
                     m.insert("originalEventBytes".into(), Value::from(input.value.len()));
@@ -483,7 +507,7 @@ mod tests {
         ] {
             assert!(!is_traceparent(bad), "{bad}");
         }
-        let input = Input { value: vec![], headers: vec![("traceparent".into(), b"00-ABC".to_vec())] };
+        let input = Input { value: vec![], headers: vec![("traceparent".into(), b"00-ABC".to_vec())], ..Input::default() };
         assert!(is_traceparent(&traceparent(&input, None)));
         assert_ne!(traceparent(&input, None), "00-ABC");
     }
@@ -491,8 +515,8 @@ mod tests {
     #[test]
     fn cloudevents_dedup_on_source_and_id() {
         let env = |id: &str, source: &str| Envelope::from_value(serde_json::json!({"eventId": id, "producer": {"service": source}})).unwrap();
-        let ce = Input { value: vec![], headers: vec![(crate::http::CLOUDEVENT_HEADER.into(), b"1.0".to_vec())] };
-        let seed = Input { value: vec![], headers: vec![] };
+        let ce = Input { value: vec![], headers: vec![(crate::http::CLOUDEVENT_HEADER.into(), b"1.0".to_vec())], ..Input::default() };
+        let seed = Input { value: vec![], headers: vec![], ..Input::default() };
         assert_ne!(dedup_key(&ce, &env("1", "a")), dedup_key(&ce, &env("1", "b")));
         assert_eq!(dedup_key(&ce, &env("1", "a")), dedup_key(&ce, &env("1", "a")));
         assert_eq!(dedup_key(&seed, &env("1", "a")), "1");
@@ -502,12 +526,12 @@ mod tests {
     #[test]
     fn traceparent_is_carried_or_created() {
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        let input = Input { value: vec![], headers: vec![("traceparent".into(), tp.as_bytes().to_vec())] };
+        let input = Input { value: vec![], headers: vec![("traceparent".into(), tp.as_bytes().to_vec())], ..Input::default() };
         assert_eq!(traceparent(&input, None), tp);
-        let bare = Input { value: vec![], headers: vec![] };
+        let bare = Input { value: vec![], headers: vec![], ..Input::default() };
         let made = traceparent(&bare, None);
         assert!(is_traceparent(&made), "{made}");
-        let bad = Input { value: vec![], headers: vec![("traceparent".into(), b"00-0000-bad".to_vec())] };
+        let bad = Input { value: vec![], headers: vec![("traceparent".into(), b"00-0000-bad".to_vec())], ..Input::default() };
         assert_ne!(traceparent(&bad, None), "00-0000-bad");
     }
 }

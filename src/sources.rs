@@ -97,7 +97,14 @@ pub async fn run_local(
             continue;
         }
         let last = records.last().map(|(o, _)| *o).unwrap_or(next);
-        let inputs: Vec<Input> = records.into_iter().map(|(_, r)| Input { value: r.value, headers: r.headers }).collect();
+        let inputs: Vec<Input> = records
+            .into_iter()
+            .map(|(offset, r)| Input {
+                value: r.value,
+                headers: r.headers,
+                source: Some(crate::pipeline::InputSource { topic: topic.clone(), partition: 0, offset: offset as i64 }),
+            })
+            .collect();
         if !deliver_until_durable(&pipeline, Arc::new(inputs), &sink, &cancel).await {
             break;
         }
@@ -226,7 +233,11 @@ fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool) -> Input {
     if !trust_internal {
         headers.retain(|(k, _)| !INTERNAL_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)));
     }
-    Input { value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(), headers }
+    Input {
+        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        headers,
+        source: Some(crate::pipeline::InputSource { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() }),
+    }
 }
 
 /// How long the first message of a batch waits for more before the batch is started anyway.

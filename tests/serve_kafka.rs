@@ -140,6 +140,12 @@ async fn seed_rules_end_to_end_with_dlq() {
     assert_eq!(invalid["originalEvent"]["eventId"], "bad1");
     assert!(invalid["error"]["message"].as_str().unwrap().contains("eventTime"), "{invalid}");
     assert_eq!(invalid["processingContext"]["processor"], "pipeline");
+    // Where the message was: topic, partition and offset of the input.
+    let source = &invalid["processingContext"]["source"];
+    assert_eq!(source["topic"], format!("in.{run}"), "{invalid}");
+    assert_eq!(source["partition"], 0);
+    assert!(source["offset"].as_i64().is_some_and(|o| o >= 0), "{invalid}");
+    assert!(by_type["InvalidJson"].get("originalEventBase64").is_none(), "valid UTF-8 needs no base64");
 
     let metrics = reqwest::get(gw.url("/metrics")).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("events_processed_total 7"), "{metrics}");
@@ -362,14 +368,15 @@ async fn poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing() {
     let mut big = envelope("p3", "member.created", json!({}), &[]);
     big["data"]["blob"] = json!("x".repeat(300_000));
     let garbage: Vec<u8> = std::iter::repeat_n(0u8, 150_000).collect();
-    produce(&input, &[bytes(&long), bytes(&big), garbage, bytes(&envelope("p4", "member.created", json!({}), &[]))], &[]).await;
+    let latin1 = b"caf\xe9 \xff".to_vec();
+    produce(&input, &[bytes(&long), bytes(&big), garbage, latin1.clone(), bytes(&envelope("p4", "member.created", json!({}), &[]))], &[]).await;
 
     let out = read_topic(&format!("out.{run}"), 3, Duration::from_secs(60));
     let ids: HashSet<String> = out.iter().filter_map(|m| m.value["eventId"].as_str().map(String::from)).collect();
     assert!(ids.contains("p1"), "the event with the odd header name was routed: {ids:?}\n{}", gw.logs());
     assert!(ids.contains("p2") && ids.contains("p4"), "the events behind the poison ones were routed: {ids:?}\n{}", gw.logs());
     assert!(!ids.contains("p3"), "an output over message.max.bytes cannot be on the topic");
-    let dlq = read_topic(&format!("dlq.{run}"), 3, Duration::from_secs(60));
+    let dlq = read_topic(&format!("dlq.{run}"), 4, Duration::from_secs(60));
     let of = |kind: &str, needle: &str| {
         dlq.iter()
             .find(|m| m.value["error"]["type"] == kind && m.value["error"]["message"].as_str().is_some_and(|t| t.contains(needle)))
@@ -384,6 +391,15 @@ async fn poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing() {
     let garbled = of("InvalidJson", "");
     assert_eq!(garbled.value["originalEventTruncated"], true);
     assert_eq!(garbled.value["originalEventBytes"], 150_000);
+    assert!(garbled.value.get("originalEventBase64").is_none(), "a cut record carries no base64 copy");
+    let not_utf8 = dlq
+        .iter()
+        .find(|m| m.value.get("originalEventBase64").is_some())
+        .unwrap_or_else(|| panic!("no record kept the non-UTF-8 input's bytes"));
+    use base64::Engine as _;
+    let exact = base64::engine::general_purpose::STANDARD.decode(not_utf8.value["originalEventBase64"].as_str().unwrap()).unwrap();
+    assert_eq!(exact, latin1, "the exact bytes");
+    assert_eq!(not_utf8.value["error"]["type"], "InvalidJson");
     // The router is alive and the gateway still ready.
     let ready = reqwest::get(gw.url("/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
