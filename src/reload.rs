@@ -88,7 +88,10 @@ impl Reloader {
     /// directory itself being created, removed, or replaced by a rename (`mv rules.new rules`, a
     /// deploy tool's swap) is seen too; after every change the watches are set again on the
     /// directories as they now are. Events of the parents about other entries are ignored.
-    pub async fn watch(self: Arc<Self>, debounce: Duration, cancel: CancellationToken) -> anyhow::Result<()> {
+    ///
+    /// `since` is when the serving snapshot began to be built: a file changed after it, before
+    /// the watches were set, is reloaded at once.
+    pub async fn watch(self: Arc<Self>, debounce: Duration, cancel: CancellationToken, since: std::time::SystemTime) -> anyhow::Result<()> {
         let dirs: Vec<PathBuf> = [&self.rules_dir, &self.transforms_dir]
             .into_iter()
             .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()))
@@ -110,6 +113,9 @@ impl Reloader {
         })?;
         let mut watched = Watched::default();
         watched.refresh(&mut watcher, &dirs);
+        if dirs.iter().any(|d| changed_since(d, since)) {
+            let _ = self.reload("changed while starting").await;
+        }
         let max_wait = (debounce * 8).max(Duration::from_secs(2));
         loop {
             tokio::select! {
@@ -141,6 +147,35 @@ impl Reloader {
             }
         }
     }
+}
+
+/// Whether anything below `dir` (or `dir` itself) was modified at or after `since`.
+fn changed_since(dir: &std::path::Path, since: std::time::SystemTime) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
+    if modified(dir) {
+        return true;
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > 100_000 {
+                return false;
+            }
+            let path = entry.path();
+            if modified(&path) {
+                return true;
+            }
+            // Not through symbolic links (the loader follows them; a change there is caught by
+            // the watches from now on).
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            }
+        }
+    }
+    false
 }
 
 /// What the watcher watches: each directory (recursively, by its identity when it was watched)
@@ -188,5 +223,24 @@ impl Watched {
             }
             self.dirs.insert(dir.clone(), watching);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_changed_after_the_build_began_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/a.rules"), "x").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let since = std::time::SystemTime::now();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!changed_since(dir.path(), since), "nothing changed since");
+        std::fs::write(dir.path().join("sub/a.rules"), "y").unwrap();
+        assert!(changed_since(dir.path(), since), "an edit below a subdirectory");
+        assert!(!changed_since(&dir.path().join("missing"), since));
     }
 }

@@ -99,6 +99,8 @@ async fn run_archiver(
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new()?);
     let (rules_dir, transforms_dir) = (config.rules.clone(), config.transforms.clone());
+    // A change from here until the watcher is set up would otherwise go unseen.
+    let build_started = std::time::SystemTime::now();
     let snapshot = tokio::task::spawn_blocking(move || build_snapshot(&rules_dir, &transforms_dir))
         .await?
         .map_err(|diagnostics| anyhow::anyhow!("the rule set does not load:\n{diagnostics}"))?;
@@ -196,7 +198,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.reload.watch {
         let (r, c, d) = (reloader.clone(), cancel.clone(), config.reload.debounce);
         tasks.spawn(async move {
-            if let Err(e) = r.watch(d, c).await {
+            if let Err(e) = r.watch(d, c, build_started).await {
                 tracing::error!(error = %e, "the rules watcher stopped; SIGHUP and POST /-/reload still work");
             }
         });
