@@ -36,6 +36,11 @@ pub enum SinkError {
     Outbox(String),
     #[error("event store: {0}")]
     Store(String),
+    /// The idempotent producer hit a fatal error (librdkafka's `ERR__FATAL`, e.g. a sequence
+    /// gap the broker cannot explain): it takes no message again, so retrying is pointless and
+    /// the gateway stops (exit 2) for its supervisor to start it afresh.
+    #[error("the Kafka producer hit a fatal error: {0}")]
+    Fatal(String),
 }
 
 /// The producer settings: the seed's batching defaults, made durable and idempotent.
@@ -86,9 +91,28 @@ impl Acks {
 }
 
 /// Counts delivery reports down on the producer's polling thread.
+#[derive(Default)]
 pub struct AckContext;
 
-impl ClientContext for AckContext {}
+impl ClientContext for AckContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::error!(error = %error, reason, "Kafka producer error");
+    }
+}
+
+/// The producer's fatal error, asked of librdkafka itself (an atomic read while there is none).
+fn fatal_error(producer: &KafkaProducer) -> Option<String> {
+    let mut buf = [0 as std::ffi::c_char; 512];
+    // SAFETY: the handle is live while `producer` is borrowed; librdkafka writes a NUL-terminated
+    // string of at most `buf.len()` bytes into `buf`.
+    unsafe {
+        let err = rdkafka::bindings::rd_kafka_fatal_error(producer.client().native_ptr(), buf.as_mut_ptr(), buf.len());
+        if err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
+    }
+}
 
 impl ProducerContext for AckContext {
     type DeliveryOpaque = Arc<Acks>;
@@ -140,10 +164,21 @@ impl TopicSink {
         &producers[TopicSink::producer_index(producers.len(), topic)]
     }
 
+    /// The first fatal error of a Kafka producer, if one had one.
+    pub fn fatal(&self) -> Option<String> {
+        match self {
+            TopicSink::Local(_) => None,
+            TopicSink::Kafka(producers) => producers.iter().find_map(fatal_error),
+        }
+    }
+
     /// Publishes a batch; returns when all of it is durable.
     pub async fn publish(&self, messages: Vec<OutMessage>) -> Result<(), SinkError> {
         if messages.is_empty() {
             return Ok(());
+        }
+        if let Some(reason) = self.fatal() {
+            return Err(SinkError::Fatal(reason));
         }
         match self {
             TopicSink::Local(bus) => {
@@ -272,5 +307,33 @@ mod tests {
         let err = sink.publish(vec![message(&topic, 0), big]).await.expect_err("a 2 MB message is refused");
         assert!(matches!(&err, SinkError::Kafka { topic: t, .. } if *t == topic), "{err}");
         assert!(started.elapsed() < Duration::from_secs(60), "reported, not timed out");
+    }
+
+    /// A fatal error of the idempotent producer (raised with librdkafka's own test hook, as a
+    /// broker that lost acknowledged data would) makes every later publish fail as `Fatal`, which
+    /// the router turns into a stop instead of retrying for ever.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_fatal_producer_error_fails_every_later_publish() {
+        let sink = TopicSink::kafka(&brokers(), &BTreeMap::new(), 1).expect("producer");
+        let topic = format!("sink-fatal-{}", std::process::id());
+        sink.publish(vec![message(&topic, 0)]).await.expect("published before the error");
+        assert_eq!(sink.fatal(), None);
+        let TopicSink::Kafka(producers) = &sink else { unreachable!() };
+        // SAFETY: the producer's handle is live for the call; the reason is a C string literal.
+        let raised = unsafe {
+            rdkafka::bindings::rd_kafka_test_fatal_error(
+                producers[0].client().native_ptr(),
+                rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                c"a test of the fatal path".as_ptr(),
+            )
+        };
+        assert_eq!(raised, rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
+        let started = Instant::now();
+        while sink.fatal().is_none() && started.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(sink.fatal().is_some_and(|r| r.contains("a test of the fatal path")), "{:?}", sink.fatal());
+        let err = sink.publish(vec![message(&topic, 1)]).await.expect_err("nothing is taken after a fatal error");
+        assert!(matches!(err, SinkError::Fatal(_)), "{err}");
     }
 }

@@ -48,6 +48,12 @@ async fn deliver_until_durable(
         };
         match pipeline.deliver(plan, sink).await {
             Ok(()) => return true,
+            Err(crate::sinks::SinkError::Fatal(reason)) => {
+                // Retrying cannot help: stop, unacknowledged, for the router to end in an error.
+                tracing::error!(reason = %reason, events = inputs.len(), "the producer cannot deliver any more; stopping");
+                cancel.cancel();
+                return false;
+            }
             Err(e) => {
                 pipeline.metrics.processing_errors.with_label_values(&["sink"]).inc();
                 tracing::error!(error = %e, events = inputs.len(), retry_in_ms = backoff.as_millis() as u64, "deliveries not durable; retrying the batch");
@@ -380,5 +386,8 @@ pub async fn run_kafka(
         Err(e) => tracing::warn!(error = %e, "final commit failed"),
     }
     tracing::info!(buffered_uncommitted = pending.len(), "Kafka router stopped");
+    if let Some(reason) = sink.fatal() {
+        anyhow::bail!("the Kafka producer hit a fatal error ({reason}); what was not delivered is delivered again after the restart");
+    }
     Ok(())
 }
