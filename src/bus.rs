@@ -35,8 +35,10 @@ pub enum BusError {
     InvalidTopic(String),
     #[error("local bus I/O error on {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
-    #[error("corrupt frame in {path} at byte {position}")]
+    #[error("corrupt frame in {path} at byte {position} (valid frames follow it, so it is not a torn tail: the file was damaged; nothing was changed)")]
     Corrupt { path: PathBuf, position: u64 },
+    #[error("no topic {0:?} on the local bus")]
+    NoTopic(String),
 }
 
 type Result<T> = std::result::Result<T, BusError>;
@@ -74,22 +76,42 @@ struct BusInner {
     dir: PathBuf,
     topics: RwLock<BTreeMap<String, Arc<TopicLog>>>,
     offsets_lock: Mutex<()>,
+    /// Opened by a reader (`topics`, `dlq list`): nothing is created, truncated or written.
+    read_only: bool,
 }
 
 impl LocalBus {
     /// Opens (creating) the bus under `data_dir/bus`, loading every existing topic.
     pub fn open(data_dir: &Path) -> Result<LocalBus> {
+        LocalBus::open_with(data_dir, false)
+    }
+
+    /// Opens an existing bus to read it, from another process than the gateway (which may be
+    /// appending): no file is created, a torn tail is left alone (the writer repairs it when it
+    /// opens), and a corrupt frame is an error naming the file and byte, never a truncation.
+    pub fn open_read_only(data_dir: &Path) -> Result<LocalBus> {
+        LocalBus::open_with(data_dir, true)
+    }
+
+    fn open_with(data_dir: &Path, read_only: bool) -> Result<LocalBus> {
         let dir = data_dir.join("bus");
         let topics_dir = dir.join("topics");
-        fs::create_dir_all(&topics_dir).map_err(io_err(&topics_dir))?;
+        if read_only {
+            fs::metadata(&topics_dir).map_err(io_err(&topics_dir))?;
+        } else {
+            fs::create_dir_all(&topics_dir).map_err(io_err(&topics_dir))?;
+        }
         let bus = LocalBus {
-            inner: Arc::new(BusInner { dir, topics: RwLock::new(BTreeMap::new()), offsets_lock: Mutex::new(()) }),
+            inner: Arc::new(BusInner { dir, topics: RwLock::new(BTreeMap::new()), offsets_lock: Mutex::new(()), read_only }),
         };
         for entry in fs::read_dir(&topics_dir).map_err(io_err(&topics_dir))? {
             let entry = entry.map_err(io_err(&topics_dir))?;
             if let Some(name) = entry.file_name().to_str() {
                 if valid_topic_name(name) {
-                    bus.topic(name)?;
+                    match bus.topic(name) {
+                        Ok(_) | Err(BusError::NoTopic(_)) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
@@ -108,9 +130,16 @@ impl LocalBus {
             return Ok(t.clone());
         }
         let dir = self.inner.dir.join("topics").join(name);
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let path = dir.join("log");
-        let log = Arc::new(open_log(&path)?);
+        if self.inner.read_only {
+            // A topic that is not there reads as empty; nothing is created.
+            if !path.exists() {
+                return Err(BusError::NoTopic(name.to_string()));
+            }
+        } else {
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        let log = Arc::new(open_log(&path, self.inner.read_only)?);
         topics.insert(name.to_string(), log.clone());
         Ok(log)
     }
@@ -168,6 +197,11 @@ impl LocalBus {
     }
 
     /// Every topic with its message count, by name.
+    /// Whether the bus has `topic`.
+    pub fn has_topic(&self, topic: &str) -> bool {
+        read_lock(&self.inner.topics).contains_key(topic)
+    }
+
     pub fn topics(&self) -> Vec<(String, u64)> {
         read_lock(&self.inner.topics)
             .iter()
@@ -226,8 +260,12 @@ fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
-fn open_log(path: &Path) -> Result<TopicLog> {
-    let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io_err(path))?;
+fn open_log(path: &Path, read_only: bool) -> Result<TopicLog> {
+    let mut file = if read_only {
+        OpenOptions::new().read(true).open(path).map_err(io_err(path))?
+    } else {
+        OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io_err(path))?
+    };
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
     file.read_to_end(&mut bytes).map_err(io_err(path))?;
@@ -243,10 +281,18 @@ fn open_log(path: &Path) -> Result<TopicLog> {
         }
     }
     if pos < bytes.len() {
-        // A torn tail from a crash mid-append: it was never acknowledged, so dropping it loses nothing.
-        tracing::warn!(path = %path.display(), valid_bytes = pos, total_bytes = bytes.len(), "truncating a torn tail of the local bus log");
-        file.set_len(pos as u64).map_err(io_err(path))?;
-        file.sync_data().map_err(io_err(path))?;
+        // A frame that does not decode. If a valid frame follows it somewhere, the file was
+        // damaged in the middle: dropping everything from here would lose acknowledged records,
+        // so that is an error for the operator. Otherwise it is a torn tail from a crash
+        // mid-append, never acknowledged: the writer drops it, a reader ignores it.
+        if (pos + 1..bytes.len()).any(|p| decode_frame(&bytes[p..]).is_some()) {
+            return Err(BusError::Corrupt { path: path.to_path_buf(), position: pos as u64 });
+        }
+        if !read_only {
+            tracing::warn!(path = %path.display(), valid_bytes = pos, total_bytes = bytes.len(), "truncating a torn tail of the local bus log");
+            file.set_len(pos as u64).map_err(io_err(path))?;
+            file.sync_data().map_err(io_err(path))?;
+        }
     }
     let reader = File::open(path).map_err(io_err(path))?;
     let (end, _) = watch::channel(positions.len() as u64);
@@ -374,6 +420,41 @@ mod tests {
         assert_eq!(bus.topics(), vec![("t".to_string(), 2)]);
         assert_eq!(bus.append("t", &[rec("c")]).unwrap(), 2);
         assert_eq!(bus.read("t", 2, 5).unwrap(), vec![(2, rec("c"))]);
+    }
+
+    #[test]
+    fn a_reader_never_repairs_and_damage_in_the_middle_is_an_error_not_a_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = LocalBus::open(dir.path()).unwrap();
+        bus.append("t", &(0..6).map(|i| rec(&format!("value-{i}"))).collect::<Vec<_>>()).unwrap();
+        drop(bus);
+        let path = dir.path().join("bus/topics/t/log");
+        let good = std::fs::read(&path).unwrap();
+
+        // A torn tail: a reader sees the six records and leaves the file as it is.
+        let mut frame = Vec::new();
+        encode_frame(&rec("torn"), &mut frame);
+        let mut torn = good.clone();
+        torn.extend_from_slice(&frame[..frame.len() - 3]);
+        std::fs::write(&path, &torn).unwrap();
+        let reader = LocalBus::open_read_only(dir.path()).unwrap();
+        assert_eq!(reader.topics(), vec![("t".to_string(), 6)]);
+        assert_eq!(std::fs::read(&path).unwrap(), torn, "a reader changes nothing");
+        assert!(matches!(LocalBus::open_read_only(&dir.path().join("elsewhere")), Err(BusError::Io { .. })));
+
+        // One byte flipped in the second frame's body: valid frames follow, so it is damage.
+        let mut damaged = good.clone();
+        let second = decode_frame(&good).unwrap().1;
+        damaged[second + 12] ^= 0xff;
+        std::fs::write(&path, &damaged).unwrap();
+        for open in [LocalBus::open, LocalBus::open_read_only] {
+            match open(dir.path()) {
+                Err(BusError::Corrupt { position, .. }) => assert_eq!(position, second as u64),
+                Err(e) => panic!("{e}"),
+                Ok(_) => panic!("a damaged log opened"),
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), damaged, "nothing truncated");
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/rules", get(rules))
         .route("/-/reload", post(reload))
         .route("/-/dlq/replay", post(replay_webhooks))
+        .route("/-/dlq/replay-events", post(replay_events))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -325,6 +326,33 @@ async fn replay_webhooks(State(state): State<Arc<AppState>>, headers: HeaderMap,
     match state.webhooks.replay(records).await {
         Ok(n) => Json(json!({"replayed": n})).into_response(),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "$", &e.to_string()),
+    }
+}
+
+/// `switchboard dlq replay` sends the original events of pipeline dead letters here while the
+/// gateway runs: a JSON array of events, appended to the ingest topic through the gateway's own
+/// sink (on the local bus only the gateway may append: its index is per process), marked as
+/// replayed so that dedup lets them through.
+async fn replay_events(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    if !authorized(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "Authorization", "a valid bearer token is required");
+    }
+    let body = match body_or_413(&state, body) {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let events: Vec<Value> = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "$", &format!("not an array of events: {e}")),
+    };
+    if let Some(i) = events.iter().position(|e| !e.is_object()) {
+        return error(StatusCode::BAD_REQUEST, &format!("[{i}]"), "an event is a JSON object");
+    }
+    let n = events.len();
+    let messages = crate::cmd::dlq::replay_messages(events, &state.ingest_topic);
+    match state.ingest.publish(messages).await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(json!({"replayed": n}))).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "$", &e.to_string()),
     }
 }
 

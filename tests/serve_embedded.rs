@@ -762,6 +762,49 @@ async fn sighup_reloads_refuses_a_broken_file_and_follows_a_deletion() {
     hup_until("b2 gone", &|s| s["rules"] == json!(["a"]));
 }
 
+/// `dlq replay` of a pipeline dead letter while the gateway runs goes through the gateway (only
+/// it may append to its local bus): the event is routed by the fixed rules, the bus's offsets stay
+/// consistent, and a restart routes nothing twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn dlq_replay_of_an_event_goes_through_the_running_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), "rule r {\n  when eventType == \"replay.x\"\n  to topic \"{data.target}\"\n}\n").unwrap();
+    let gw = start(dir.path(), &rules, &[]);
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+    assert_eq!(client.post(gw.url("/events")).json(&envelope("r1", "replay.x", json!({}), &[])).send().await.unwrap().status(), 202);
+    let dlq = wait_topic(&data, "events.dlq", 1);
+    assert_eq!(dlq[0]["value"]["error"]["type"], "UndeliverableTarget", "{dlq:?}");
+    assert_eq!(dlq[0]["value"]["processingContext"]["source"]["topic"], "events.ingest", "{dlq:?}");
+
+    // The rules are fixed, then the dead letter replayed.
+    std::fs::write(rules.join("a.rules"), "rule r {\n  when eventType == \"replay.x\"\n  to topic \"fixed\"\n}\n").unwrap();
+    assert_eq!(client.post(gw.url("/-/reload")).send().await.unwrap().status(), 200);
+    let out = Command::new(common::binary())
+        .arg("--data")
+        .arg(&data)
+        .env("SWITCHBOARD_LISTEN", &gw.addr)
+        .args(["dlq", "replay", "--filter", "eventId=r1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(client.post(gw.url("/events")).json(&envelope("r2", "replay.x", json!({}), &[])).send().await.unwrap().status(), 202);
+    let fixed = wait_topic(&data, "fixed", 2);
+    let ids: Vec<&str> = fixed.iter().map(|m| m["value"]["eventId"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["r1", "r2"], "the replayed event, then the next one");
+    assert_eq!(gw.terminate(Duration::from_secs(20)), Some(0));
+
+    // A restart resumes at the committed offset: nothing is routed twice, nothing skipped.
+    let gw = start(dir.path(), &rules, &[]);
+    assert_eq!(client.post(gw.url("/events")).json(&envelope("r3", "replay.x", json!({}), &[])).send().await.unwrap().status(), 202);
+    let fixed = wait_topic(&data, "fixed", 3);
+    std::thread::sleep(Duration::from_millis(500));
+    let ids: Vec<String> = tail_topic(&data, "fixed").iter().map(|m| m["value"]["eventId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, ["r1", "r2", "r3"], "{fixed:?}");
+}
+
 fn everything_rules(dir: &Path, extra: &str) -> PathBuf {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();

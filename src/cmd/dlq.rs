@@ -95,10 +95,11 @@ fn matches(r: &Value, filters: &[(String, String)]) -> bool {
 fn read_all(config: &Config) -> anyhow::Result<Vec<Letter>> {
     match &config.kafka {
         None => {
-            if !config.data.join("bus").exists() {
-                return Ok(Vec::new());
+            if !config.data.join("bus").is_dir() {
+                anyhow::bail!("no local bus under {} (is --data right? `switchboard serve` creates it)", config.data.display());
             }
-            let bus = LocalBus::open(&config.data)?;
+            // Read-only: `serve` may be appending, and a reader must never repair its files.
+            let bus = LocalBus::open_read_only(&config.data)?;
             let mut out = Vec::new();
             let mut next = 0;
             loop {
@@ -252,24 +253,58 @@ async fn replay(config: &Config, chosen: &[&Letter], dry_run: bool) -> anyhow::R
         replay_webhooks(config, webhook_records).await?;
     }
     if !events.is_empty() {
-        let (sink, topic) = match &config.kafka {
-            Some(k) => (
-                TopicSink::kafka(&k.brokers, &k.producer, k.producers)?,
-                k.ingest_topic.clone().or_else(|| k.topics.first().cloned()).unwrap_or_else(|| "events.in".into()),
-            ),
-            None => (TopicSink::Local(LocalBus::open(&config.data)?), config.pipeline.ingest_topic.clone()),
-        };
-        let messages = events
-            .into_iter()
-            .map(|e| OutMessage {
-                topic: topic.clone(),
-                key: e.pointer("/subject/id").and_then(Value::as_str).map(|s| s.as_bytes().to_vec()),
-                headers: vec![(crate::pipeline::REPLAY_HEADER.to_string(), b"1".to_vec())],
-                value: serde_json::to_vec(&e).unwrap_or_default(),
-            })
-            .collect();
-        sink.publish(messages).await?;
-        sink.flush(Duration::from_secs(10));
+        match &config.kafka {
+            Some(k) => {
+                // Kafka takes appends from any process.
+                let sink = TopicSink::kafka(&k.brokers, &k.producer, k.producers)?;
+                let topic = k.ingest_topic.clone().or_else(|| k.topics.first().cloned()).unwrap_or_else(|| "events.in".into());
+                sink.publish(replay_messages(events, &topic)).await?;
+                sink.flush(Duration::from_secs(10));
+            }
+            None => replay_events_locally(config, events).await?,
+        }
     }
     Ok(counts)
+}
+
+/// The ingest-topic messages of replayed events: keyed by subject.id, marked as replayed.
+pub fn replay_messages(events: Vec<Value>, topic: &str) -> Vec<OutMessage> {
+    events
+        .into_iter()
+        .map(|e| OutMessage {
+            topic: topic.to_string(),
+            key: e.pointer("/subject/id").and_then(Value::as_str).map(|s| s.as_bytes().to_vec()),
+            headers: vec![(crate::pipeline::REPLAY_HEADER.to_string(), b"1".to_vec())],
+            value: serde_json::to_vec(&e).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Embedded mode: only the process that owns the local bus may append to it (its index of the
+/// log is in memory: an append from another process would be invisible to it and shift its
+/// offsets). So the events go through the running gateway at `POST /-/dlq/replay-events`; when
+/// none answers on the configured address, they are appended here, holding the webhook outbox's
+/// lock meanwhile, which a gateway on the same `--data` holds for its whole life (a gateway
+/// listening elsewhere makes this wait 5 s and fail, naming the lock, instead of corrupting).
+async fn replay_events_locally(config: &Config, events: Vec<Value>) -> anyhow::Result<()> {
+    let url = format!("http://{}/-/dlq/replay-events", config.listen);
+    let mut request = reqwest::Client::new().post(&url).json(&events);
+    if let Some(token) = config.auth_token() {
+        request = request.bearer_auth(token);
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => {
+            let status = response.status();
+            anyhow::bail!("the gateway at {url} refused the replay ({status}): {}", response.text().await.unwrap_or_default())
+        }
+        Err(e) if e.is_connect() => {
+            let _exclusive = switchboard_webhook::Outbox::open_with(config.data.join("outbox"), config.webhooks.outbox_options())
+                .context("no gateway answered at the configured address, and the data directory's lock could not be taken")?;
+            let sink = TopicSink::Local(LocalBus::open(&config.data)?);
+            sink.publish(replay_messages(events, &config.pipeline.ingest_topic)).await?;
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("replaying through the gateway at {url}")),
+    }
 }

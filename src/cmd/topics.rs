@@ -44,7 +44,8 @@ pub fn run(global: &GlobalArgs, args: TopicsArgs) -> anyhow::Result<Outcome> {
     if !data.join("bus").exists() {
         anyhow::bail!("no local bus under {} (run `switchboard serve` first, or pass --data DIR)", data.display());
     }
-    let bus = LocalBus::open(&data)?;
+    // Read-only: `serve` may be appending, and a reader must never repair (truncate) its files.
+    let bus = LocalBus::open_read_only(&data)?;
     let stdout = std::io::stdout();
     match args.command {
         TopicsCommand::List => {
@@ -57,7 +58,10 @@ pub fn run(global: &GlobalArgs, args: TopicsArgs) -> anyhow::Result<Outcome> {
             let mut next = from;
             loop {
                 // Reopen to see what other processes appended (the bus index is per process).
-                let bus = LocalBus::open(&data)?;
+                let bus = LocalBus::open_read_only(&data)?;
+                if !follow && next == from && !bus.has_topic(&name) {
+                    anyhow::bail!("no topic {name:?} on the local bus under {} (`switchboard topics list` lists them)", data.display());
+                }
                 let batch = bus.read(&name, next, 1000)?;
                 let mut out = stdout.lock();
                 for (offset, record) in &batch {
