@@ -398,7 +398,8 @@ pub fn resolve_env_string(s: &str) -> Result<String, String> {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Err(format!("unterminated ${{ in {s:?}"));
+            // The text is not quoted: it is usually a secret (an auth token).
+            return Err(format!("an unterminated `${{` at character {} (the value is not shown)", s.len() - rest.len() + start + 1));
         };
         let inner = &after[..end];
         let (name, fallback) = match inner.split_once(":-") {

@@ -41,7 +41,10 @@ pub fn run(_global: &GlobalArgs, args: JoltArgs) -> anyhow::Result<Outcome> {
     };
     match chain.apply_owned(input, &context) {
         Ok(output) => {
-            println!("{}", serde_json::to_string_pretty(&output)?);
+            // Not println!, which panics when stdout is a closed pipe or a full disk.
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", serde_json::to_string_pretty(&output)?).and_then(|()| out.flush()).context("writing the output")?;
             Ok(Outcome::Success)
         }
         Err(err) => {

@@ -54,5 +54,34 @@ pub(crate) fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         next = cause.source();
     }
+    redact_userinfo(&out)
+}
+
+/// Removes the user info of every URL in `text` (`http://user:secret@host` → `http://host`):
+/// an endpoint written with credentials must not reach an error message through the HTTP
+/// client's own errors, which quote the URL.
+pub(crate) fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail.find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'').unwrap_or(tail.len());
+        let authority = &tail[..end];
+        out.push_str(authority.rsplit_once('@').map_or(authority, |(_, host)| host));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn user_info_is_removed_from_every_url() {
+        assert_eq!(
+            super::redact_userinfo("PUT http://u:hunter2@127.0.0.1:9001/b/k failed; see https://h/x"),
+            "PUT http://127.0.0.1:9001/b/k failed; see https://h/x"
+        );
+    }
 }

@@ -78,7 +78,7 @@ impl ObjectTarget {
             .build()
             .map_err(|e| ArchiveError::Config(format!("S3 bucket `{}`: {}", config.bucket, cause_chain(&e))))?;
         let description = match &config.endpoint {
-            Some(endpoint) => format!("s3://{} at {endpoint}", config.bucket),
+            Some(endpoint) => format!("s3://{} at {}", config.bucket, crate::error::redact_userinfo(endpoint)),
             None => format!("s3://{}", config.bucket),
         };
         Ok(ObjectTarget { store: Arc::new(store), description })

@@ -192,3 +192,17 @@ fn webhook_headers_and_signing_secrets_must_be_sendable() {
         assert!(diags(&rule(ok)).is_empty(), "{ok}: {:?}", diags(&rule(ok)));
     }
 }
+
+#[test]
+fn a_literal_topic_name_that_kafka_refuses_is_an_error() {
+    let rule = |topic: &str| format!("rule r {{\n  when exists eventId\n  to topic \"{topic}\"\n}}\n");
+    let (code, line, col, message) = one(&rule("a b"));
+    assert_eq!((code.as_str(), line, col), ("E016", 3, 12));
+    assert_eq!(message, "topic name `a b` has ' ', outside [A-Za-z0-9._-]");
+    assert_eq!(one(&rule("..")).3, "topic name `..` is not allowed by Kafka");
+    assert!(one(&rule(&"t".repeat(250))).3.ends_with("is 250 characters, more than Kafka's 249"));
+    assert_eq!(one(&rule("events/{eventType}")).3, "topic name `events/{eventType}` has '/', outside [A-Za-z0-9._-]");
+    for ok in ["events.member-created_v2", "events.{eventType}", "${TOPIC:-events.x}", "x.${ENV:-prod}.{data.kind}"] {
+        assert!(diags(&rule(ok)).is_empty(), "{ok}: {:?}", diags(&rule(ok)));
+    }
+}

@@ -520,6 +520,12 @@ impl<'a> Checker<'a, '_> {
                 ActionKind::Store => {}
                 ActionKind::Topic { name, keys, transforms, headers } => {
                     self.action_string(name, true);
+                    if let Some(why) = topic_literal_problem(&name.value) {
+                        self.push(
+                            Diagnostic::new(Code::E016, format!("topic name `{}` {why}", name.value), name.span)
+                                .with_hint("a Kafka topic name is 1 to 249 of [A-Za-z0-9._-], not `.` or `..`"),
+                        );
+                    }
                     for k in keys.iter().skip(1) {
                         self.push(Diagnostic::new(Code::E015, "a second `key` for one topic", k.span).with_hint("write one `key PATH`"));
                     }
@@ -921,4 +927,36 @@ pub(crate) fn signing_secret_problem(secret: &str) -> Option<&'static str> {
         None if secret.is_empty() => Some("is empty"),
         None => None,
     }
+}
+
+/// Why the literal text of a topic name (outside its `{path}` and `${VAR}` pieces, which are
+/// checked when they are filled in) can never be a Kafka topic name.
+fn topic_literal_problem(name: &str) -> Option<String> {
+    let mut literal = String::new();
+    let mut templated = false;
+    let mut depth = 0usize;
+    for c in name.chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                templated = true;
+            }
+            '}' if depth > 0 => depth -= 1,
+            '$' if depth == 0 => {}
+            c if depth == 0 => literal.push(c),
+            _ => {}
+        }
+    }
+    if let Some(bad) = literal.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c))) {
+        return Some(format!("has {bad:?}, outside [A-Za-z0-9._-]"));
+    }
+    if !templated {
+        if literal.len() > 249 {
+            return Some(format!("is {} characters, more than Kafka's 249", literal.len()));
+        }
+        if literal == "." || literal == ".." {
+            return Some("is not allowed by Kafka".to_string());
+        }
+    }
+    None
 }

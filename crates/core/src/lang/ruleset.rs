@@ -405,6 +405,13 @@ impl Planner<'_> {
         }
         // Kafka's own limits on a name, which the character check above does not cover: a
         // template value that breaks them would be refused by the broker on every retry.
+        // The whole name, the rules' own text (and `${VAR}` values) included.
+        if let Some(bad) = topic.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c))) {
+            return Err(format!("topic name {topic:?} has {bad:?}, outside [A-Za-z0-9._-]"));
+        }
+        if topic.is_empty() {
+            return Err("the topic name is empty".to_string());
+        }
         if topic.len() > 249 {
             return Err(format!("topic name of {} characters (from its template) is longer than Kafka's 249", topic.len()));
         }
