@@ -38,14 +38,29 @@ impl GlobalArgs {
             default.exists().then_some(default)
         })
     }
+    /// The directories as `serve` would take them: the flag, else `SWITCHBOARD_*` and the
+    /// configuration file (`--config`, or ./switchboard.yaml), else the default. So `lint`,
+    /// `explain`, `test`, `match`, `topics` and `archive` look where `serve` does.
+    /// (Only the file and the environment are read, without the validation `serve` does: a
+    /// problem elsewhere in the file, an unset `${VAR}` of the auth token, does not change
+    /// where these commands look. A file that does not parse leaves the defaults.)
+    fn configured(&self) -> Option<crate::config::Config> {
+        let mut config = match self.config_file() {
+            Some(path) => crate::config::Config::from_file(&path).ok()?,
+            None => crate::config::Config::default(),
+        };
+        let env: std::collections::BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD_")).collect();
+        config.apply_env(&env).ok()?;
+        Some(config)
+    }
     pub fn data_dir(&self) -> PathBuf {
-        self.data.clone().unwrap_or_else(|| PathBuf::from("data"))
+        self.data.clone().or_else(|| self.configured().map(|c| c.data)).unwrap_or_else(|| PathBuf::from("data"))
     }
     pub fn rules_dir(&self) -> PathBuf {
-        self.rules.clone().unwrap_or_else(|| PathBuf::from("rules"))
+        self.rules.clone().or_else(|| self.configured().map(|c| c.rules)).unwrap_or_else(|| PathBuf::from("rules"))
     }
     pub fn transforms_dir(&self) -> PathBuf {
-        self.transforms.clone().unwrap_or_else(|| PathBuf::from("transforms"))
+        self.transforms.clone().or_else(|| self.configured().map(|c| c.transforms)).unwrap_or_else(|| PathBuf::from("transforms"))
     }
 }
 

@@ -292,3 +292,24 @@ fn lint_reads_a_configmap_volume_once_and_survives_link_loops() {
     let line: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON line");
     assert_eq!(line["matched"], serde_json::json!(["r1", "r2"]), "{line}");
 }
+
+/// `lint` (like `explain`, `test`, `match`) looks where `serve` does: the configuration file's
+/// `rules`, then `SWITCHBOARD_RULES`, then the flag.
+#[test]
+fn lint_takes_the_rules_directory_from_the_config_and_the_environment() {
+    let dir = rule_dir(&[("R/a.rules", "rule r1 {\n  when exists eventId\n  to topic \"t\"\n}\n"), ("broken/b.rules", "rule {\n")]);
+    std::fs::write(dir.join("switchboard.yaml"), "rules: R\n").unwrap();
+    let lint = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        c.current_dir(&dir).arg("lint").args(args).env_remove("SWITCHBOARD_RULES");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().expect("run")
+    };
+    let o = lint(&[], &[]);
+    assert_eq!(code(&o), 0, "the config's rules: {}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("1 file(s)"), "{}", stdout(&o));
+    assert_eq!(code(&lint(&[("SWITCHBOARD_RULES", "broken")], &[])), 1, "the environment overrides the file");
+    assert_eq!(code(&lint(&[("SWITCHBOARD_RULES", "broken")], &["--rules", "R"])), 0, "the flag overrides both");
+}
