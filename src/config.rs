@@ -363,6 +363,9 @@ impl Config {
         }
         if let Some(a) = &self.archive {
             errors.extend(a.problems());
+            if let Err(e) = resolve_archive(a) {
+                errors.extend(e);
+            }
         }
         if let Some(token) = &self.http.auth_token {
             if let Err(e) = resolve_env_string(token) {
@@ -386,6 +389,32 @@ impl Config {
 
     pub fn auth_token(&self) -> Option<String> {
         self.http.auth_token.as_deref().and_then(|t| resolve_env_string(t).ok())
+    }
+}
+
+/// The archive configuration with `${VAR}` in its S3 target's endpoint, bucket, region and keys
+/// read from the environment (as `http.auth_token` and the rules' webhooks do), so that no
+/// secret has to be written into the file. Errors name the field, never the value.
+pub fn resolve_archive(archive: &switchboard_archive::ArchiveConfig) -> Result<switchboard_archive::ArchiveConfig, Vec<String>> {
+    let mut resolved = archive.clone();
+    let mut errors = Vec::new();
+    if let switchboard_archive::TargetConfig::S3(s3) = &mut resolved.target {
+        let mut one = |name: &str, value: &mut String| match resolve_env_string(value) {
+            Ok(v) => *value = v,
+            Err(e) => errors.push(format!("archive.target.{name}: {e}")),
+        };
+        one("bucket", &mut s3.bucket);
+        one("region", &mut s3.region);
+        for (name, value) in [("endpoint", &mut s3.endpoint), ("access_key_id", &mut s3.access_key_id), ("secret_access_key", &mut s3.secret_access_key)] {
+            if let Some(v) = value {
+                one(name, v);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(errors)
     }
 }
 
@@ -427,6 +456,22 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:8080");
         assert!(c.kafka.is_none());
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_archive_target_reads_variables_and_an_unset_one_is_named_not_shown() {
+        std::env::set_var("SB_CONFIG_TEST_S3_SECRET", "s3cr3t-value");
+        let c = Config::from_yaml(
+            "archive:\n  target:\n    kind: s3\n    bucket: \"${SB_CONFIG_TEST_BUCKET:-cold}\"\n    access_key_id: k\n    secret_access_key: \"${SB_CONFIG_TEST_S3_SECRET}\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        let resolved = resolve_archive(c.archive.as_ref().unwrap()).unwrap();
+        let switchboard_archive::TargetConfig::S3(s3) = &resolved.target else { panic!("an S3 target") };
+        assert_eq!((s3.bucket.as_str(), s3.secret_access_key.as_deref()), ("cold", Some("s3cr3t-value")));
+        let c = Config::from_yaml("archive:\n  target:\n    kind: s3\n    bucket: b\n    access_key_id: k\n    secret_access_key: \"${SB_CONFIG_TEST_UNSET_SECRET}\"\n").unwrap();
+        let errors = c.validate().unwrap_err();
+        assert_eq!(errors, ["archive.target.secret_access_key: environment variable SB_CONFIG_TEST_UNSET_SECRET is not set"]);
     }
 
     #[test]

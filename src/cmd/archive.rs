@@ -1,7 +1,8 @@
-//! `switchboard archive run|list|restore|read`: the archiver on the embedded SQLite store
-//! (`<data>/store.db`), archiving to `<data>/archive/` unless an S3 bucket is given
-//! (`--s3-bucket`, or the `SWITCHBOARD_S3_*` variables). All the work is in the
-//! switchboard-archive crate; this file only turns flags into its config and prints results.
+//! `switchboard archive run|list|restore|read`: the archiver on the configured event store (the
+//! config file's `store:`, by default the embedded SQLite `<data>/store.db`) and archive target
+//! (`--s3-bucket` / `--archive-dir`, else the config file's `archive.target`, else
+//! `<data>/archive/`). All the work is in the switchboard-archive crate; this file only turns the
+//! configuration and flags into its config and prints results.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,9 +12,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use switchboard_archive::{ArchiveConfig, Archiver, Progress, RestoreFilter, S3Config, TargetConfig};
 use switchboard_store::sqlite::{SqliteOptions, SqliteStore};
+use switchboard_store::config::StoreConfig;
 use switchboard_store::EventStore;
 
 use crate::cli::{Format, GlobalArgs};
+use crate::config::{Config, Overrides};
 use crate::Outcome;
 
 #[derive(Debug, Args)]
@@ -24,10 +27,11 @@ pub struct ArchiveArgs {
     pub command: ArchiveCommand,
 }
 
-/// Where the archive is: `<data>/archive` by default, an S3 bucket when `--s3-bucket` is set.
+/// Where the archive is: an S3 bucket when `--s3-bucket` is set, the directory `--archive-dir`
+/// names, else the config file's `archive.target`, else `<data>/archive`.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Local archive directory (default <data>/archive). Ignored when --s3-bucket is set.
+    /// Local archive directory (default: the config's archive.target, else <data>/archive). Ignored when --s3-bucket is set.
     #[arg(long, global = true, value_name = "DIR")]
     pub archive_dir: Option<PathBuf>,
     /// Archive to this S3 bucket instead of a local directory.
@@ -63,12 +67,13 @@ pub enum ArchiveCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Archive events whose eventTime is older than this (30d, 12h, ...).
-    #[arg(long, default_value = "30d", value_parser = switchboard_archive::parse_duration, value_name = "AGE")]
-    pub older_than: Duration,
-    /// Events per archived object.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
-    pub batch_size: usize,
+    /// Archive events whose eventTime is older than this (30d, 12h, ...; default: the config's
+    /// archive.older_than, else 30d).
+    #[arg(long, value_parser = switchboard_archive::parse_duration, value_name = "AGE")]
+    pub older_than: Option<Duration>,
+    /// Events per archived object (default: the config's archive.batch_size, else 10000).
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -88,7 +93,7 @@ pub struct RestoreArgs {
     /// Only this aggregate's events.
     #[arg(long, value_name = "ID")]
     pub aggregate: Option<String>,
-    /// Put the events back into the embedded store (<data>/store.db) at their sequences.
+    /// Put the events back into the configured event store at their sequences.
     #[arg(long, conflicts_with = "into_db")]
     pub into_store: bool,
     /// Put the events into another SQLite event store (created when missing).
@@ -118,7 +123,8 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 impl TargetArgs {
-    fn target_config(&self, data_dir: &Path) -> anyhow::Result<TargetConfig> {
+    /// The flags' target, else `configured` (the config file's, `<data>/archive` by default).
+    fn target_config(&self, configured: TargetConfig) -> anyhow::Result<TargetConfig> {
         match &self.s3_bucket {
             Some(bucket) => Ok(TargetConfig::S3(S3Config {
                 endpoint: self.s3_endpoint.clone(),
@@ -130,7 +136,10 @@ impl TargetArgs {
                 ..S3Config::default()
             })),
             None if self.s3_endpoint.is_some() => bail!("--s3-endpoint needs --s3-bucket (or SWITCHBOARD_S3_BUCKET)"),
-            None => Ok(TargetConfig::Local { dir: Some(self.archive_dir.clone().unwrap_or_else(|| data_dir.join("archive"))) }),
+            None => Ok(match &self.archive_dir {
+                Some(dir) => TargetConfig::Local { dir: Some(dir.clone()) },
+                None => configured,
+            }),
         }
     }
 }
@@ -144,21 +153,43 @@ fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
 
 pub fn run(global: &GlobalArgs, args: ArchiveArgs) -> anyhow::Result<Outcome> {
     crate::logging::init();
-    let data_dir = global.data_dir();
-    let mut config = ArchiveConfig { target: args.target.target_config(&data_dir)?, ..ArchiveConfig::default() };
+    // The same configuration as `serve` (file, SWITCHBOARD_*, --data/--config): the archive
+    // commands see the store and the archive the gateway writes.
+    let config = Config::load(global, &Overrides::default())?;
+    let data_dir = config.data.clone();
+    let configured = match &config.archive {
+        Some(a) => crate::config::resolve_archive(a).map_err(|e| anyhow::anyhow!(e.join("; ")))?,
+        None => ArchiveConfig::default(),
+    };
+    let mut archive = ArchiveConfig { target: args.target.target_config(configured.target.clone())?, ..configured };
     if let ArchiveCommand::Run(run) = &args.command {
-        config.older_than = run.older_than;
-        config.batch_size = run.batch_size;
+        archive.older_than = run.older_than.unwrap_or(archive.older_than);
+        archive.batch_size = run.batch_size.unwrap_or(archive.batch_size);
+        if let Some(problem) = archive.problems().into_iter().next() {
+            bail!("{problem}");
+        }
     }
-    let archiver = Archiver::from_config(&config, &data_dir)?.with_progress(Progress::auto());
+    let store_config = config.store_config();
+    if let StoreConfig::Sqlite { path, .. } = &store_config {
+        // A mistyped --data must not make an empty store (and directory) and report nothing to
+        // do: every command here reads the store's events or its archive index.
+        if !path.is_file() {
+            bail!(
+                "no event store at {} (the gateway creates it when it starts; --data DIR, --config FILE or SWITCHBOARD_DATA names the one in use)",
+                path.display()
+            );
+        }
+    }
+    let archiver = Archiver::from_config(&archive, &data_dir)?.with_progress(Progress::auto());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let store = open_store(&data_dir.join("store.db"))?;
     runtime.block_on(async {
+        let store = store_config.open().await.context("opening the event store")?;
+        let store = store.as_ref();
         match args.command {
-            ArchiveCommand::Run(_) => run_once(&archiver, &store).await,
-            ArchiveCommand::List(list) => list_index(&store, list.format).await,
-            ArchiveCommand::Restore(restore) => restore_events(&archiver, &store, restore).await,
-            ArchiveCommand::Read(read) => read_aggregate(&archiver, &store, read).await,
+            ArchiveCommand::Run(_) => run_once(&archiver, store).await,
+            ArchiveCommand::List(list) => list_index(store, list.format).await,
+            ArchiveCommand::Restore(restore) => restore_events(&archiver, store, restore).await,
+            ArchiveCommand::Read(read) => read_aggregate(&archiver, store, read).await,
         }
     })?;
     Ok(Outcome::Success)
