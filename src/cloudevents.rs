@@ -103,6 +103,9 @@ fn envelope(attrs: &Map<String, Value>, data: Option<(&'static str, Value)>, mut
             errors.push(err("time", format!("{t:?} is not an RFC 3339 timestamp ({e})")));
         }
     }
+    for (k, v) in attrs.iter().filter(|(k, _)| !CORE.contains(&k.as_str())) {
+        errors.extend(extension_problem(k, v));
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -127,7 +130,7 @@ fn envelope(attrs: &Map<String, Value>, data: Option<(&'static str, Value)>, mut
     }
     let mut metadata = Map::new();
     for (k, v) in attrs {
-        if !CORE.contains(&k.as_str()) {
+        if !CORE.contains(&k.as_str()) && !v.is_null() {
             metadata.insert(k.clone(), v.clone());
         }
     }
@@ -135,6 +138,23 @@ fn envelope(attrs: &Map<String, Value>, data: Option<(&'static str, Value)>, mut
         env.insert("metadata".into(), Value::Object(metadata));
     }
     Ok(Value::Object(env))
+}
+
+/// What is wrong with an extension attribute, if anything. Its name must be lower-case ASCII
+/// letters and digits (CloudEvents 1.0 §"Attribute Naming Convention"; the recommended limit of
+/// 20 characters is a SHOULD and is not enforced). Its value must be of a CloudEvents type as
+/// the JSON format writes them: a string (String, URI, URI-reference, Timestamp, Binary), a
+/// boolean, or an integer within 32 bits (Integer); `null` means absent.
+fn extension_problem(name: &str, value: &Value) -> Option<EnvelopeError> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        return Some(err(name, "is not a valid CloudEvents attribute name (only lower-case letters a-z and digits 0-9)"));
+    }
+    match value {
+        Value::Null | Value::String(_) | Value::Bool(_) => None,
+        Value::Number(n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => None,
+        Value::Number(n) => Some(err(name, format!("{n} is not a CloudEvents Integer (a whole number within 32 bits)"))),
+        other => Some(err(name, format!("an extension attribute must be a string, a boolean or an integer, found {}", type_name(other)))),
+    }
 }
 
 /// Structured mode: a `application/cloudevents+json` body (one event).
@@ -310,6 +330,39 @@ mod tests {
         }
         let errors = from_binary(&h, b"").unwrap_err();
         assert_eq!(errors[0].field, "source");
+    }
+
+    #[test]
+    fn extension_names_and_values_follow_the_cloudevents_type_system() {
+        let base = json!({"specversion": "1.0", "id": "1", "type": "t", "source": "s"});
+        let with = |k: &str, v: Value| {
+            let mut e = base.clone();
+            e[k] = v;
+            from_structured(&e)
+        };
+        let ok = with("partitionkey", json!("k1")).unwrap();
+        assert_eq!(ok["metadata"]["partitionkey"], "k1");
+        assert_eq!(with("sampled", json!(true)).unwrap()["metadata"]["sampled"], true);
+        assert_eq!(with("sequence2", json!(-2147483648i64)).unwrap()["metadata"]["sequence2"], -2147483648i64);
+        assert!(with("gone", Value::Null).unwrap().get("metadata").is_none(), "null is absent");
+        for (name, value, field) in [
+            ("Bad_Name", json!("x"), "Bad_Name"),
+            ("with-dash", json!("x"), "with-dash"),
+            ("big", json!(2147483648i64), "big"),
+            ("ratio", json!(0.5), "ratio"),
+            ("nested", json!({"a": 1}), "nested"),
+            ("list", json!([1]), "list"),
+        ] {
+            let errors = with(name, value).unwrap_err();
+            assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), [field], "{errors:?}");
+        }
+        // Binary mode: header names are case-insensitive (HTTP lower-cases them); other characters are refused.
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in [("ce-specversion", "1.0"), ("ce-id", "1"), ("ce-type", "t"), ("ce-source", "s"), ("ce-Trace_Id", "x")] {
+            headers.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        let errors = from_binary(&headers, b"").unwrap_err();
+        assert_eq!(errors[0].field, "trace_id", "{errors:?}");
     }
 
     #[test]

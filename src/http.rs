@@ -64,7 +64,26 @@ async fn require_auth(State(state): State<Arc<AppState>>, request: axum::extract
         response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         return response;
     }
+    if request.method() == axum::http::Method::POST && state.auth_token.is_none() && request.uri().path().starts_with("/-/") {
+        // With no token, the admin endpoints (reload, the DLQ replays, which re-send any body
+        // given to the partners' endpoints, signed) answer only callers on this host.
+        let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+        if let Some(peer) = peer.filter(|p| !is_loopback(p.ip())) {
+            state.reloader.pipeline.metrics.processing_errors.with_label_values(&["unauthorized"]).inc();
+            tracing::warn!(peer = %peer.ip(), path = request.uri().path(), "an admin endpoint refused a caller from another host (http.auth_token is not set)");
+            return error(
+                StatusCode::FORBIDDEN,
+                "Authorization",
+                "with no http.auth_token set, the admin endpoints (/-/...) answer only callers on this host",
+            );
+        }
+    }
     next.run(request).await
+}
+
+/// Loopback, also as an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, what a dual-stack listener sees).
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
 }
 
 fn error(status: StatusCode, field: &str, message: &str) -> Response {

@@ -60,18 +60,24 @@ pub fn load(rules_dir: &Path, transforms_dir: &Path, options: &LoadOptions) -> R
 /// An I/O error (a missing directory, an unreadable file) is an `Err`.
 pub fn check(paths: &[PathBuf], transforms_dir: &Path, options: &LoadOptions) -> anyhow::Result<Checked> {
     let mut files = Vec::new();
+    // A file named twice (`lint rules rules`, `lint rules rules/a.rules`, a link to it) is read
+    // once: twice, each of its rules would be a duplicate of itself (E004).
+    let mut seen = std::collections::HashSet::new();
+    let mut first_time = |p: &Path| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
     for path in paths {
         if path.is_dir() {
             let mut found = Vec::new();
             collect(path, path, &mut found)?;
             found.sort_by(|(a, _), (b, _)| lang::compare_rule_paths(a, b));
             for (rel, full) in found {
-                if lang::is_rule_file(&rel) {
+                if lang::is_rule_file(&rel) && first_time(&full) {
                     files.push(read(&full)?);
                 }
             }
         } else if path.is_file() {
-            files.push(read(path)?);
+            if first_time(path) {
+                files.push(read(path)?);
+            }
         } else {
             anyhow::bail!("{}: no such file or directory", path.display());
         }

@@ -137,6 +137,31 @@ fn explain_never_shows_a_secret() {
 }
 
 #[test]
+fn a_file_named_twice_is_linted_once() {
+    let dir = rule_dir(&[("a.rules", "rule r {\n  when exists eventId\n  to topic \"t\"\n}\n")]);
+    let d = dir.to_str().expect("utf-8");
+    let file = dir.join("a.rules");
+    for args in [vec!["lint", d, d], vec!["lint", d, file.to_str().expect("utf-8")]] {
+        let o = run(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stdout(&o));
+        assert!(stdout(&o).contains("ok: 1 file(s)"), "{args:?}: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn explain_text_escapes_control_characters_of_the_event() {
+    let dir = rule_dir(&[("a.rules", "rule r {\n  when data.x == \"y\"\n  to topic \"t-{data.x}\"\n}\n")]);
+    let event = dir.join("event.json");
+    std::fs::write(&event, r#"{"eventId":"id\u001b[2J\tx","eventType":"a.b","data":{"x":"\u001b]0;pwned\u0007"}}"#).expect("write");
+    let o = run(&["--rules", dir.to_str().expect("utf-8"), "explain", "--event", event.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains("event id\\u{1b}[2J\\tx (a.b)"), "{out}");
+    assert!(out.contains("]0;pwned"), "the reason quotes the value, escaped: {out}");
+}
+
+#[test]
 fn match_writes_one_stable_line_per_input_line() {
     let input = concat!(
         r#"{"eventType":"payment.captured","data":{"amount":5000}}"#, "\n",

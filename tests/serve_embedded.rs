@@ -192,6 +192,55 @@ async fn bearer_auth_and_body_limit() {
     assert!(metrics.contains("events_processing_errors_total{error_type=\"body_too_large\"} 1"), "{metrics}");
 }
 
+/// This host's address on its network (the one its default route leaves from), not loopback.
+fn host_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    // A UDP connect sends nothing; it only picks the route (203.0.113.0/24 is TEST-NET-3).
+    socket.connect("203.0.113.1:9").expect("this test needs a non-loopback IPv4 address with a default route");
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "no address beyond loopback: {ip}");
+    ip
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_token_the_admin_endpoints_answer_only_this_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("a.rules"), "rule everything {\n  when exists eventId\n  to topic \"all\"\n}\n").unwrap();
+    let transforms = common::repo().join("transforms");
+    let data = dir.path().join("data");
+    let mut gw = Gateway::start_on(
+        "0.0.0.0:0",
+        &["--rules", rules.to_str().unwrap(), "--transforms", transforms.to_str().unwrap(), "--data", data.to_str().unwrap()],
+        &[],
+    );
+    let port = gw.addr.rsplit(':').next().unwrap().to_owned();
+    let outside = format!("http://{}:{port}", host_address());
+    let inside = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for path in ["/-/reload", "/-/dlq/replay", "/-/dlq/replay-events"] {
+        let r = client.post(format!("{outside}{path}")).json(&json!([])).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path} from another address");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "Authorization", "{body}");
+    }
+    let r = client.post(format!("{inside}/-/reload")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "from loopback");
+    let r = client.post(format!("{inside}/-/dlq/replay")).json(&json!([])).send().await.unwrap();
+    assert_eq!(r.status(), 200, "from loopback");
+    // Ingestion and reads stay open (the documented default), and the start-up log warned.
+    let event = envelope("o1", "member.created", json!({}), &[]);
+    assert_eq!(client.post(format!("{outside}/events")).json(&event).send().await.unwrap().status(), 202);
+    assert_eq!(client.get(format!("{outside}/rules")).send().await.unwrap().status(), 200);
+    assert_eq!(wait_topic(&data, "all", 1).len(), 1);
+    let metrics = client.get(format!("{outside}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("events_processing_errors_total{error_type=\"unauthorized\"} 3"), "{metrics}");
+    assert!(gw.logs().contains("listening beyond this host with no http.auth_token"), "{}", gw.logs());
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(30)), Some(0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_resumes_from_the_committed_offset_and_dedups() {
     let dir = tempfile::tempdir().unwrap();
@@ -778,6 +827,20 @@ async fn dlq_replay_of_an_event_goes_through_the_running_gateway() {
     let dlq = wait_topic(&data, "events.dlq", 1);
     assert_eq!(dlq[0]["value"]["error"]["type"], "UndeliverableTarget", "{dlq:?}");
     assert_eq!(dlq[0]["value"]["processingContext"]["source"]["topic"], "events.ingest", "{dlq:?}");
+    // An event id with a tab and a terminal escape in it: `dlq list` keeps its columns and
+    // shows the escape as text.
+    let nasty = envelope("r0\tx\u{1b}[2J", "replay.x", json!({}), &[]);
+    assert_eq!(client.post(gw.url("/events")).json(&nasty).send().await.unwrap().status(), 202);
+    wait_topic(&data, "events.dlq", 2);
+    let out = Command::new(common::binary()).arg("--data").arg(&data).args(["dlq", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(list.lines().count(), 2, "{list}");
+    for line in list.lines() {
+        assert_eq!(line.split('\t').count(), 6, "six columns: {line:?}");
+    }
+    assert!(!list.contains('\u{1b}'), "{list:?}");
+    assert!(list.contains("r0\\tx\\u{1b}[2J"), "{list:?}");
 
     // The rules are fixed, then the dead letter replayed.
     std::fs::write(rules.join("a.rules"), "rule r {\n  when eventType == \"replay.x\"\n  to topic \"fixed\"\n}\n").unwrap();

@@ -156,8 +156,10 @@ fn read_all(config: &Config) -> anyhow::Result<Vec<Letter>> {
 
 fn summary(l: &Letter) -> String {
     let r = &l.record;
-    let get = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("-").to_string();
-    let target = r.get("endpoint").and_then(Value::as_str).or_else(|| r.get("rule").and_then(Value::as_str)).unwrap_or("-");
+    // Every field may hold an event's text: escaped, so a tab or newline in it can not shift the
+    // columns and an escape sequence can not reach the terminal.
+    let get = |p: &str| super::printable(r.pointer(p).and_then(Value::as_str).unwrap_or("-")).into_owned();
+    let target = super::printable(r.get("endpoint").and_then(Value::as_str).or_else(|| r.get("rule").and_then(Value::as_str)).unwrap_or("-"));
     format!(
         "{}\t{}\t{}\t{}\t{}\t{}",
         l.position,

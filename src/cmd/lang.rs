@@ -162,8 +162,11 @@ pub fn explain(global: &GlobalArgs, args: ExplainArgs) -> anyhow::Result<Outcome
             writeln!(out, "{doc}")?;
         }
         Format::Text => {
+            // Text from the event is escaped (control characters, ESC among them), as is every
+            // reason and delivery below, which can quote it.
             let id = event.get("eventId").map_or_else(|| "-".to_string(), plain);
             let ty = event.get("eventType").map_or_else(|| "-".to_string(), plain);
+            let (id, ty) = (super::printable(&id), super::printable(&ty));
             writeln!(out, "event {id} ({ty}) against {} rule(s)", set.rule_count())?;
             let matched = &explanation.evaluation.matched;
             writeln!(out, "matched: {}", if matched.is_empty() { "nothing".to_string() } else { matched.join(", ") })?;
@@ -172,7 +175,7 @@ pub fn explain(global: &GlobalArgs, args: ExplainArgs) -> anyhow::Result<Outcome
             for r in &explanation.rules {
                 match &r.reason {
                     None => writeln!(out, "  ✓ {}", r.name)?,
-                    Some(reason) => writeln!(out, "  ✗ {:width$}  {reason}", r.name)?,
+                    Some(reason) => writeln!(out, "  ✗ {:width$}  {}", r.name, super::printable(reason))?,
                 }
             }
             writeln!(out)?;
@@ -182,7 +185,7 @@ pub fn explain(global: &GlobalArgs, args: ExplainArgs) -> anyhow::Result<Outcome
             } else {
                 writeln!(out, "deliveries:")?;
                 for d in deliveries {
-                    writeln!(out, "  {}", delivery_text(d))?;
+                    writeln!(out, "  {}", super::printable(&delivery_text(d)))?;
                 }
             }
         }

@@ -150,7 +150,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let store = config.store_config().open().await.context("opening the event store")?;
     if let Some(archive) = &config.archive {
-        let archiver = switchboard_archive::Archiver::from_config(archive, &config.data).context("the archiver")?;
+        let archive = crate::config::resolve_archive(archive).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+        let archiver = switchboard_archive::Archiver::from_config(&archive, &config.data).context("the archiver")?;
         let (s, c, every) = (store.clone(), cancel.clone(), archive.every);
         tasks.spawn(async move { run_archiver(archiver, s, every, c).await });
     }
@@ -225,9 +226,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = http::router(state.clone(), config.http.max_body_bytes);
     let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let local_addr = listener.local_addr()?;
+    if state.auth_token.is_none() && !http::is_loopback(local_addr.ip()) {
+        tracing::warn!(listen = %local_addr, "listening beyond this host with no http.auth_token: anyone who reaches it can POST events \
+            (the admin endpoints /-/... answer only callers on this host); set http.auth_token");
+    }
     {
         let (c, f) = (cancel.clone(), failed.clone());
         tasks.spawn(async move {
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(c.clone().cancelled_owned()).await {
                 tracing::error!(error = %e, "the HTTP server stopped");
                 f.store(true, Ordering::Relaxed);

@@ -56,12 +56,11 @@ pub fn run(global: &GlobalArgs, args: TopicsArgs) -> anyhow::Result<Outcome> {
         }
         TopicsCommand::Tail { name, follow, from } => {
             let mut next = from;
+            let mut bus = bus;
+            if !follow && !bus.has_topic(&name) {
+                anyhow::bail!("no topic {name:?} on the local bus under {} (`switchboard topics list` lists them)", data.display());
+            }
             loop {
-                // Reopen to see what other processes appended (the bus index is per process).
-                let bus = LocalBus::open_read_only(&data)?;
-                if !follow && next == from && !bus.has_topic(&name) {
-                    anyhow::bail!("no topic {name:?} on the local bus under {} (`switchboard topics list` lists them)", data.display());
-                }
                 let batch = bus.read(&name, next, 1000)?;
                 let mut out = stdout.lock();
                 for (offset, record) in &batch {
@@ -76,6 +75,9 @@ pub fn run(global: &GlobalArgs, args: TopicsArgs) -> anyhow::Result<Outcome> {
                     }
                     // A plain thread sleep: this command runs outside any async runtime.
                     std::thread::sleep(std::time::Duration::from_millis(200));
+                    // Reopened only once what it indexed is read (opening indexes every log):
+                    // to see what the gateway appended since (the bus index is per process).
+                    bus = LocalBus::open_read_only(&data)?;
                 }
             }
         }

@@ -58,8 +58,13 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `switchboard serve --listen 127.0.0.1:0 ARGS...` and waits for it to serve.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> Gateway {
+        Gateway::start_on("127.0.0.1:0", args, envs)
+    }
+
+    /// Starts `switchboard serve --listen LISTEN ARGS...` and waits for it to serve.
+    pub fn start_on(listen: &str, args: &[&str], envs: &[(&str, &str)]) -> Gateway {
         let mut cmd = Command::new(binary());
-        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").args(args);
+        cmd.arg("serve").arg("--listen").arg(listen).args(args);
         cmd.env("SWITCHBOARD_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped());
         for (k, v) in envs {
             cmd.env(k, v);
