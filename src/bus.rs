@@ -261,36 +261,90 @@ fn write_lock<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 fn open_log(path: &Path, read_only: bool) -> Result<TopicLog> {
+    open_log_in_chunks(path, read_only, INDEX_CHUNK)
+}
+
+/// How much of a log is read at a time while indexing it (a frame larger than this is read whole).
+const INDEX_CHUNK: usize = 4 << 20;
+/// After a frame that does not decode, how far on a valid frame is looked for. A torn tail is at
+/// most one frame cut short; bytes past this much are damage whatever they hold.
+const DAMAGE_SCAN: u64 = 64 << 20;
+
+/// Opens a log and indexes its frames, reading `chunk` bytes at a time, so the memory it takes
+/// is a chunk and the largest frame, not the log (the gateway opens every topic at start), and
+/// checking each frame without copying its contents.
+fn open_log_in_chunks(path: &Path, read_only: bool, chunk: usize) -> Result<TopicLog> {
     let mut file = if read_only {
         OpenOptions::new().read(true).open(path).map_err(io_err(path))?
     } else {
         OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io_err(path))?
     };
-    let mut bytes = Vec::new();
+    let total = file.metadata().map_err(io_err(path))?.len();
     file.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
-    file.read_to_end(&mut bytes).map_err(io_err(path))?;
     let mut positions = Vec::new();
-    let mut pos = 0usize;
-    while pos < bytes.len() {
-        match decode_frame(&bytes[pos..]) {
-            Some((_, used)) => {
-                positions.push(pos as u64);
-                pos += used;
+    // `window` holds the file's bytes from `window_at`; `at` is the next frame's position in it.
+    let mut window: Vec<u8> = Vec::new();
+    let mut window_at: u64 = 0;
+    let mut at = 0usize;
+    let mut eof = false;
+    loop {
+        let need = match frame_needs(&window[at..]) {
+            Some(n) => n,
+            None => 8,
+        };
+        let unread = total.saturating_sub(window_at + window.len() as u64);
+        if window.len() - at < need && (need - (window.len() - at)) as u64 > unread {
+            // A header claiming more than the file holds: a torn or damaged frame (checked
+            // below), not a reason to read gigabytes.
+            break;
+        }
+        if window.len() - at < need && !eof {
+            // Drop what is indexed, then read at least what this frame needs.
+            window.drain(..at);
+            window_at += at as u64;
+            at = 0;
+            let want = need.max(chunk);
+            let mut got = 0;
+            window.reserve(want);
+            while got < want {
+                let old = window.len();
+                window.resize(old + (want - got), 0);
+                let n = file.read(&mut window[old..]).map_err(io_err(path))?;
+                window.truncate(old + n);
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+                got += n;
+            }
+            continue;
+        }
+        if at == window.len() {
+            break;
+        }
+        match frame_len(&window[at..]) {
+            Some(used) => {
+                positions.push(window_at + at as u64);
+                at += used;
             }
             None => break,
         }
     }
-    if pos < bytes.len() {
+    let pos = window_at + at as u64;
+    if pos < total {
         // A frame that does not decode. If a valid frame follows it somewhere, the file was
         // damaged in the middle: dropping everything from here would lose acknowledged records,
         // so that is an error for the operator. Otherwise it is a torn tail from a crash
         // mid-append, never acknowledged: the writer drops it, a reader ignores it.
-        if (pos + 1..bytes.len()).any(|p| decode_frame(&bytes[p..]).is_some()) {
-            return Err(BusError::Corrupt { path: path.to_path_buf(), position: pos as u64 });
+        let rest_len = (total - pos).min(DAMAGE_SCAN) as usize;
+        let mut rest = vec![0u8; rest_len];
+        file.read_exact_at(&mut rest, pos).map_err(io_err(path))?;
+        if total - pos > DAMAGE_SCAN || (1..rest.len()).any(|p| frame_len(&rest[p..]).is_some()) {
+            return Err(BusError::Corrupt { path: path.to_path_buf(), position: pos });
         }
         if !read_only {
-            tracing::warn!(path = %path.display(), valid_bytes = pos, total_bytes = bytes.len(), "truncating a torn tail of the local bus log");
-            file.set_len(pos as u64).map_err(io_err(path))?;
+            tracing::warn!(path = %path.display(), valid_bytes = pos, total_bytes = total, "truncating a torn tail of the local bus log");
+            file.set_len(pos).map_err(io_err(path))?;
             file.sync_data().map_err(io_err(path))?;
         }
     }
@@ -357,6 +411,35 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// How many bytes the frame at the start of `bytes` takes, from its header (`None` until the
+/// 8-byte header is there).
+fn frame_needs(bytes: &[u8]) -> Option<usize> {
+    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    (bytes.len() >= 8).then_some(8 + len)
+}
+
+/// The length of the valid frame at the start of `bytes`: what [`decode_frame`] accepts,
+/// checked without copying anything out.
+fn frame_len(bytes: &[u8]) -> Option<usize> {
+    let mut c = Cursor { b: bytes };
+    let len = c.u32()? as usize;
+    let sum = c.u32()?;
+    let body = c.take(len)?;
+    if fnv1a(body) != sum {
+        return None;
+    }
+    let mut c = Cursor { b: body };
+    if c.take(1)?[0] != 0 {
+        c.bytes()?;
+    }
+    for _ in 0..c.u32()? {
+        std::str::from_utf8(c.bytes()?).ok()?;
+        c.bytes()?;
+    }
+    c.bytes()?;
+    Some(8 + len)
+}
+
 /// Decodes one frame; `None` when the frame is incomplete or fails its checksum.
 fn decode_frame(bytes: &[u8]) -> Option<(Record, usize)> {
     let mut c = Cursor { b: bytes };
@@ -402,6 +485,42 @@ mod tests {
         assert_eq!(bus.topics(), vec![("t1".to_string(), 3)]);
         assert_eq!(bus.read("t1", 0, 1).unwrap(), vec![(0, rec("a"))]);
         assert!(bus.read("nope", 0, 1).unwrap().is_empty());
+    }
+
+    /// The index built chunk by chunk is the one decoding the whole file gives, for every chunk
+    /// size (frames straddle the chunk edges, some frames are larger than a chunk), and a torn
+    /// tail or a header claiming more than the file holds is a torn tail at any chunk size.
+    #[test]
+    fn indexing_in_chunks_finds_every_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = LocalBus::open(dir.path()).unwrap();
+        let records: Vec<Record> = (0..200).map(|i| rec(&"v".repeat(i * 7 % 300))).collect();
+        bus.append("t", &records).unwrap();
+        drop(bus);
+        let path = dir.path().join("bus/topics/t/log");
+        let bytes = std::fs::read(&path).unwrap();
+        let mut expected = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            expected.push(pos as u64);
+            pos += decode_frame(&bytes[pos..]).unwrap().1;
+        }
+        assert_eq!(expected.len(), 200);
+        for chunk in [1, 7, 64, 333, 4096, 1 << 20] {
+            let log = open_log_in_chunks(&path, true, chunk).unwrap();
+            assert_eq!(*log.positions.read().unwrap(), expected, "chunk {chunk}");
+        }
+        let mut torn = bytes.clone();
+        torn.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5]);
+        let mut huge = bytes.clone();
+        huge.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 1]);
+        for tail in [torn, huge] {
+            std::fs::write(&path, &tail).unwrap();
+            for chunk in [5, 333, 1 << 20] {
+                let log = open_log_in_chunks(&path, true, chunk).unwrap();
+                assert_eq!(log.positions.read().unwrap().len(), 200, "chunk {chunk}");
+            }
+        }
     }
 
     #[test]
