@@ -363,6 +363,7 @@ impl Config {
         }
         if let Some(a) = &self.archive {
             errors.extend(a.problems());
+            errors.extend(archive_ttl_problem(&self.store_config(), a, Some(a.every)));
             if let Err(e) = resolve_archive(a) {
                 errors.extend(e);
             }
@@ -381,15 +382,42 @@ impl Config {
 
     /// The configured store, or the embedded default `<data>/store.db`.
     pub fn store_config(&self) -> switchboard_store::config::StoreConfig {
-        self.store.clone().unwrap_or_else(|| switchboard_store::config::StoreConfig::Sqlite {
-            path: self.data.join("store.db"),
-            synchronous: switchboard_store::config::SyncMode::Full,
-        })
+        self.store.clone().unwrap_or_else(|| switchboard_store::config::StoreConfig::sqlite_in(&self.data))
     }
 
     pub fn auth_token(&self) -> Option<String> {
         self.http.auth_token.as_deref().and_then(|t| resolve_env_string(t).ok())
     }
+}
+
+/// On Cassandra the archiver finds old events through the time index, whose rows expire after
+/// `events_by_time_ttl_secs`: an event older than that is never found and never archived. So
+/// the retention (plus the run interval, for `serve`'s periodic runs) must be shorter than the
+/// TTL. The defaults (30 days each, both from the seed) do not fit together, which is why this
+/// is an error rather than a warning: the fix is a shorter `archive.older_than`, a longer TTL, or
+/// `events_by_time_ttl_secs: 0`.
+pub fn archive_ttl_problem(
+    store: &switchboard_store::config::StoreConfig,
+    archive: &switchboard_archive::ArchiveConfig,
+    every: Option<Duration>,
+) -> Option<String> {
+    let switchboard_store::config::StoreConfig::Scylla { events_by_time_ttl_secs, .. } = store else { return None };
+    if *events_by_time_ttl_secs == 0 {
+        return None;
+    }
+    let ttl = Duration::from_secs(*events_by_time_ttl_secs);
+    let reach = archive.older_than + every.unwrap_or_default();
+    (reach >= ttl).then(|| {
+        let what = match every {
+            Some(e) => format!("archive.older_than ({}) plus archive.every ({})", humantime::format_duration(archive.older_than), humantime::format_duration(e)),
+            None => format!("the retention ({})", humantime::format_duration(archive.older_than)),
+        };
+        format!(
+            "{what} must be shorter than store.events_by_time_ttl_secs ({}): the archiver finds old events through the time index, \
+             whose rows expire first, so nothing would ever be archived (shorten archive.older_than, lengthen the TTL, or set it to 0)",
+            humantime::format_duration(ttl)
+        )
+    })
 }
 
 /// The archive configuration with `${VAR}` in its S3 target's endpoint, bucket, region and keys
@@ -472,6 +500,17 @@ mod tests {
         let c = Config::from_yaml("archive:\n  target:\n    kind: s3\n    bucket: b\n    access_key_id: k\n    secret_access_key: \"${SB_CONFIG_TEST_UNSET_SECRET}\"\n").unwrap();
         let errors = c.validate().unwrap_err();
         assert_eq!(errors, ["archive.target.secret_access_key: environment variable SB_CONFIG_TEST_UNSET_SECRET is not set"]);
+    }
+
+    #[test]
+    fn an_archive_retention_past_the_cassandra_time_index_ttl_is_an_error() {
+        let cassandra = "store:\n  backend: scylla\n  nodes: [\"127.0.0.1:9042\"]\n  keyspace: k\n";
+        let c = Config::from_yaml(&format!("{cassandra}archive: {{}}\n")).unwrap();
+        let errors = c.validate().unwrap_err();
+        assert!(errors.len() == 1 && errors[0].contains("must be shorter than store.events_by_time_ttl_secs (30days)"), "{errors:?}");
+        Config::from_yaml(&format!("{cassandra}archive:\n  older_than: 29d\n")).unwrap().validate().unwrap();
+        Config::from_yaml(&format!("{cassandra}  events_by_time_ttl_secs: 0\narchive: {{}}\n")).unwrap().validate().unwrap();
+        Config::from_yaml("archive: {}\n").unwrap().validate().unwrap();
     }
 
     #[test]

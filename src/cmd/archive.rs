@@ -170,6 +170,11 @@ pub fn run(global: &GlobalArgs, args: ArchiveArgs) -> anyhow::Result<Outcome> {
         }
     }
     let store_config = config.store_config();
+    if matches!(args.command, ArchiveCommand::Run(_)) {
+        if let Some(problem) = crate::config::archive_ttl_problem(&store_config, &archive, None) {
+            bail!("{problem}");
+        }
+    }
     if let StoreConfig::Sqlite { path, .. } = &store_config {
         // A mistyped --data must not make an empty store (and directory) and report nothing to
         // do: every command here reads the store's events or its archive index.

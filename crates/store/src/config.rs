@@ -68,9 +68,9 @@ fn default_bucket() -> u64 {
 }
 
 impl StoreConfig {
-    /// The embedded default: `<state_dir>/events.db`, synchronous FULL.
-    pub fn sqlite_in(state_dir: &std::path::Path) -> Self {
-        StoreConfig::Sqlite { path: state_dir.join("events.db"), synchronous: SyncMode::Full }
+    /// The embedded default: `<data_dir>/store.db` (the gateway's), synchronous FULL.
+    pub fn sqlite_in(data_dir: &std::path::Path) -> Self {
+        StoreConfig::Sqlite { path: data_dir.join("store.db"), synchronous: SyncMode::Full }
     }
 
     /// Opens the configured backend (creating the SQLite file or the Cassandra schema if missing).
@@ -141,6 +141,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = StoreConfig::sqlite_in(&dir.path().join("state")).open().await.unwrap();
         assert!(store.read("a", 1, 1).await.unwrap().is_empty());
-        assert!(dir.path().join("state/events.db").exists());
+        assert!(dir.path().join("state/store.db").exists());
     }
 }

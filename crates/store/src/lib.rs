@@ -10,6 +10,8 @@ pub mod sqlite;
 mod codec;
 mod rules;
 
+pub use rules::MAX_ID_BYTES;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -4,11 +4,27 @@ use std::collections::HashSet;
 
 use crate::{ExpectedVersion, NewEvent, Result, StoreError};
 
+/// The longest aggregate id, eventId and eventType the store takes, in bytes. Cassandra refuses
+/// a key over 64 KiB, and only after the event row is written (a retry then stores the event
+/// again); one limit for both backends keeps them alike and is far above any real id.
+pub const MAX_ID_BYTES: usize = 1024;
+
 /// Rejects requests no backend can store: an empty aggregate id or an event without an id
-/// (the id is what makes a retry idempotent, so it cannot be optional).
+/// (the id is what makes a retry idempotent, so it cannot be optional), and ids or types longer
+/// than [`MAX_ID_BYTES`] (named by their length, not quoted).
 pub(crate) fn validate(aggregate_id: &str, events: &[NewEvent]) -> Result<()> {
     if aggregate_id.is_empty() {
         return Err(StoreError::Invalid("aggregate id must not be empty".into()));
+    }
+    if aggregate_id.len() > MAX_ID_BYTES {
+        return Err(StoreError::Invalid(format!("the aggregate id is {} bytes long; at most {MAX_ID_BYTES} are stored", aggregate_id.len())));
+    }
+    for (i, e) in events.iter().enumerate() {
+        for (what, value) in [("eventId", &e.event_id), ("eventType", &e.event_type)] {
+            if value.len() > MAX_ID_BYTES {
+                return Err(StoreError::Invalid(format!("event {i} of the append has an {what} of {} bytes; at most {MAX_ID_BYTES} are stored", value.len())));
+            }
+        }
     }
     if let Some(i) = events.iter().position(|e| e.event_id.is_empty()) {
         return Err(StoreError::Invalid(format!("event {i} of the append has an empty eventId")));

@@ -401,6 +401,19 @@ pub async fn invalid_requests<H: Harness>(h: &H) {
     assert!(matches!(store.append("a", vec![ev("", "T", t(0))], ExpectedVersion::Any).await, Err(StoreError::Invalid(_))));
     let r = store.append("a", vec![], ExpectedVersion::Any).await.unwrap();
     assert_eq!((r.version, r.appended), (0, 0), "an empty append is a no-op");
+    // Ids past the limit are refused before anything is written (Cassandra would refuse the
+    // 70,000-byte key only after storing the event row, and every retry stored it again).
+    let long = "x".repeat(70_000);
+    for (aggregate, event) in [(long.as_str(), ev("ok", "T", t(0))), ("a", ev(&long, "T", t(0))), ("a", ev("ok", &long, t(0)))] {
+        match store.append(aggregate, vec![event], ExpectedVersion::Any).await {
+            Err(StoreError::Invalid(m)) => assert!(m.contains("70000 bytes") && !m.contains("xxxx"), "{m}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+    assert!(store.read("a", 1, 10).await.unwrap().is_empty(), "nothing was stored");
+    let edge = "y".repeat(switchboard_store::MAX_ID_BYTES);
+    store.append(&edge, vec![ev(&edge, "T", t(0))], ExpectedVersion::Any).await.unwrap();
+    assert_eq!(ids(&store.read(&edge, 1, 10).await.unwrap()), [edge.as_str()], "the limit itself is stored");
 }
 
 /// Instantiates every case of the suite as a test for one backend's [`Harness`].
