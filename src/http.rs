@@ -259,7 +259,7 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Re
             topic: state.ingest_topic.clone(),
             key: envelope.subject.as_ref().and_then(|s| s.id.clone()).map(String::into_bytes),
             headers: hs,
-            value: serde_json::to_vec(&value).unwrap_or_default(),
+            value: serde_json::to_vec(&value).unwrap_or_default().into(),
         });
     }
     if !problems.is_empty() {

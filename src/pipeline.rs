@@ -40,7 +40,8 @@ pub const REPLAY_HEADER: &str = "x-switchboard-replay";
 /// One event as a source delivers it.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
-    pub value: Vec<u8>,
+    /// The message's bytes, shared: a delivery without a transform forwards them as they are.
+    pub value: Arc<[u8]>,
     pub headers: Vec<(String, Vec<u8>)>,
     /// Where it was read: named in its dead-letter records, so an operator can find the message.
     pub source: Option<InputSource>,
@@ -247,7 +248,7 @@ impl Pipeline {
                 cut /= 2;
             }
         }
-        plan.messages.push(OutMessage { topic: self.dlq_topic.clone(), key, headers, value });
+        plan.messages.push(OutMessage { topic: self.dlq_topic.clone(), key, headers, value: value.into() });
     }
 
     /// Decodes, validates, deduplicates and routes a batch on `snapshot` (the current one when
@@ -318,7 +319,7 @@ impl Pipeline {
     #[allow(clippy::too_many_arguments)]
     fn route(&self, plan: &mut Plan, snapshot: &Snapshot, input: &Input, event: &Value, event_type: &str, dedup_key: &str) {
         // Deliveries without a transform forward the input's bytes (it parsed as this event).
-        let evaluation = snapshot.rules.evaluate_text(event, Arc::from(&input.value[..]));
+        let evaluation = snapshot.rules.evaluate_text(event, input.value.clone());
         for rule in &evaluation.matched {
             self.metrics.rule_matches.with_label_values(&[rule.as_str()]).inc();
         }
@@ -334,7 +335,7 @@ impl Pipeline {
                             hs.push((k.to_string(), v.as_bytes().to_vec()));
                         }
                     }
-                    let message = OutMessage { topic, key: key.map(String::into_bytes), headers: hs, value: delivery.payload.to_vec() };
+                    let message = OutMessage { topic, key: key.map(String::into_bytes), headers: hs, value: delivery.payload.shared_bytes() };
                     if let Some(max) = self.max_message_bytes.filter(|max| message_size(&message) > *max) {
                         self.metrics.processing_errors.with_label_values(&["delivery_planning"]).inc();
                         let reason = format!(
@@ -473,7 +474,7 @@ impl Pipeline {
                             ("error-type".into(), b"UndeliverableTarget".to_vec()),
                             ("traceparent".into(), traceparent.into_bytes()),
                         ],
-                        value: serde_json::to_vec(&record).unwrap_or_default(),
+                        value: serde_json::to_vec(&record).unwrap_or_default().into(),
                     });
                 }
                 Err(e) => return Err(SinkError::Store(e.to_string())),
@@ -507,7 +508,7 @@ mod tests {
         ] {
             assert!(!is_traceparent(bad), "{bad}");
         }
-        let input = Input { value: vec![], headers: vec![("traceparent".into(), b"00-ABC".to_vec())], ..Input::default() };
+        let input = Input { value: Arc::from(&[][..]), headers: vec![("traceparent".into(), b"00-ABC".to_vec())], ..Input::default() };
         assert!(is_traceparent(&traceparent(&input, None)));
         assert_ne!(traceparent(&input, None), "00-ABC");
     }
@@ -515,8 +516,8 @@ mod tests {
     #[test]
     fn cloudevents_dedup_on_source_and_id() {
         let env = |id: &str, source: &str| Envelope::from_value(serde_json::json!({"eventId": id, "producer": {"service": source}})).unwrap();
-        let ce = Input { value: vec![], headers: vec![(crate::http::CLOUDEVENT_HEADER.into(), b"1.0".to_vec())], ..Input::default() };
-        let seed = Input { value: vec![], headers: vec![], ..Input::default() };
+        let ce = Input { value: Arc::from(&[][..]), headers: vec![(crate::http::CLOUDEVENT_HEADER.into(), b"1.0".to_vec())], ..Input::default() };
+        let seed = Input { value: Arc::from(&[][..]), headers: vec![], ..Input::default() };
         assert_ne!(dedup_key(&ce, &env("1", "a")), dedup_key(&ce, &env("1", "b")));
         assert_eq!(dedup_key(&ce, &env("1", "a")), dedup_key(&ce, &env("1", "a")));
         assert_eq!(dedup_key(&seed, &env("1", "a")), "1");
@@ -526,12 +527,12 @@ mod tests {
     #[test]
     fn traceparent_is_carried_or_created() {
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        let input = Input { value: vec![], headers: vec![("traceparent".into(), tp.as_bytes().to_vec())], ..Input::default() };
+        let input = Input { value: Arc::from(&[][..]), headers: vec![("traceparent".into(), tp.as_bytes().to_vec())], ..Input::default() };
         assert_eq!(traceparent(&input, None), tp);
-        let bare = Input { value: vec![], headers: vec![], ..Input::default() };
+        let bare = Input { value: Arc::from(&[][..]), headers: vec![], ..Input::default() };
         let made = traceparent(&bare, None);
         assert!(is_traceparent(&made), "{made}");
-        let bad = Input { value: vec![], headers: vec![("traceparent".into(), b"00-0000-bad".to_vec())], ..Input::default() };
+        let bad = Input { value: Arc::from(&[][..]), headers: vec![("traceparent".into(), b"00-0000-bad".to_vec())], ..Input::default() };
         assert_ne!(traceparent(&bad, None), "00-0000-bad");
     }
 }

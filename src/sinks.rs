@@ -21,7 +21,9 @@ pub struct OutMessage {
     pub topic: String,
     pub key: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
-    pub value: Vec<u8>,
+    /// Shared with the input (a delivery without a transform) or the transform's output: the
+    /// bytes are copied once, into librdkafka's queue or the local bus's write.
+    pub value: std::sync::Arc<[u8]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +191,7 @@ impl TopicSink {
                         by_topic
                             .entry(m.topic)
                             .or_default()
-                            .push(Record { key: m.key, headers: m.headers, value: m.value });
+                            .push(Record { key: m.key, headers: m.headers, value: m.value.to_vec() });
                     }
                     for (topic, records) in by_topic {
                         bus.append(&topic, &records)?;
@@ -210,7 +212,7 @@ impl TopicSink {
                     for (k, v) in &m.headers {
                         headers = headers.insert(Header { key: k, value: Some(v) });
                     }
-                    let mut record = BaseRecord::with_opaque_to(&m.topic, acks.clone()).payload(&m.value).headers(headers);
+                    let mut record = BaseRecord::with_opaque_to(&m.topic, acks.clone()).payload(&m.value[..]).headers(headers);
                     if let Some(k) = &m.key {
                         record = record.key(k);
                     }
@@ -270,7 +272,7 @@ mod tests {
             topic: topic.to_string(),
             key: Some(format!("k{i}").into_bytes()),
             headers: vec![("rule".into(), b"r".to_vec())],
-            value: format!("{{\"i\":{i}}}").into_bytes(),
+            value: format!("{{\"i\":{i}}}").into_bytes().into(),
         }
     }
 
@@ -302,7 +304,7 @@ mod tests {
         // Larger than message.max.bytes (1 MB): refused when handed to librdkafka, and the batch
         // fails instead of waiting for a report that will never come.
         let mut big = message(&topic, 1);
-        big.value = vec![b'x'; 2 << 20];
+        big.value = vec![b'x'; 2 << 20].into();
         let started = Instant::now();
         let err = sink.publish(vec![message(&topic, 0), big]).await.expect_err("a 2 MB message is refused");
         assert!(matches!(&err, SinkError::Kafka { topic: t, .. } if *t == topic), "{err}");

@@ -106,7 +106,7 @@ pub async fn run_local(
         let inputs: Vec<Input> = records
             .into_iter()
             .map(|(offset, r)| Input {
-                value: r.value,
+                value: r.value.into(),
                 headers: r.headers,
                 source: Some(crate::pipeline::InputSource { topic: topic.clone(), partition: 0, offset: offset as i64 }),
             })
@@ -240,7 +240,7 @@ fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool) -> Input {
         headers.retain(|(k, _)| !INTERNAL_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)));
     }
     Input {
-        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        value: Arc::from(m.payload().unwrap_or_default()),
         headers,
         source: Some(crate::pipeline::InputSource { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() }),
     }

@@ -239,7 +239,7 @@ impl DeadLetterSink for DlqTopic {
             topic: self.topic.clone(),
             key: Some(record.key().as_bytes().to_vec()),
             headers: vec![("error-type".into(), kind.as_bytes().to_vec())],
-            value,
+            value: value.into(),
         };
         self.sink.publish(vec![message]).await.map_err(|e| DeadLetterError(e.to_string()))?;
         self.metrics.events_dlq.with_label_values(&[kind.as_str()]).inc();

@@ -397,10 +397,10 @@ def phase_kcat(args, k):
     return {"seconds": round(dt, 3), "events_per_s": round(args.events / dt), **cpu}
 
 
-def start_profile(args, pid):
+def start_profile(args, pid, name="perf.data"):
     if not args.profile or not shutil.which("perf"):
         return None
-    out = os.path.join(args.run_dir, "perf.data")
+    out = os.path.join(args.run_dir, name)
     log("perf record on the gateway for %ds -> %s" % (args.profile, out))
     return subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o", out, "--", "sleep", str(args.profile)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -445,6 +445,38 @@ def phase_switchboard(args, k):
         res["perf_top"] = top
     if got != want:
         res["error"] = "output topics hold %d messages, expected %d" % (got, want)
+    return res
+
+
+def phase_passthrough(args, k):
+    """The gateway on kcat's own work: one rule sends every event to one topic (one output message
+    per input event, one partition in, one out), so the ratio to kcat is the gateway's per-event
+    cost (decode, validate, dedup, match, plan, headers, lz4, acks=all) and not the fan-out's."""
+    rules_dir = os.path.join(args.run_dir, "rules-passthrough")
+    os.makedirs(rules_dir, exist_ok=True)
+    with open(os.path.join(rules_dir, "00-all.rules"), "w") as f:
+        f.write('rule all_events {\n  when exists eventId\n  to topic "%s"\n}\n' % args.t_pass)
+    log("switchboard pass-through: 1 rule, %s -> %s" % (args.t_in, args.t_pass))
+    g = Gateway(args, "gw-passthrough", [args.t_in], args.prefix + "gwpass", rules_dir)
+    try:
+        t0 = g.start()
+        t_ready = g.wait_ready()
+        meter = CpuMeter(g.proc.pid)
+        prof = []
+        t_first, t_done, m = g.wait_durable(args.events, timeout=args.timeout,
+                                            on_first=lambda: prof.append(start_profile(args, g.proc.pid, "perf-passthrough.data")))
+        cpu = meter.stop()
+        got = k.offsets([args.t_pass])[args.t_pass]
+        if prof and prof[0]:
+            prof[0].wait()
+    finally:
+        g.stop()
+    wall, steady = t_done - t0, t_done - t_first
+    res = {"events_per_s": round(args.events / wall), "steady_events_per_s": round(args.events / steady),
+           "wall_seconds": round(wall, 3), "startup_seconds": round(t_ready - t0, 3), "output_messages": got,
+           "stages": stage_means(None, m), **cpu}
+    if got != args.events:
+        res["error"] = "%s holds %d messages, expected %d" % (args.t_pass, got, args.events)
     return res
 
 
@@ -514,34 +546,42 @@ def produce_lines(args, topic, lines):
     subprocess.run(kcat(args, "-P", "-t", topic), input=b"".join(lines), check=True)
 
 
-def phase_latency(args, k, rate):
-    log("latency: switchboard at %d events/s for %ds" % (rate, args.latency_seconds))
+def phase_latency(args, k, rate, passthrough=False):
+    """Added latency at a fixed rate: the main rule set (1,003 rules -> 254 topics), or with
+    passthrough the one-rule set of phase_passthrough (every event -> one topic)."""
+    if passthrough:
+        name, t_in, rules_dir, out_topics = "gw-latency-passthrough", args.t_plat, os.path.join(args.run_dir, "rules-passthrough"), [args.t_pass]
+        fanout = [1] * args.events
+    else:
+        name, t_in, rules_dir, out_topics = "gw-latency", args.t_lat, args.rules_dir, args.out_topics
+        fanout = args.expected["fanout"]
+    log("latency: switchboard (%s) at %d events/s for %ds" % (name, rate, args.latency_seconds))
     warm, m = paced_files(args, rate)
-    g = Gateway(args, "gw-latency", [args.t_lat], args.prefix + "gwlat", args.rules_dir)
+    g = Gateway(args, name, [t_in], args.prefix + name, rules_dir)
     try:
         g.start()
         g.wait_ready()
-        produce_lines(args, args.t_lat, warm)
+        produce_lines(args, t_in, warm)
         g.wait_durable(len(warm), timeout=120)
         before = g.metrics()
         meter = CpuMeter(g.proc.pid)
         start_ms = int(time.time() * 1000)
-        pace = k.pace(args.t_lat, rate, args.events_file, m)
+        pace = k.pace(t_in, rate, args.events_file, m)
         _, _, after = g.wait_durable(len(warm) + m, timeout=300)
         cpu = meter.stop()
     finally:
         g.stop()
-    log("reading timestamps of %s and %d output topics" % (args.t_lat, len(args.out_topics)))
-    inp = read_ts(args, args.t_lat, start_ms)
+    log("reading timestamps of %s and %d output topics" % (t_in, len(out_topics)))
+    inp = read_ts(args, t_in, start_ms)
     outs = {}
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(4) as pool:
-        for part in pool.map(lambda t: read_ts(args, t, start_ms), args.out_topics):
+        for part in pool.map(lambda t: read_ts(args, t, start_ms), out_topics):
             for i, ts in part.items():
                 if i < m:
                     outs.setdefault(i, []).extend(ts)
     st = latency_stats(inp, outs, range(m))
-    want = sum(args.expected["fanout"][:m])
+    want = sum(fanout[:m])
     st.update({"rate": rate, "events": m, "pacer": pace, "expected_output_messages": want,
                "bucket_p50_s": bucket_quantile(before, after, 0.5), "bucket_p99_s": bucket_quantile(before, after, 0.99),
                "stages": stage_means(before, after), **cpu})
@@ -632,6 +672,15 @@ def report(args, res):
     if k:
         kl = ("p50 %s / p99 %s ms" % (fmt(klat.get("p50_ms")), fmt(klat.get("p99_ms")))) if klat.get("p50_ms") is not None else "–"
         rows.append(("kcat -C | kcat -P pass-through (1 → 1 topic)", fmt(k), "1.00", kl, "copy, no parsing; cores %s" % res["kcat"].get("machine_busy_cores")))
+    pt = res.get("passthrough", {})
+    plat = res.get("latency_passthrough", {})
+    if pt.get("events_per_s"):
+        pl = ("p50 %s / p99 %s ms" % (fmt(plat.get("p50_ms")), fmt(plat.get("p99_ms")))) if plat.get("p50_ms") is not None else "–"
+        rows.append(("switchboard serve, 1 rule → 1 topic (kcat's work: every event parsed, validated, deduplicated, matched, sent on)",
+                     fmt(pt["events_per_s"]), ratio(pt["events_per_s"]), pl,
+                     "steady %s/s from the first event; %s output msgs; gateway %s cores, machine %s%s"
+                     % (fmt(pt["steady_events_per_s"]), fmt(pt["output_messages"]), pt.get("process_cores"), pt.get("machine_busy_cores"),
+                        "; ERROR " + pt["error"] if pt.get("error") else "")))
     if sb and sb.get("events_per_s"):
         ll = ("p50 %s / p99 %s ms" % (fmt(lat.get("p50_ms")), fmt(lat.get("p99_ms")))) if lat.get("p50_ms") is not None else "–"
         rows.append(("switchboard serve, %d rules → %d topics (Kafka → gateway → Kafka)" % (d["rules"], d["output_topics"]),
@@ -652,10 +701,16 @@ def report(args, res):
     if k and sb.get("events_per_s"):
         r = sb["events_per_s"] / k
         goals.append("- ≥ 80%% of kcat pass-through: %s (%.0f%%; steady-state %.0f%%)" % ("**met**" if r >= 0.8 else "**not met**", 100 * r, 100 * sb["steady_events_per_s"] / k))
+    if k and pt.get("events_per_s"):
+        goals.append("  - on kcat's own work (1 rule → 1 topic, one message per event): %.0f%% of kcat (steady-state %.0f%%)"
+                     % (100 * pt["events_per_s"] / k, 100 * pt["steady_events_per_s"] / k))
     goals.append("- ≥ 1.5× Redpanda Connect: **not measured** (%s)" % args.peer_reason)
     if lat.get("p99_ms") is not None:
         goals.append("- p99 added latency < 10 ms at half max rate (%s events/s): %s (p99 %s ms per output message, %s ms per event's last delivery)"
                      % (fmt(lat["rate"]), "**met**" if lat["p99_ms"] < 10 else "**not met**", fmt(lat["p99_ms"]), fmt(lat["event_p99_ms"])))
+    if plat.get("p99_ms") is not None:
+        goals.append("  - on kcat's own work (1 rule → 1 topic) at half its max rate (%s events/s): p50 %s / p90 %s / p99 %s ms"
+                     % (fmt(plat["rate"]), fmt(plat["p50_ms"]), fmt(plat["p90_ms"]), fmt(plat["p99_ms"])))
     if lat.get("p99_ms") is not None and fl.get("p99_ms") is not None:
         goals.append("  - the produce leg alone (fan-out floor, same rate and topic count, no gateway) measured p50 %s / p99 %s ms in the same run"
                      % (fmt(fl["p50_ms"]), fmt(fl["p99_ms"])))
@@ -687,7 +742,7 @@ def main():
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--latency-rate", type=int, default=0, help="events/s of the latency phase (default: half the measured rate)")
     ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--skip", default="", help="comma list of phases to skip: broker,kcat,switchboard,latency,floor")
+    ap.add_argument("--skip", default="", help="comma list of phases to skip: broker,kcat,passthrough,switchboard,latency,floor")
     ap.add_argument("--kcat-latency", action="store_true", help="also kcat -C | kcat -P at the latency rate (mostly kcat's stdin buffering)")
     ap.add_argument("--profile", type=int, default=0, help="perf record the gateway for S seconds")
     ap.add_argument("--keep-topics", action="store_true")
@@ -721,6 +776,8 @@ def main():
     args.run_dir = os.path.join(args.cache, "runs", run_id)
     os.makedirs(args.run_dir, exist_ok=True)
     args.t_in, args.t_perf, args.t_kcat = args.prefix + "in", args.prefix + "perf", args.prefix + "kcat.out"
+    args.t_pass = args.prefix + "pass.out"
+    args.t_plat = args.prefix + "plat.in"
     args.t_lat, args.t_klat_in, args.t_klat_out = args.prefix + "lat.in", args.prefix + "klat.in", args.prefix + "klat.out"
     res = {"run_id": run_id, "machine": machine_facts(args), "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, str, float))}}
     k = Kafka(args)
@@ -737,7 +794,7 @@ def main():
     try:
         res["data"] = phase_data(args)
         log("data:", res["data"])
-        log(k.create([args.t_in, args.t_perf, args.t_kcat, args.t_lat, args.t_klat_in, args.t_klat_out, args.prefix + "dlq"] + args.out_topics))
+        log(k.create([args.t_in, args.t_perf, args.t_kcat, args.t_pass, args.t_plat, args.t_lat, args.t_klat_in, args.t_klat_out, args.prefix + "dlq"] + args.out_topics))
         res["load"] = phase_load(args, k)
         if "broker" not in skip:
             res["broker"] = phase_broker(args, k)
@@ -745,6 +802,9 @@ def main():
         if "kcat" not in skip:
             res["kcat"] = phase_kcat(args, k)
             log("kcat:", res["kcat"])
+        if "passthrough" not in skip:
+            res["passthrough"] = phase_passthrough(args, k)
+            log("switchboard pass-through:", res["passthrough"])
         if "switchboard" not in skip:
             res["switchboard"] = phase_switchboard(args, k)
             log("switchboard:", res["switchboard"])
@@ -752,6 +812,10 @@ def main():
         if rate and "latency" not in skip:
             res["latency"] = phase_latency(args, k, rate)
             log("latency:", res["latency"])
+        prate = args.latency_rate or (res.get("passthrough", {}).get("steady_events_per_s", 0) // 2)
+        if prate and "passthrough" not in skip and "latency" not in skip:
+            res["latency_passthrough"] = phase_latency(args, k, prate, passthrough=True)
+            log("latency (pass-through):", res["latency_passthrough"])
         if rate and "floor" not in skip:
             res["floor"] = phase_floor(args, k, rate)
             log("fan-out floor:", res["floor"])
@@ -809,7 +873,7 @@ def main():
     with open(os.path.join(args.run_dir, "RESULTS.md"), "w") as f:
         f.write(text)
     log("wrote", args.results)
-    return 1 if res.get("switchboard", {}).get("error") else 0
+    return 1 if res.get("switchboard", {}).get("error") or res.get("passthrough", {}).get("error") else 0
 
 
 if __name__ == "__main__":

@@ -277,7 +277,7 @@ pub fn replay_messages(events: Vec<Value>, topic: &str) -> Vec<OutMessage> {
             topic: topic.to_string(),
             key: e.pointer("/subject/id").and_then(Value::as_str).map(|s| s.as_bytes().to_vec()),
             headers: vec![(crate::pipeline::REPLAY_HEADER.to_string(), b"1".to_vec())],
-            value: serde_json::to_vec(&e).unwrap_or_default(),
+            value: serde_json::to_vec(&e).unwrap_or_default().into(),
         })
         .collect()
 }
