@@ -179,6 +179,11 @@ pub struct PipelineConfig {
     pub dedup_capacity: usize,
     /// Events taken from the source per batch.
     pub batch_size: usize,
+    /// How long the first message of a Kafka batch waits for more before the batch is started
+    /// anyway (a full batch starts at once). `0s` starts a batch as soon as a message is
+    /// buffered and a batch slot is free: the least latency, in more and smaller batches.
+    #[serde(with = "humantime_serde")]
+    pub batch_linger: Duration,
     /// The local bus topic HTTP ingestion appends to in embedded mode.
     pub ingest_topic: String,
     /// The local bus consumer group of the router in embedded mode.
@@ -191,6 +196,7 @@ impl Default for PipelineConfig {
             dedup_window: Duration::from_secs(600),
             dedup_capacity: 1_000_000,
             batch_size: 500,
+            batch_linger: Duration::from_millis(5),
             ingest_topic: "events.ingest".into(),
             group: "switchboard".into(),
         }
@@ -307,6 +313,9 @@ impl Config {
         }
         if self.pipeline.batch_size == 0 {
             errors.push("pipeline.batch_size: must be positive".into());
+        }
+        if self.pipeline.batch_linger > Duration::from_secs(10) {
+            errors.push("pipeline.batch_linger: at most 10s (a batch's first event waits this long at a light load)".into());
         }
         if self.webhooks.outbox_max_deliveries == 0 {
             errors.push("webhooks.outbox_max_deliveries: must be positive".into());
@@ -568,6 +577,16 @@ mod tests {
         let err = Config::from_yaml("listen: 1.2.3.4:1\nlisten_addr: x\n").unwrap_err();
         assert!(err.contains("listen_addr"), "{err}");
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn batch_linger_defaults_to_5ms_takes_zero_and_is_bounded() {
+        assert_eq!(Config::from_yaml("{}").unwrap().pipeline.batch_linger, Duration::from_millis(5));
+        let c = Config::from_yaml("pipeline:\n  batch_linger: 0s\n").unwrap();
+        assert_eq!(c.pipeline.batch_linger, Duration::ZERO);
+        c.validate().unwrap();
+        let errors = Config::from_yaml("pipeline:\n  batch_linger: 1m\n").unwrap().validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("pipeline.batch_linger: at most 10s")), "{errors:?}");
     }
 
     #[test]

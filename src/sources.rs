@@ -246,9 +246,6 @@ fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool) -> Input {
     }
 }
 
-/// How long the first message of a batch waits for more before the batch is started anyway.
-const BATCH_LINGER: Duration = Duration::from_millis(5);
-
 /// The offsets to store once a batch is durable: one past the highest offset per partition.
 fn next_offsets(batch: &[(String, i32, i64, Input)]) -> HashMap<(String, i32), i64> {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
@@ -272,7 +269,8 @@ fn store_offsets(consumer: &GatewayConsumer, next: HashMap<(String, i32), i64>) 
     }
 }
 
-/// The Kafka router: batches of up to `batch_size`, up to `batches_in_flight` of them being
+/// The Kafka router: batches of up to `batch_size` (or what `batch_linger` gathered after the
+/// first message of a batch arrived), up to `batches_in_flight` of them being
 /// delivered at once (planning the next while the previous ones wait for their acks). Batches
 /// complete in order, and a batch's offsets are stored only once it and every batch before it
 /// are durable, so a stored offset never passes an event that is not durable (at least once).
@@ -284,6 +282,7 @@ pub async fn run_kafka(
     consumer: GatewayConsumer,
     sink: TopicSink,
     batch_size: usize,
+    batch_linger: Duration,
     max_in_flight: usize,
     batches_in_flight: usize,
     ingest_topic: String,
@@ -301,12 +300,12 @@ pub async fn run_kafka(
     let mut in_flight = FuturesOrdered::new();
     let batches_in_flight = batches_in_flight.max(1);
     let mut turns = 0u64;
-    tracing::info!(batch_size, batches_in_flight, "Kafka router started");
+    tracing::info!(batch_size, batch_linger_ms = batch_linger.as_millis() as u64, batches_in_flight, "Kafka router started");
     let interrupted = loop {
         // Start every batch that is due: full, or its first message has lingered long enough.
         while in_flight.len() < batches_in_flight
             && !pending.is_empty()
-            && (pending.len() >= batch_size || oldest.is_some_and(|t| t.elapsed() >= BATCH_LINGER))
+            && (pending.len() >= batch_size || oldest.is_some_and(|t| t.elapsed() >= batch_linger))
         {
             let take = pending.len().min(batch_size);
             let batch: Vec<_> = pending.drain(..take).collect();
@@ -332,7 +331,7 @@ pub async fn run_kafka(
                 Err(e) => tracing::warn!(error = %e, "reading the assignment to resume failed"),
             }
         }
-        let linger_until = oldest.map(|t| t + BATCH_LINGER);
+        let linger_until = oldest.map(|t| t + batch_linger);
         tokio::select! {
             _ = cancel.cancelled() => break false,
             Some((durable, offsets)) = in_flight.next(), if !in_flight.is_empty() => {

@@ -228,8 +228,9 @@ class Gateway:
             if args.batches_in_flight:
                 producer += "  batches_in_flight: %d\n" % args.batches_in_flight
             f.write("listen: 127.0.0.1:%d\nkafka:\n  brokers: %s\n  group_id: %s\n  topics: [%s]\n"
-                    "  dlq_topic: %s\n%spipeline:\n  batch_size: %d\n  dedup_window: 10m\n"
-                    % (self.port, args.brokers, group, ", ".join(topics_in), args.prefix + "dlq", producer, args.batch_size))
+                    "  dlq_topic: %s\n%spipeline:\n  batch_size: %d\n  dedup_window: 10m\n%s"
+                    % (self.port, args.brokers, group, ", ".join(topics_in), args.prefix + "dlq", producer, args.batch_size,
+                       "  batch_linger: %s\n" % args.batch_linger if args.batch_linger else ""))
         self.cmd = [args.switchboard, "serve", "--config", cfg, "--rules", rules_dir,
                     "--transforms", args.transforms, "--data", os.path.join(self.dir, "data")]
         self.proc = None
@@ -739,6 +740,7 @@ def main():
     ap.add_argument("--rules", type=int, default=1000, help="generated rules besides the seed's three")
     ap.add_argument("--rule-topics", type=int, default=250)
     ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--batch-linger", default="", help="the gateway's pipeline.batch_linger (default: the gateway's own, 5ms)")
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--latency-rate", type=int, default=0, help="events/s of the latency phase (default: half the measured rate)")
     ap.add_argument("--warmup", type=int, default=200)

@@ -170,11 +170,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             let consumer = sources::consumer(k, metrics.clone())?;
             let (p, s, c, f) = (pipeline.clone(), sink.clone(), cancel.clone(), failed.clone());
             let (batch, inflight, batches) = (config.pipeline.batch_size, k.max_in_flight, k.batches_in_flight);
+            let linger = config.pipeline.batch_linger;
             let trusted = ingest_topic.clone();
             tasks.spawn(async move {
                 // Its own task, so that a panic in it is seen (a router that died silently would
                 // leave the process up and ready with nothing consumed) and stops the gateway.
-                let router = tokio::spawn(sources::run_kafka(p, consumer, s, batch, inflight, batches, trusted, c.clone()));
+                let router = tokio::spawn(sources::run_kafka(p, consumer, s, batch, linger, inflight, batches, trusted, c.clone()));
                 if let Err(e) = flatten_router(router.await) {
                     tracing::error!(error = %e, "the Kafka router stopped");
                     f.store(true, Ordering::Relaxed);
