@@ -373,7 +373,6 @@ impl Config {
         }
         if let Some(a) = &self.archive {
             errors.extend(a.problems());
-            errors.extend(archive_ttl_problem(&self.store_config(), a, Some(a.every)));
             if let Err(e) = resolve_archive(a) {
                 errors.extend(e);
             }
@@ -405,7 +404,9 @@ impl Config {
 /// the retention (plus the run interval, for `serve`'s periodic runs) must be shorter than the
 /// TTL. The defaults (30 days each, both from the seed) do not fit together, which is why this
 /// is an error rather than a warning: the fix is a shorter `archive.older_than`, a longer TTL, or
-/// `events_by_time_ttl_secs: 0`.
+/// `events_by_time_ttl_secs: 0`. Checked where an archiver starts (`serve`, `archive run` with
+/// its `--older-than`), not when the file is loaded: the other commands (and `archive run
+/// --older-than 7d` itself) must still work with such a file.
 pub fn archive_ttl_problem(
     store: &switchboard_store::config::StoreConfig,
     archive: &switchboard_archive::ArchiveConfig,
@@ -416,7 +417,7 @@ pub fn archive_ttl_problem(
         return None;
     }
     let ttl = Duration::from_secs(*events_by_time_ttl_secs);
-    let reach = archive.older_than + every.unwrap_or_default();
+    let reach = archive.older_than.saturating_add(every.unwrap_or_default());
     (reach >= ttl).then(|| {
         let what = match every {
             Some(e) => format!("archive.older_than ({}) plus archive.every ({})", humantime::format_duration(archive.older_than), humantime::format_duration(e)),
@@ -515,12 +516,18 @@ mod tests {
     #[test]
     fn an_archive_retention_past_the_cassandra_time_index_ttl_is_an_error() {
         let cassandra = "store:\n  backend: scylla\n  nodes: [\"127.0.0.1:9042\"]\n  keyspace: k\n";
-        let c = Config::from_yaml(&format!("{cassandra}archive: {{}}\n")).unwrap();
-        let errors = c.validate().unwrap_err();
-        assert!(errors.len() == 1 && errors[0].contains("must be shorter than store.events_by_time_ttl_secs (30days)"), "{errors:?}");
-        Config::from_yaml(&format!("{cassandra}archive:\n  older_than: 29d\n")).unwrap().validate().unwrap();
-        Config::from_yaml(&format!("{cassandra}  events_by_time_ttl_secs: 0\narchive: {{}}\n")).unwrap().validate().unwrap();
-        Config::from_yaml("archive: {}\n").unwrap().validate().unwrap();
+        let problem = |yaml: &str| {
+            let c = Config::from_yaml(yaml).unwrap();
+            // The file itself loads: only starting an archiver is refused.
+            c.validate().unwrap();
+            let a = c.archive.as_ref().unwrap();
+            archive_ttl_problem(&c.store_config(), a, Some(a.every))
+        };
+        let p = problem(&format!("{cassandra}archive: {{}}\n")).expect("30d + 1h against a 30-day TTL");
+        assert!(p.contains("must be shorter than store.events_by_time_ttl_secs (30days)"), "{p}");
+        assert_eq!(problem(&format!("{cassandra}archive:\n  older_than: 29d\n")), None);
+        assert_eq!(problem(&format!("{cassandra}  events_by_time_ttl_secs: 0\narchive: {{}}\n")), None);
+        assert_eq!(problem("archive: {}\n"), None, "the embedded store has no TTL");
     }
 
     #[test]

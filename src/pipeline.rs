@@ -335,7 +335,7 @@ impl Pipeline {
                             hs.push((k.to_string(), v.as_bytes().to_vec()));
                         }
                     }
-                    let message = OutMessage { topic, key: key.map(String::into_bytes), headers: hs, value: delivery.payload.shared_bytes() };
+                    let message = OutMessage { topic, key: key.map(String::into_bytes), headers: hs, value: bytes::Bytes::from_owner(delivery.payload.shared_bytes()) };
                     if let Some(max) = self.max_message_bytes.filter(|max| message_size(&message) > *max) {
                         self.metrics.processing_errors.with_label_values(&["delivery_planning"]).inc();
                         let reason = format!(

@@ -21,9 +21,10 @@ pub struct OutMessage {
     pub topic: String,
     pub key: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
-    /// Shared with the input (a delivery without a transform) or the transform's output: the
-    /// bytes are copied once, into librdkafka's queue or the local bus's write.
-    pub value: std::sync::Arc<[u8]>,
+    /// Shared with the input (a delivery without a transform) or the transform's output, or
+    /// the text made for it (a `Vec` taken over without a copy): copied once, into librdkafka's
+    /// queue or the local bus's frame.
+    pub value: bytes::Bytes,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +192,7 @@ impl TopicSink {
                         by_topic
                             .entry(m.topic)
                             .or_default()
-                            .push(Record { key: m.key, headers: m.headers, value: m.value.to_vec() });
+                            .push(Record { key: m.key, headers: m.headers, value: m.value.into() });
                     }
                     for (topic, records) in by_topic {
                         bus.append(&topic, &records)?;

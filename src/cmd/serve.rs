@@ -151,6 +151,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store = config.store_config().open().await.context("opening the event store")?;
     if let Some(archive) = &config.archive {
         let archive = crate::config::resolve_archive(archive).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+        if let Some(problem) = crate::config::archive_ttl_problem(&config.store_config(), &archive, Some(archive.every)) {
+            anyhow::bail!("{problem}");
+        }
         let archiver = switchboard_archive::Archiver::from_config(&archive, &config.data).context("the archiver")?;
         let (s, c, every) = (store.clone(), cancel.clone(), archive.every);
         tasks.spawn(async move { run_archiver(archiver, s, every, c).await });
