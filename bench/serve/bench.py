@@ -407,32 +407,44 @@ def start_profile(args, pid, name="perf.data"):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def phase_switchboard(args, k):
-    log("switchboard: %d rules, %s -> %d topics" % (args.rules + 3, args.t_in, len(args.out_topics)))
-    g = Gateway(args, "gw-throughput", [args.t_in], args.prefix + "gw", args.rules_dir)
-    hooks0 = args.hooks.count
+def run_to_durable(args, name, group, rules_dir, profile_file, count_outputs):
+    """A fresh gateway consuming the input topic until every event is durable (perf-recorded
+    from its first processed event when --profile asks); count_outputs() is called before it
+    stops. Returns (t0, t_ready, t_first, t_done, metrics, cpu, outputs, profiled)."""
+    g = Gateway(args, name, [args.t_in], group, rules_dir)
     try:
         t0 = g.start()
         t_ready = g.wait_ready()
         meter = CpuMeter(g.proc.pid)
         prof = []
         t_first, t_done, m = g.wait_durable(args.events, timeout=args.timeout,
-                                            on_first=lambda: prof.append(start_profile(args, g.proc.pid)))
+                                            on_first=lambda: prof.append(start_profile(args, g.proc.pid, profile_file)))
         cpu = meter.stop()
-        # Every planned delivery written? (histogram count = events whose whole batch is durable)
-        want = sum(args.expected["fanout"])
-        end = time.time() + 30
-        while True:
-            offs = k.offsets(args.out_topics)
-            got = sum(offs.values())
-            if got >= want or time.time() > end:
-                break
-            time.sleep(1)
+        got = count_outputs()
         if prof and prof[0]:
             prof[0].wait()
     finally:
         g.stop()
-    top = perf_top(args) if prof and prof[0] else None
+    return t0, t_ready, t_first, t_done, m, cpu, got, bool(prof and prof[0])
+
+
+def phase_switchboard(args, k):
+    log("switchboard: %d rules, %s -> %d topics" % (args.rules + 3, args.t_in, len(args.out_topics)))
+    hooks0 = args.hooks.count
+    want = sum(args.expected["fanout"])
+
+    def count_outputs():
+        # Every planned delivery written? (histogram count = events whose whole batch is durable)
+        end = time.time() + 30
+        while True:
+            got = sum(k.offsets(args.out_topics).values())
+            if got >= want or time.time() > end:
+                return got
+            time.sleep(1)
+
+    t0, t_ready, t_first, t_done, m, cpu, got, profiled = run_to_durable(
+        args, "gw-throughput", args.prefix + "gw", args.rules_dir, "perf.data", count_outputs)
+    top = perf_top(args) if profiled else None
     wall = t_done - t0
     steady = max(t_done - t_first, 1e-3)
     res = {"events_per_s": round(args.events / wall), "steady_events_per_s": round(args.events / steady),
@@ -458,20 +470,9 @@ def phase_passthrough(args, k):
     with open(os.path.join(rules_dir, "00-all.rules"), "w") as f:
         f.write('rule all_events {\n  when exists eventId\n  to topic "%s"\n}\n' % args.t_pass)
     log("switchboard pass-through: 1 rule, %s -> %s" % (args.t_in, args.t_pass))
-    g = Gateway(args, "gw-passthrough", [args.t_in], args.prefix + "gwpass", rules_dir)
-    try:
-        t0 = g.start()
-        t_ready = g.wait_ready()
-        meter = CpuMeter(g.proc.pid)
-        prof = []
-        t_first, t_done, m = g.wait_durable(args.events, timeout=args.timeout,
-                                            on_first=lambda: prof.append(start_profile(args, g.proc.pid, "perf-passthrough.data")))
-        cpu = meter.stop()
-        got = k.offsets([args.t_pass])[args.t_pass]
-        if prof and prof[0]:
-            prof[0].wait()
-    finally:
-        g.stop()
+    t0, t_ready, t_first, t_done, m, cpu, got, _ = run_to_durable(
+        args, "gw-passthrough", args.prefix + "gwpass", rules_dir, "perf-passthrough.data",
+        lambda: k.offsets([args.t_pass])[args.t_pass])
     wall, steady = t_done - t0, max(t_done - t_first, 1e-3)
     res = {"events_per_s": round(args.events / wall), "steady_events_per_s": round(args.events / steady),
            "wall_seconds": round(wall, 3), "startup_seconds": round(t_ready - t0, 3), "output_messages": got,
