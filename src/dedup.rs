@@ -6,6 +6,12 @@
 //! replayed, keeping only entries inside the window, and rewritten compactly when it has grown to
 //! twice the live entries.
 //!
+//! The hash is SipHash-1-3 under a random 128-bit key that the log keeps on its first line
+//! (`key <k0> <k1>`, made when the log is): eventIds come from producers, and with an unkeyed hash
+//! (FNV-1a, before) a producer could compute an id that collides with another event's expected id
+//! and have that event dropped as a duplicate. A log without a key line (written before the key)
+//! holds unkeyed hashes that can not be compared: it is started afresh, with a warning.
+//!
 //! At-least-once matters here: an id is *recorded* only after every delivery planned for its event
 //! is durable (see `pipeline`), so an event redelivered after a crash before that point is routed
 //! again rather than dropped as a duplicate. A 64-bit hash collision could drop a distinct event;
@@ -17,8 +23,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// FNV-1a 64: a fixed-key hash, stable across restarts and builds (the dedup log persists it, and
-/// webhook endpoint keys are derived from it).
+/// FNV-1a 64: an unkeyed hash, stable across restarts and builds, for names the gateway itself
+/// chooses from (webhook endpoint keys, a topic's producer); never for producer-chosen ids (the
+/// dedup window keys its hash, above).
 pub fn fnv1a_64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
@@ -28,9 +35,8 @@ pub fn fnv1a_64(bytes: &[u8]) -> u64 {
     h
 }
 
-fn id_hash(id: &str) -> u64 {
-    fnv1a_64(id.as_bytes())
-}
+/// The log's first line: the key its hashes were made with.
+const KEY_LINE: &str = "key";
 
 #[derive(Default, Clone, Copy)]
 struct IdentityHasher(u64);
@@ -57,6 +63,7 @@ impl BuildHasher for BuildIdentity {
 }
 
 pub struct Dedup {
+    key: (u64, u64),
     window_ms: i64,
     capacity: usize,
     seen: HashMap<u64, i64, BuildIdentity>,
@@ -69,6 +76,7 @@ impl Dedup {
     /// An in-memory window (no persistence): for tests and `dedup_window: 0s`.
     pub fn in_memory(window: Duration, capacity: usize) -> Dedup {
         Dedup {
+            key: (rand::random(), rand::random()),
             window_ms: window.as_millis() as i64,
             capacity,
             seen: HashMap::with_hasher(BuildIdentity),
@@ -82,7 +90,22 @@ impl Dedup {
     pub fn open(path: &Path, window: Duration, capacity: usize, now_ms: i64) -> std::io::Result<Dedup> {
         let mut d = Dedup::in_memory(window, capacity);
         if let Ok(f) = File::open(path) {
-            for line in BufReader::new(f).lines() {
+            let mut lines = BufReader::new(f).lines();
+            let keyed = match lines.next().transpose()?.as_deref().map(parse_key_line) {
+                Some(Some(key)) => {
+                    d.key = key;
+                    true
+                }
+                // An empty log.
+                None => true,
+                // Unkeyed hashes (or a garbled first line): nothing to compare against, so the
+                // window starts empty (at worst a duplicate goes through, at least once).
+                Some(None) => {
+                    tracing::warn!(path = %path.display(), "the dedup log has no key line (written by an older version): the dedup window starts empty");
+                    false
+                }
+            };
+            for line in lines.take_while(|_| keyed) {
                 let line = line?;
                 let mut parts = line.split(' ');
                 let (Some(h), Some(t)) = (parts.next(), parts.next()) else { continue };
@@ -97,6 +120,12 @@ impl Dedup {
         }
         d.rewrite(path)?;
         Ok(d)
+    }
+
+    fn id_hash(&self, id: &str) -> u64 {
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(self.key.0, self.key.1);
+        h.write(id.as_bytes());
+        h.finish()
     }
 
     fn insert(&mut self, h: u64, t: i64) {
@@ -134,7 +163,7 @@ impl Dedup {
             return false;
         }
         self.expire(now_ms);
-        self.seen.get(&id_hash(event_id)).is_some_and(|t| now_ms - t < self.window_ms)
+        self.seen.get(&self.id_hash(event_id)).is_some_and(|t| now_ms - t < self.window_ms)
     }
 
     /// Records ids whose deliveries are durable. Persisted before returning.
@@ -144,7 +173,7 @@ impl Dedup {
         }
         let mut lines = String::new();
         for id in ids {
-            let h = id_hash(id);
+            let h = self.id_hash(id);
             self.insert(h, now_ms);
             lines.push_str(&format!("{h:x} {now_ms}\n"));
             self.logged_lines += 1;
@@ -164,7 +193,7 @@ impl Dedup {
 
     fn rewrite(&mut self, path: &Path) -> std::io::Result<()> {
         let tmp = path.with_extension("tmp");
-        let mut out = String::new();
+        let mut out = format!("{KEY_LINE} {:x} {:x}\n", self.key.0, self.key.1);
         for (h, t) in &self.order {
             if self.seen.get(h) == Some(t) {
                 out.push_str(&format!("{h:x} {t}\n"));
@@ -177,6 +206,17 @@ impl Dedup {
         self.log = Some((path.to_path_buf(), f));
         Ok(())
     }
+}
+
+/// `key <k0> <k1>` (hex), the log's first line.
+fn parse_key_line(line: &str) -> Option<(u64, u64)> {
+    let mut parts = line.split(' ');
+    if parts.next() != Some(KEY_LINE) {
+        return None;
+    }
+    let k0 = u64::from_str_radix(parts.next()?, 16).ok()?;
+    let k1 = u64::from_str_radix(parts.next()?, 16).ok()?;
+    parts.next().is_none().then_some((k0, k1))
 }
 
 #[cfg(test)]
@@ -216,6 +256,36 @@ mod tests {
         drop(d);
         let mut d = Dedup::open(&path, Duration::from_secs(60), 100, 70_000).unwrap();
         assert!(!d.is_duplicate("e1", 70_000), "expired entries are not replayed");
+    }
+
+    #[test]
+    fn the_key_is_kept_in_the_log_and_an_unkeyed_log_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dedup.log");
+        let mut d = Dedup::open(&path, Duration::from_secs(60), 100, 0).unwrap();
+        d.record(["e1"], 1_000).unwrap();
+        let key = d.key;
+        drop(d);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().next(), Some(format!("key {:x} {:x}", key.0, key.1).as_str()), "{text}");
+        // Another process's window has another key: the hashes differ.
+        assert_ne!(Dedup::in_memory(Duration::from_secs(60), 10).id_hash("e1"), Dedup::open(&path, Duration::from_secs(60), 100, 2_000).unwrap().id_hash("e1"));
+        let mut d = Dedup::open(&path, Duration::from_secs(60), 100, 2_000).unwrap();
+        assert_eq!(d.key, key, "the key is read back");
+        assert!(d.is_duplicate("e1", 2_000));
+        drop(d);
+        // A log of the unkeyed (FNV-1a) format: its entries can not be compared, so none count.
+        std::fs::write(&path, format!("{:x} 1000\n", fnv1a_64(b"e1"))).unwrap();
+        let mut d = Dedup::open(&path, Duration::from_secs(60), 100, 2_000).unwrap();
+        assert!(!d.is_duplicate("e1", 2_000));
+        d.record(["e2"], 2_000).unwrap();
+        drop(d);
+        let mut d = Dedup::open(&path, Duration::from_secs(60), 100, 3_000).unwrap();
+        assert!(d.is_duplicate("e2", 3_000), "the rewritten log has a key line and its entries");
+        assert_eq!(parse_key_line("key 1 2"), Some((1, 2)));
+        for bad in ["key 1", "key x 2", "key 1 2 3", "keys 1 2", "1f 1000", ""] {
+            assert_eq!(parse_key_line(bad), None, "{bad}");
+        }
     }
 
     #[test]
