@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use switchboard_core::event::Envelope;
-use switchboard_core::lang::{DeliveryKind, RuleSet};
+use switchboard_core::lang::{DeliveryKind, Payload, RuleSet};
 use switchboard_store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 
 use crate::dedup::Dedup;
@@ -335,7 +335,7 @@ impl Pipeline {
                             hs.push((k.to_string(), v.as_bytes().to_vec()));
                         }
                     }
-                    let message = OutMessage { topic, key: key.map(String::into_bytes), headers: hs, value: bytes::Bytes::from_owner(delivery.payload.shared_bytes()) };
+                    let message = OutMessage { topic, key: key.map(String::into_bytes), headers: hs, value: message_bytes(&delivery.payload) };
                     if let Some(max) = self.max_message_bytes.filter(|max| message_size(&message) > *max) {
                         self.metrics.processing_errors.with_label_values(&["delivery_planning"]).inc();
                         let reason = format!(
@@ -484,6 +484,15 @@ impl Pipeline {
             sink.publish(refused).await?;
         }
         Ok(())
+    }
+}
+
+/// A topic message's bytes: the text a delivery already has (the event as it arrived, or a
+/// transform's output) is shared, not copied; an event held as a value is serialized.
+fn message_bytes(payload: &Payload) -> bytes::Bytes {
+    match payload {
+        Payload::Json(text) => bytes::Bytes::from_owner(text.clone()),
+        Payload::Event(_) => payload.to_vec().into(),
     }
 }
 

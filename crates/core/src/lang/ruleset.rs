@@ -70,15 +70,6 @@ impl Payload {
         }
     }
 
-    /// The payload as JSON text, sharing the bytes when it is text already (the event as it
-    /// arrived, or a transform's output): what the gateway hands its sinks.
-    pub fn shared_bytes(&self) -> Arc<[u8]> {
-        match self {
-            Payload::Json(bytes) => bytes.clone(),
-            Payload::Event(_) => self.to_vec().into(),
-        }
-    }
-
     /// The payload as a JSON value (for `explain`, `match` and rule tests).
     pub fn to_value(&self) -> Value {
         match self {
