@@ -70,6 +70,9 @@ fn main() {
     let runs: usize = std::env::var("RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     // JOLT_CASES=a,b limits the run to cases whose names contain one of the words (for profiling).
     let only: Vec<String> = std::env::var("JOLT_CASES").map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    // JOLT_COUNT=N runs exactly N transforms of each case, untimed, and prints nothing: for
+    // counting instructions (`valgrind --tool=callgrind`, minus a run with JOLT_COUNT=0).
+    let count: Option<u64> = std::env::var("JOLT_COUNT").ok().and_then(|v| v.parse().ok());
     for case in cases::load() {
         if !only.is_empty() && !only.iter().any(|w| case.name.contains(w.as_str())) {
             continue;
@@ -83,6 +86,15 @@ fn main() {
                 Ok(out) if &out == expected => {}
                 other => panic!("{}: wrong output from transform_with {other:?}", case.name),
             }
+        }
+        if let Some(count) = count {
+            for _ in 0..count {
+                black_box(case.chain.transform_with(black_box(&case.input), &serde_json::Value::Null, |out| {
+                    black_box(&out);
+                }))
+                .ok();
+            }
+            continue;
         }
         let median = |form: Form| {
             rate(&case, form, Duration::from_millis(300));

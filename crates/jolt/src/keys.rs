@@ -270,6 +270,14 @@ impl AmpTemplate {
         Ok(AmpTemplate { tokens, canonical })
     }
 
+    /// The reference, when the template is one and nothing else (`&1`, `&(1,2)`).
+    pub fn lone_ref(&self) -> Option<Ref> {
+        match self.tokens.as_slice() {
+            [AmpToken::Ref(r)] => Some(*r),
+            _ => None,
+        }
+    }
+
     /// The key text; a lone reference borrows the matched key instead of copying it.
     pub fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>) -> Result<Cow<'a, str>, TransformError> {
         match self.tokens.as_slice() {
@@ -710,23 +718,6 @@ pub enum Steps<'w> {
     Made(SmallVec<[Step<'w>; 6]>),
 }
 
-impl<'w> Steps<'w> {
-    /// Step `i`'s key for as long as the spec and input live (a fixed step's key is borrowed
-    /// from the compiled spec), for output maps to keep without copying.
-    pub fn key(&self, i: usize) -> Option<Cow<'w, str>> {
-        match self {
-            Steps::Fixed(s) => match &s[i] {
-                Step::Key(k) => Some(Cow::Borrowed(k.as_ref())),
-                _ => None,
-            },
-            Steps::Made(s) => match &s[i] {
-                Step::Key(k) => Some(k.clone()),
-                _ => None,
-            },
-        }
-    }
-}
-
 impl<'w> std::ops::Deref for Steps<'w> {
     type Target = [Step<'w>];
 
@@ -785,6 +776,11 @@ pub struct ReadPath {
 }
 
 impl ReadPath {
+    /// The compiled steps.
+    pub fn steps(&self) -> &[PathStep] {
+        &self.steps
+    }
+
     /// Whether the path is the same for every input (it reads nothing of the walked path).
     pub fn is_fixed(&self) -> bool {
         self.fixed.is_some()

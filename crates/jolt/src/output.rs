@@ -15,8 +15,9 @@ use std::collections::HashMap;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
-use crate::keys::{same_key, Step, Steps};
-use crate::walked::View;
+use crate::keys::{same_key, AmpTemplate, ArrayIndex, KeyStep, PathStep, ReadPath, Ref, Transpose};
+use crate::walked::{View, WalkedPath};
+use crate::TransformError;
 
 /// Maps wider than this get a hash index; below it, comparing keys is cheaper than hashing.
 const INDEX_FROM: usize = 24;
@@ -52,9 +53,22 @@ impl<'a> OutMap<'a> {
         }
     }
 
-    /// The slot for step `at`'s key, added (as `Null`) when absent.
-    fn slot(&mut self, steps: &Steps<'a>, at: usize, key: &str) -> &mut Out<'a> {
-        self.slot_with(key, || steps.key(at).unwrap_or_else(|| Cow::Owned(key.to_owned())))
+    /// The slot for `key`, added (as `Null`, under that key) when absent.
+    #[inline]
+    fn slot_cow(&mut self, key: Cow<'a, str>) -> &mut Out<'a> {
+        if self.index.is_none() {
+            // Found by comparing keys: a small map (the index comes at INDEX_FROM keys).
+            if let Some(i) = self.entries.iter().position(|(k, _)| same_key(k, &key)) {
+                return &mut self.entries[i].1;
+            }
+            if self.entries.len() < INDEX_FROM {
+                self.entries.push((key, Out::Null));
+                let last = self.entries.len() - 1;
+                return &mut self.entries[last].1;
+            }
+        }
+        let owned = key;
+        self.slot_with(&owned.clone(), || owned)
     }
 
     /// The slot for `key`, added (as `Null`, under the key `make_key` gives) when absent.
@@ -298,85 +312,179 @@ impl Serialize for Out<'_> {
     }
 }
 
-fn new_container<'a>(next: &Step<'_>) -> Out<'a> {
-    match next {
-        Step::Key(_) => Out::new_map(),
-        Step::Index(_) | Step::Append => Out::List(Vec::new()),
+/// An output path compiled for writing (shift's right-hand side): the write evaluates each step
+/// as it goes down the output, so no evaluated path is built. The hidden `root` step, which
+/// every output path starts with, is left out: the write starts at its slot.
+#[derive(Debug)]
+pub struct WritePlan {
+    steps: Vec<PlanStep>,
+    /// Some step can have no value for an input (`@(..)` keys, `[&n]`, `[#n]`, `[@(..)]`): those
+    /// are evaluated before anything is written, so that such a path makes nothing.
+    fallible: bool,
+}
+
+#[derive(Debug)]
+enum PlanStep {
+    Literal(String),
+    /// `&n` / `&(n,m)` alone: the matched key (or capture), borrowed from the input.
+    Ref(Ref),
+    Template(AmpTemplate),
+    Transpose(Box<Transpose>),
+    Index(usize),
+    Append,
+    /// An index read from the input or the walk (`[&n]`, `[#n]`, `[@(..)]`).
+    Evaluated(ArrayIndex),
+}
+
+impl PlanStep {
+    /// The container a step goes into: a map for a key, a list for an index.
+    fn container<'a>(&self) -> Out<'a> {
+        match self {
+            PlanStep::Literal(_) | PlanStep::Ref(_) | PlanStep::Template(_) | PlanStep::Transpose(_) => Out::new_map(),
+            PlanStep::Index(_) | PlanStep::Append | PlanStep::Evaluated(_) => Out::List(Vec::new()),
+        }
     }
 }
 
-/// Writes `data` at `steps` below `slot`, shift style: values colliding on one key become a list
-/// (an existing list is appended to). A step that meets the wrong kind of container (a key into
-/// a list, an index into a string) writes nothing, as the reference does.
-///
-/// The first step is taken already: `slot` is where `steps[0]` leads (shift's hidden `root` key,
-/// which every output path starts with, so no map is made for it).
-pub fn write_below<'a>(slot: &mut Out<'a>, steps: &Steps<'a>, data: Out<'a>) {
-    match steps.len() {
-        0 => {}
-        1 => put(slot, data),
-        _ => {
-            if slot.is_null() {
-                *slot = new_container(&steps[1]);
-            }
-            let (last, path) = steps.split_last().expect("two steps or more");
-            let mut node = slot;
-            for (i, step) in path.iter().enumerate().skip(1) {
-                let Some(child) = descend(node, steps, i, step, &steps[i + 1]) else {
-                    return;
+/// A fallible step's value, found before the write starts.
+enum Found<'a> {
+    Key(Cow<'a, str>),
+    Index(usize),
+}
+
+impl WritePlan {
+    /// The plan of an output path whose first step is the hidden `root` key; `None` otherwise.
+    pub fn compile(path: &ReadPath) -> Option<WritePlan> {
+        let (first, rest) = path.steps().split_first()?;
+        if !matches!(first, PathStep::Key(KeyStep::Literal(root)) if root == "root") {
+            return None;
+        }
+        let steps: Vec<PlanStep> = rest
+            .iter()
+            .map(|step| match step {
+                PathStep::Key(KeyStep::Literal(s)) => PlanStep::Literal(s.clone()),
+                PathStep::Key(KeyStep::Amp(a)) => match a.lone_ref() {
+                    Some(r) => PlanStep::Ref(r),
+                    None => PlanStep::Template(a.clone()),
+                },
+                PathStep::Key(KeyStep::Transpose(t)) => PlanStep::Transpose(t.clone()),
+                PathStep::Index(ArrayIndex::Append) => PlanStep::Append,
+                PathStep::Index(ArrayIndex::Explicit(n)) => PlanStep::Index(*n),
+                PathStep::Index(other) => PlanStep::Evaluated(other.clone()),
+            })
+            .collect();
+        let fallible = steps.iter().any(|s| matches!(s, PlanStep::Transpose(_) | PlanStep::Evaluated(_)));
+        Some(WritePlan { steps, fallible })
+    }
+
+    /// Writes `data` along this path below `slot` (the hidden root's), shift style, as
+    /// the reference's `ShiftrTraversr` does: values colliding on one key become a list,
+    /// a step into the wrong kind of container writes nothing, and a path with a step that has
+    /// no value for this input writes nothing at all.
+    pub fn write<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: Out<'a>) -> Result<(), TransformError> {
+        let mut found: smallvec::SmallVec<[Found<'a>; 2]> = smallvec::SmallVec::new();
+        if self.fallible {
+            for (j, step) in self.steps.iter().enumerate() {
+                let value = match step {
+                    PlanStep::Transpose(t) => t.evaluate(walked).map(Found::Key),
+                    PlanStep::Evaluated(i) => i.evaluate(walked)?.map(Found::Index),
+                    _ => continue,
                 };
-                node = child;
+                match value {
+                    Some(value) => found.push(value),
+                    None => {
+                        // Nothing is written; a reference before this step that can not be
+                        // resolved is still the error it was when the path was evaluated in order.
+                        for earlier in &self.steps[..j] {
+                            match earlier {
+                                PlanStep::Ref(r) => drop(r.resolve_cow(walked)?),
+                                PlanStep::Template(t) => drop(t.evaluate(walked)?),
+                                _ => {}
+                            }
+                        }
+                        return Ok(());
+                    }
+                }
             }
-            final_set(node, steps, path.len(), last, data);
         }
+        let Some((last, path)) = self.steps.split_last() else {
+            put(slot, data);
+            return Ok(());
+        };
+        let mut found = found.into_iter();
+        if slot.is_null() {
+            *slot = self.steps[0].container();
+        }
+        let mut node = slot;
+        for (i, step) in path.iter().enumerate() {
+            node.explode();
+            let child = match (step, node) {
+                (PlanStep::Append, Out::List(list)) => {
+                    list.push(self.steps[i + 1].container());
+                    // Just pushed: a new container, not null.
+                    node = list.last_mut().expect("just pushed");
+                    continue;
+                }
+                (PlanStep::Index(n), Out::List(list)) => list_slot(list, *n),
+                (PlanStep::Evaluated(_), Out::List(list)) => match found.next() {
+                    Some(Found::Index(n)) => list_slot(list, n),
+                    _ => return Ok(()),
+                },
+                (PlanStep::Literal(_) | PlanStep::Ref(_) | PlanStep::Template(_) | PlanStep::Transpose(_), Out::Map(map)) => {
+                    map.slot_cow(plan_key(step, walked, &mut found)?)
+                }
+                _ => return Ok(()),
+            };
+            if child.is_null() {
+                *child = self.steps[i + 1].container();
+            }
+            node = child;
+        }
+        node.explode();
+        let slot = match (last, node) {
+            (PlanStep::Append, Out::List(list)) => {
+                list.push(data);
+                return Ok(());
+            }
+            (PlanStep::Index(n), Out::List(list)) => list_slot(list, *n),
+            (PlanStep::Evaluated(_), Out::List(list)) => match found.next() {
+                Some(Found::Index(n)) => list_slot(list, n),
+                _ => return Ok(()),
+            },
+            (PlanStep::Literal(_) | PlanStep::Ref(_) | PlanStep::Template(_) | PlanStep::Transpose(_), Out::Map(map)) => {
+                map.slot_cow(plan_key(last, walked, &mut found)?)
+            }
+            _ => return Ok(()),
+        };
+        put(slot, data);
+        Ok(())
     }
 }
 
-fn descend<'t, 'a>(
-    node: &'t mut Out<'a>,
-    steps: &Steps<'a>,
-    at: usize,
-    step: &Step<'_>,
-    next: &Step<'_>,
-) -> Option<&'t mut Out<'a>> {
-    node.explode();
-    let slot = match (step, node) {
-        (Step::Key(k), Out::Map(map)) => map.slot(steps, at, k),
-        (Step::Index(i), Out::List(list)) => {
-            if list.len() <= *i {
-                list.resize_with(*i + 1, || Out::Null);
-            }
-            &mut list[*i]
-        }
-        (Step::Append, Out::List(list)) => {
-            list.push(new_container(next));
-            return list.last_mut();
-        }
-        _ => return None,
-    };
-    if slot.is_null() {
-        *slot = new_container(next);
-    }
-    Some(slot)
+/// A key step's key: from the spec, the walk, or (for `@(..)`) what was found before the write.
+#[inline]
+fn plan_key<'a>(
+    step: &'a PlanStep,
+    walked: &WalkedPath<'a>,
+    found: &mut impl Iterator<Item = Found<'a>>,
+) -> Result<Cow<'a, str>, TransformError> {
+    Ok(match step {
+        PlanStep::Literal(s) => Cow::Borrowed(s.as_str()),
+        PlanStep::Ref(r) => r.resolve_cow(walked)?,
+        PlanStep::Template(t) => t.evaluate(walked)?,
+        _ => match found.next() {
+            Some(Found::Key(k)) => k,
+            _ => Cow::Borrowed(""),
+        },
+    })
 }
 
-fn final_set<'a>(node: &mut Out<'a>, steps: &Steps<'a>, at: usize, step: &Step<'_>, data: Out<'a>) {
-    node.explode();
-    let slot = match (step, node) {
-        (Step::Key(k), Out::Map(map)) => map.slot(steps, at, k),
-        (Step::Index(i), Out::List(list)) => {
-            if list.len() <= *i {
-                list.resize_with(*i + 1, || Out::Null);
-            }
-            &mut list[*i]
-        }
-        (Step::Append, Out::List(list)) => {
-            list.push(data);
-            return;
-        }
-        _ => return,
-    };
-    put(slot, data);
+#[inline]
+fn list_slot<'l, 'a>(list: &'l mut Vec<Out<'a>>, n: usize) -> &'l mut Out<'a> {
+    if list.len() <= n {
+        list.resize_with(n + 1, || Out::Null);
+    }
+    &mut list[n]
 }
 
 /// Puts `data` into a slot, shift style: an empty slot takes it, a list gets it appended, and
@@ -404,22 +512,22 @@ mod tests {
     use serde_json::json;
     use std::borrow::Cow;
 
-    fn key(s: &str) -> Step<'_> {
-        Step::Key(Cow::Borrowed(s))
-    }
-
-    fn write<'a, const N: usize>(out: &mut Out<'a>, steps: [Step<'a>; N], data: Out<'a>) {
-        super::write_below(out, &Steps::Made(std::iter::once(key("root")).chain(steps).collect()), data);
+    /// Writes `data` at the output path `path` (shift's right-hand side syntax). The plan is
+    /// leaked: the output borrows its literal keys, and a test makes a few.
+    fn write<'a>(out: &mut Out<'a>, path: &str, data: Out<'a>) {
+        let plan = WritePlan::compile(&ReadPath::parse(&format!("root.{path}")).unwrap()).unwrap();
+        let plan: &'static WritePlan = Box::leak(Box::new(plan));
+        plan.write(out, &WalkedPath::new(), data).unwrap();
     }
 
     #[test]
     fn colliding_values_become_a_list() {
         let (one, two, x, t) = (json!(1), json!(2), json!("x"), json!(true));
         let mut out = Out::new_map();
-        write(&mut out, [key("a"), key("b")], Out::Data(&one));
-        write(&mut out, [key("a"), key("b")], Out::Data(&two));
-        write(&mut out, [key("a"), key("c"), Step::Index(2)], Out::Data(&x));
-        write(&mut out, [key("a"), key("d"), Step::Append, key("e")], Out::Data(&t));
+        write(&mut out, "a.b", Out::Data(&one));
+        write(&mut out, "a.b", Out::Data(&two));
+        write(&mut out, "a.c[2]", Out::Data(&x));
+        write(&mut out, "a.d[].e", Out::Data(&t));
         let expected = json!({"a": {"b": [1, 2], "c": [null, null, "x"], "d": [{"e": true}]}});
         assert_eq!(serde_json::to_value(&out).unwrap(), expected, "serialized directly");
         assert_eq!(out.into_value(), expected);
@@ -429,22 +537,39 @@ mod tests {
     fn a_step_into_the_wrong_container_writes_nothing() {
         let (scalar, one) = (json!("scalar"), json!(1));
         let mut out = Out::new_map();
-        write(&mut out, [key("a")], Out::Data(&scalar));
-        write(&mut out, [key("a"), key("b")], Out::Data(&one));
-        assert_eq!(out.into_value(), json!({"a": "scalar"}));
+        write(&mut out, "a", Out::Data(&scalar));
+        write(&mut out, "a.b", Out::Data(&one));
+        write(&mut out, "c.d", Out::Data(&one));
+        write(&mut out, "c[0]", Out::Data(&one));
+        assert_eq!(out.into_value(), json!({"a": "scalar", "c": {"d": 1}}));
+    }
+
+    #[test]
+    fn a_path_with_an_index_it_can_not_evaluate_makes_nothing() {
+        let one = json!(1);
+        let mut out = Out::Null;
+        // `[&0]` of the hidden root's key, "root": not an index, so not even `a` is made.
+        let mut walked = WalkedPath::new();
+        let root = Value::Null;
+        walked.push(&root, crate::walked::Matched::new(Cow::Borrowed("root")));
+        let plan = WritePlan::compile(&ReadPath::parse("root.a[&0].b").unwrap()).unwrap();
+        plan.write(&mut out, &walked, Out::Data(&one)).unwrap();
+        assert!(out.is_null());
+        let plan = WritePlan::compile(&ReadPath::parse("root.a.&0").unwrap()).unwrap();
+        plan.write(&mut out, &walked, Out::Data(&one)).unwrap();
+        assert_eq!(out.into_value(), json!({"a": {"root": 1}}));
     }
 
     #[test]
     fn writing_into_a_copied_map_extends_it_and_wide_maps_get_an_index() {
         let (m, two) = (json!({"x": 1}), json!(2));
         let mut out = Out::new_map();
-        write(&mut out, [key("a")], Out::Data(&m));
-        write(&mut out, [key("a"), key("y")], Out::Data(&two));
-        let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
-        for k in &keys {
-            write(&mut out, [key("wide"), key(k)], Out::Data(&two));
+        write(&mut out, "a", Out::Data(&m));
+        write(&mut out, "a.y", Out::Data(&two));
+        for i in 0..40 {
+            write(&mut out, &format!("wide.k{i}"), Out::Data(&two));
         }
-        write(&mut out, [key("wide"), key("k7")], Out::Data(&two));
+        write(&mut out, "wide.k7", Out::Data(&two));
         let v = out.into_value();
         assert_eq!(v["a"], json!({"x": 1, "y": 2}));
         assert_eq!(v["wide"]["k7"], json!([2, 2]));

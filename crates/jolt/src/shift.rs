@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::keys::{computed_rank, index_key, map_get, same_key, PathElement, ReadPath};
-use crate::output::{self, Out};
+use crate::output::{Out, WritePlan};
 use crate::walked::{Matched, View, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
 
@@ -55,7 +55,7 @@ enum Data<'a> {
 #[derive(Debug)]
 struct Leaf {
     key: PathElement,
-    writers: Vec<ReadPath>,
+    writers: Vec<WritePlan>,
     /// No writer reads the walked path (no `&`, `[#n]`, `@(..)` in it): the match need not be
     /// pushed onto it.
     fixed_writers: bool,
@@ -389,6 +389,10 @@ impl Leaf {
             }
         };
         let fixed_writers = writers.iter().all(ReadPath::is_fixed);
+        let writers = writers
+            .iter()
+            .map(|w| WritePlan::compile(w).ok_or_else(|| SpecError::new(path, "an output path must start at the root")))
+            .collect::<Result<_, _>>()?;
         Ok(Leaf { key, writers, fixed_writers })
     }
 
@@ -444,15 +448,13 @@ impl Leaf {
 
     fn write_all<'a>(&'a self, data: &Data<'a>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         for writer in &self.writers {
-            writer.with_steps(walked, |steps| {
-                let value = match data {
-                    Data::View(View::Value(v)) => Out::Data(v),
-                    // A map or list of an earlier document: referred to, not copied.
-                    Data::View(View::Out(o)) => Out::Node(o),
-                    Data::Text(v) => Out::Owned(Box::new(v.clone())),
-                };
-                output::write_below(out, steps, value);
-            })?;
+            let value = match data {
+                Data::View(View::Value(v)) => Out::Data(v),
+                // A map or list of an earlier document: referred to, not copied.
+                Data::View(View::Out(o)) => Out::Node(o),
+                Data::Text(v) => Out::Owned(Box::new(v.clone())),
+            };
+            writer.write(out, walked, value)?;
         }
         Ok(())
     }
