@@ -59,7 +59,14 @@ impl Ref {
     }
 
     /// Like [`Ref::resolve`], for as long as the input lives (borrowed unless the key was made).
+    #[inline]
     pub fn resolve_cow<'a>(&self, walked: &WalkedPath<'a>) -> Result<Cow<'a, str>, TransformError> {
+        // The whole key (`&`, `&1`: nearly every reference) without the capture machinery.
+        if self.group == 0 {
+            if let Some(matched) = walked.matched_up(self.up) {
+                return Ok(matched.key_cow());
+            }
+        }
         self.resolve_with(walked, |matched| matched.capture_cow(self.group))
     }
 
@@ -186,8 +193,12 @@ impl Glob {
 
     /// A cheap filter (prefix, suffix, length) before the backtracking match: most keys fail here.
     fn could_match(&self, key: &str) -> bool {
-        let (first, last) = (&self.segments[0], &self.segments[self.segments.len() - 1]);
-        key.len() >= self.min_len && key.starts_with(first.as_str()) && key.ends_with(last.as_str())
+        let (first, last) = (self.segments[0].as_bytes(), self.segments[self.segments.len() - 1].as_bytes());
+        let key = key.as_bytes();
+        // `min_len` covers both segments, so the slices are in bounds.
+        key.len() >= self.min_len
+            && same_bytes(&key[..first.len()], first)
+            && same_bytes(&key[key.len() - last.len()..], last)
     }
 }
 
@@ -744,7 +755,12 @@ pub fn map_get<'m>(map: &'m serde_json::Map<String, Value>, key: &str) -> Option
 /// `memcmp`, which costs more than the comparison itself for short keys.
 #[inline]
 pub fn same_key(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same_key`] on bytes.
+#[inline(always)]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

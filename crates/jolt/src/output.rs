@@ -381,37 +381,62 @@ impl WritePlan {
     /// the reference's `ShiftrTraversr` does: values colliding on one key become a list,
     /// a step into the wrong kind of container writes nothing, and a path with a step that has
     /// no value for this input writes nothing at all.
+    #[inline]
     pub fn write<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: Out<'a>) -> Result<(), TransformError> {
-        let mut found: smallvec::SmallVec<[Found<'a>; 2]> = smallvec::SmallVec::new();
         if self.fallible {
-            for (j, step) in self.steps.iter().enumerate() {
-                let value = match step {
-                    PlanStep::Transpose(t) => t.evaluate(walked).map(Found::Key),
-                    PlanStep::Evaluated(i) => i.evaluate(walked)?.map(Found::Index),
-                    _ => continue,
-                };
-                match value {
-                    Some(value) => found.push(value),
-                    None => {
-                        // Nothing is written; a reference before this step that can not be
-                        // resolved is still the error it was when the path was evaluated in order.
-                        for earlier in &self.steps[..j] {
-                            match earlier {
-                                PlanStep::Ref(r) => drop(r.resolve_cow(walked)?),
-                                PlanStep::Template(t) => drop(t.evaluate(walked)?),
-                                _ => {}
-                            }
+            self.write_fallible(slot, walked, data)
+        } else {
+            // No found values: the closure is optimised away.
+            self.write_found(slot, walked, data, || None)
+        }
+    }
+
+    /// Finds the fallible steps' values first, then writes (or, when one has none, does not).
+    fn write_fallible<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: Out<'a>) -> Result<(), TransformError> {
+        let mut found: smallvec::SmallVec<[Found<'a>; 3]> = smallvec::SmallVec::new();
+        for (j, step) in self.steps.iter().enumerate() {
+            let value = match step {
+                PlanStep::Transpose(t) => t.evaluate(walked).map(Found::Key),
+                PlanStep::Evaluated(i) => i.evaluate(walked)?.map(Found::Index),
+                _ => continue,
+            };
+            match value {
+                Some(value) => found.push(value),
+                None => {
+                    // Nothing is written; a reference before this step that can not be
+                    // resolved is still the error it was when the path was evaluated in order.
+                    for earlier in &self.steps[..j] {
+                        match earlier {
+                            PlanStep::Ref(r) => drop(r.resolve_cow(walked)?),
+                            PlanStep::Template(t) => drop(t.evaluate(walked)?),
+                            _ => {}
                         }
-                        return Ok(());
                     }
+                    return Ok(());
                 }
             }
         }
+        let mut next = 0;
+        self.write_found(slot, walked, data, || {
+            let value = found.get_mut(next).map(|f| std::mem::replace(f, Found::Index(0)));
+            next += 1;
+            value
+        })
+    }
+
+    /// The write, taking the values of the fallible steps (in order) from `next_found`.
+    #[inline(always)]
+    fn write_found<'a>(
+        &'a self,
+        slot: &mut Out<'a>,
+        walked: &WalkedPath<'a>,
+        data: Out<'a>,
+        mut next_found: impl FnMut() -> Option<Found<'a>>,
+    ) -> Result<(), TransformError> {
         let Some((last, path)) = self.steps.split_last() else {
             put(slot, data);
             return Ok(());
         };
-        let mut found = found.into_iter();
         if slot.is_null() {
             *slot = self.steps[0].container();
         }
@@ -426,12 +451,12 @@ impl WritePlan {
                     continue;
                 }
                 (PlanStep::Index(n), Out::List(list)) => list_slot(list, *n),
-                (PlanStep::Evaluated(_), Out::List(list)) => match found.next() {
+                (PlanStep::Evaluated(_), Out::List(list)) => match next_found() {
                     Some(Found::Index(n)) => list_slot(list, n),
                     _ => return Ok(()),
                 },
                 (PlanStep::Literal(_) | PlanStep::Ref(_) | PlanStep::Template(_) | PlanStep::Transpose(_), Out::Map(map)) => {
-                    map.slot_cow(plan_key(step, walked, &mut found)?)
+                    map.slot_cow(plan_key(step, walked, &mut next_found)?)
                 }
                 _ => return Ok(()),
             };
@@ -447,12 +472,12 @@ impl WritePlan {
                 return Ok(());
             }
             (PlanStep::Index(n), Out::List(list)) => list_slot(list, *n),
-            (PlanStep::Evaluated(_), Out::List(list)) => match found.next() {
+            (PlanStep::Evaluated(_), Out::List(list)) => match next_found() {
                 Some(Found::Index(n)) => list_slot(list, n),
                 _ => return Ok(()),
             },
             (PlanStep::Literal(_) | PlanStep::Ref(_) | PlanStep::Template(_) | PlanStep::Transpose(_), Out::Map(map)) => {
-                map.slot_cow(plan_key(last, walked, &mut found)?)
+                map.slot_cow(plan_key(last, walked, &mut next_found)?)
             }
             _ => return Ok(()),
         };
@@ -462,17 +487,17 @@ impl WritePlan {
 }
 
 /// A key step's key: from the spec, the walk, or (for `@(..)`) what was found before the write.
-#[inline]
+#[inline(always)]
 fn plan_key<'a>(
     step: &'a PlanStep,
     walked: &WalkedPath<'a>,
-    found: &mut impl Iterator<Item = Found<'a>>,
+    next_found: &mut impl FnMut() -> Option<Found<'a>>,
 ) -> Result<Cow<'a, str>, TransformError> {
     Ok(match step {
         PlanStep::Literal(s) => Cow::Borrowed(s.as_str()),
         PlanStep::Ref(r) => r.resolve_cow(walked)?,
         PlanStep::Template(t) => t.evaluate(walked)?,
-        _ => match found.next() {
+        _ => match next_found() {
             Some(Found::Key(k)) => k,
             _ => Cow::Borrowed(""),
         },

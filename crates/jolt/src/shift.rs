@@ -182,6 +182,14 @@ impl Composite {
             walked.push_key(input, key.clone());
             return self.run_children(key, input, walked, out);
         }
+        if let PathElement::Star(glob) = &self.key {
+            // The common computed key, matched in place (no `Matched` moved through `Result`s).
+            let Some(captures) = glob.captures(key) else {
+                return Ok(false);
+            };
+            walked.push_node(input, Matched::with_captures(key.clone(), captures));
+            return self.run_children(key, input, walked, out);
+        }
         let Some(matched) = self.key.matches(key, walked)? else {
             return Ok(false);
         };
@@ -409,6 +417,22 @@ impl Leaf {
                 self.write_all(&Data::View(input), walked, out)?;
             } else {
                 walked.push_key(input, key.clone());
+                let result = self.write_all(&Data::View(input), walked, out);
+                walked.pop();
+                result?;
+            }
+            walked.count_match();
+            return Ok(true);
+        }
+        if let PathElement::Star(glob) = &self.key {
+            // The common computed key, matched in place (no `Matched` moved through `Result`s).
+            let Some(captures) = glob.captures(key) else {
+                return Ok(false);
+            };
+            if self.fixed_writers {
+                self.write_all(&Data::View(input), walked, out)?;
+            } else {
+                walked.push_node(input, Matched::with_captures(key.clone(), captures));
                 let result = self.write_all(&Data::View(input), walked, out);
                 walked.pop();
                 result?;

@@ -133,6 +133,15 @@ impl<'a> Matched<'a> {
         &self.key
     }
 
+    /// The whole key for as long as the input lives (borrowed unless it was made during the walk).
+    #[inline]
+    pub fn key_cow(&self) -> Cow<'a, str> {
+        match &self.key {
+            Cow::Borrowed(k) => Cow::Borrowed(k),
+            Cow::Owned(k) => Cow::Owned(k.clone()),
+        }
+    }
+
     /// Capture 0 is the whole key; 1.. are the stars' captures.
     pub fn capture(&self, group: usize) -> Option<&str> {
         self.capture_range(group).map(|(start, end)| &self.key[start..end])
@@ -220,6 +229,7 @@ impl<'a> WalkedPath<'a> {
     }
 
     /// The match `up` levels up, following `@` aliases to the match they stand for.
+    #[inline]
     pub fn matched_up(&self, up: usize) -> Option<&Matched<'a>> {
         let len = self.steps.len();
         if up >= len {
