@@ -321,6 +321,8 @@ pub struct WritePlan {
     /// Some step can have no value for an input (`@(..)` keys, `[&n]`, `[#n]`, `[@(..)]`): those
     /// are evaluated before anything is written, so that such a path makes nothing.
     fallible: bool,
+    /// The fallible step, when there is exactly one.
+    single_fallible: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -373,8 +375,13 @@ impl WritePlan {
                 PathStep::Index(other) => PlanStep::Evaluated(other.clone()),
             })
             .collect();
-        let fallible = steps.iter().any(|s| matches!(s, PlanStep::Transpose(_) | PlanStep::Evaluated(_)));
-        Some(WritePlan { steps, fallible })
+        let is_fallible = |s: &PlanStep| matches!(s, PlanStep::Transpose(_) | PlanStep::Evaluated(_));
+        let fallible = steps.iter().any(is_fallible);
+        let single_fallible = match steps.iter().filter(|s| is_fallible(s)).count() {
+            1 => steps.iter().position(is_fallible),
+            _ => None,
+        };
+        Some(WritePlan { steps, fallible, single_fallible })
     }
 
     /// Writes `data` along this path below `slot` (the hidden root's), shift style, as
@@ -393,6 +400,19 @@ impl WritePlan {
 
     /// Finds the fallible steps' values first, then writes (or, when one has none, does not).
     fn write_fallible<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: Out<'a>) -> Result<(), TransformError> {
+        if let Some(at) = self.single_fallible {
+            // The common case (`@type[]`, `Data[&1].x`): one value, held in place.
+            let value = match &self.steps[at] {
+                PlanStep::Transpose(t) => t.evaluate(walked).map(Found::Key),
+                PlanStep::Evaluated(i) => i.evaluate(walked)?.map(Found::Index),
+                _ => None,
+            };
+            let Some(value) = value else {
+                return self.check_refs_before(at, walked);
+            };
+            let mut one = Some(value);
+            return self.write_found(slot, walked, data, || one.take());
+        }
         let mut found: smallvec::SmallVec<[Found<'a>; 3]> = smallvec::SmallVec::new();
         for (j, step) in self.steps.iter().enumerate() {
             let value = match step {
@@ -402,18 +422,7 @@ impl WritePlan {
             };
             match value {
                 Some(value) => found.push(value),
-                None => {
-                    // Nothing is written; a reference before this step that can not be
-                    // resolved is still the error it was when the path was evaluated in order.
-                    for earlier in &self.steps[..j] {
-                        match earlier {
-                            PlanStep::Ref(r) => drop(r.resolve_cow(walked)?),
-                            PlanStep::Template(t) => drop(t.evaluate(walked)?),
-                            _ => {}
-                        }
-                    }
-                    return Ok(());
-                }
+                None => return self.check_refs_before(j, walked),
             }
         }
         let mut next = 0;
@@ -422,6 +431,20 @@ impl WritePlan {
             next += 1;
             value
         })
+    }
+
+    /// When step `at` has no value nothing is written; a reference before it that can not be
+    /// resolved is still the error it was when the path was evaluated in order.
+    #[cold]
+    fn check_refs_before(&self, at: usize, walked: &WalkedPath<'_>) -> Result<(), TransformError> {
+        for earlier in &self.steps[..at] {
+            match earlier {
+                PlanStep::Ref(r) => drop(r.resolve_cow(walked)?),
+                PlanStep::Template(t) => drop(t.evaluate(walked)?),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The write, taking the values of the fallible steps (in order) from `next_found`.
