@@ -461,7 +461,7 @@ impl WritePlan {
             return Ok(());
         };
         if slot.is_null() {
-            *slot = self.steps[0].container();
+            fill(slot, self.steps[0].container());
         }
         let mut node = slot;
         for (i, step) in path.iter().enumerate() {
@@ -484,7 +484,7 @@ impl WritePlan {
                 _ => return Ok(()),
             };
             if child.is_null() {
-                *child = self.steps[i + 1].container();
+                fill(child, self.steps[i + 1].container());
             }
             node = child;
         }
@@ -535,11 +535,22 @@ fn list_slot<'l, 'a>(list: &'l mut Vec<Out<'a>>, n: usize) -> &'l mut Out<'a> {
     &mut list[n]
 }
 
+/// Replaces a null slot's value. The common `Out::Null` owns nothing, so it is overwritten without
+/// the call to drop it (which the compiler keeps for `*slot = value`: a boxed `null` owns memory).
+#[inline(always)]
+fn fill<'a>(slot: &mut Out<'a>, value: Out<'a>) {
+    if matches!(slot, Out::Null) {
+        std::mem::forget(std::mem::replace(slot, value));
+    } else {
+        *slot = value;
+    }
+}
+
 /// Puts `data` into a slot, shift style: an empty slot takes it, a list gets it appended, and
 /// anything else becomes a list of the two.
 fn put<'a>(slot: &mut Out<'a>, data: Out<'a>) {
     if slot.is_null() {
-        *slot = data;
+        fill(slot, data);
         return;
     }
     if slot.is_list() {
@@ -597,8 +608,8 @@ mod tests {
         let one = json!(1);
         let mut out = Out::Null;
         // `[&0]` of the hidden root's key, "root": not an index, so not even `a` is made.
-        let mut walked = WalkedPath::new();
         let root = Value::Null;
+        let mut walked = WalkedPath::new();
         walked.push(&root, crate::walked::Matched::new(Cow::Borrowed("root")));
         let plan = WritePlan::compile(&ReadPath::parse("root.a[&0].b").unwrap()).unwrap();
         plan.write(&mut out, &walked, Out::Data(&one)).unwrap();

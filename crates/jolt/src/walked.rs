@@ -192,9 +192,32 @@ impl Default for WalkedPath<'_> {
     }
 }
 
+thread_local! {
+    /// The buffer of the last walk this thread finished, kept (empty) for the next one: a walk
+    /// per transform (and per modify leaf) would otherwise allocate and free its stack each time.
+    static SPARE: Cell<Vec<PathStep<'static>>> = const { Cell::new(Vec::new()) };
+}
+
+/// An empty buffer of steps under another lifetime, keeping its allocation (the standard
+/// library collects a mapped `IntoIter` into its own buffer when the layouts agree, as here).
+fn recycle<'x, 'y>(mut steps: Vec<PathStep<'x>>) -> Vec<PathStep<'y>> {
+    steps.clear();
+    steps.into_iter().map(|_| unreachable!("the buffer was just cleared")).collect()
+}
+
+impl Drop for WalkedPath<'_> {
+    fn drop(&mut self) {
+        let steps = recycle(std::mem::take(&mut self.steps));
+        // `try_with`: during thread teardown the buffer is simply freed.
+        let _ = SPARE.try_with(|spare| spare.set(steps));
+    }
+}
+
 impl<'a> WalkedPath<'a> {
     pub fn new() -> WalkedPath<'a> {
-        WalkedPath { steps: Vec::with_capacity(8) }
+        let spare = SPARE.try_with(Cell::take).unwrap_or_default();
+        let steps = if spare.capacity() >= 8 { recycle(spare) } else { Vec::with_capacity(8) };
+        WalkedPath { steps }
     }
 
     pub fn push(&mut self, tree: &'a Value, matched: Matched<'a>) {
