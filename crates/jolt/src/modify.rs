@@ -541,7 +541,7 @@ impl Leaf {
             } else {
                 parse_index(key).and_then(|i| parent.index(i))
             };
-            walked.push_node(input.unwrap_or(View::Value(&NULL)), Matched::with_captures(Cow::Borrowed(key), captures));
+            walked.push_captures(input.unwrap_or(View::Value(&NULL)), Cow::Borrowed(key), captures);
             self.evaluators.iter().find_map(|e| e.evaluate(input, &walked, context))
         };
         let Some(value) = value else { return };

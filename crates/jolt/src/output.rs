@@ -56,19 +56,42 @@ impl<'a> OutMap<'a> {
     /// The slot for `key`, added (as `Null`, under that key) when absent.
     #[inline]
     fn slot_cow(&mut self, key: Cow<'a, str>) -> &mut Out<'a> {
+        match key {
+            // Nearly every key: from the spec or the input. Passed on as a `&str` (two
+            // registers), not a `Cow` in memory, whose reload stalled on store forwarding.
+            Cow::Borrowed(key) => self.slot_str(key),
+            owned => {
+                let key = owned.clone();
+                self.slot_with(&key, || owned)
+            }
+        }
+    }
+
+    /// [`OutMap::slot_cow`] for a borrowed key.
+    fn slot_str(&mut self, key: &'a str) -> &mut Out<'a> {
         if self.index.is_none() {
             // Found by comparing keys: a small map (the index comes at INDEX_FROM keys).
-            if let Some(i) = self.entries.iter().position(|(k, _)| same_key(k, &key)) {
+            if let Some(i) = self.entries.iter().position(|(k, _)| same_key(k, key)) {
                 return &mut self.entries[i].1;
             }
             if self.entries.len() < INDEX_FROM {
-                self.entries.push((key, Out::Null));
-                let last = self.entries.len() - 1;
-                return &mut self.entries[last].1;
+                // The entry is written field by field in place: `push` (and `extend`) built it
+                // on the stack in 8-byte stores and copied it with 16-byte loads, which stalled
+                // on store forwarding (over half of this function's time in member_to_crm).
+                self.entries.reserve(1);
+                let len = self.entries.len();
+                // SAFETY: `reserve(1)` made room for an entry at `len`; both of its fields are
+                // written before `set_len` makes it part of the vector.
+                unsafe {
+                    let end = self.entries.as_mut_ptr().add(len);
+                    std::ptr::addr_of_mut!((*end).0).write(Cow::Borrowed(key));
+                    std::ptr::addr_of_mut!((*end).1).write(Out::Null);
+                    self.entries.set_len(len + 1);
+                }
+                return &mut self.entries[len].1;
             }
         }
-        let owned = key;
-        self.slot_with(&owned.clone(), || owned)
+        self.slot_with(key, || Cow::Borrowed(key))
     }
 
     /// The slot for `key`, added (as `Null`, under the key `make_key` gives) when absent.
@@ -460,7 +483,7 @@ impl WritePlan {
             put(slot, data);
             return Ok(());
         };
-        if slot.is_null() {
+        if empty(slot) {
             fill(slot, self.steps[0].container());
         }
         let mut node = slot;
@@ -483,7 +506,7 @@ impl WritePlan {
                 }
                 _ => return Ok(()),
             };
-            if child.is_null() {
+            if empty(child) {
                 fill(child, self.steps[i + 1].container());
             }
             node = child;
@@ -535,6 +558,17 @@ fn list_slot<'l, 'a>(list: &'l mut Vec<Out<'a>>, n: usize) -> &'l mut Out<'a> {
     &mut list[n]
 }
 
+/// [`Out::is_null`], deciding the common cases (an empty slot, a map or list already made) by the
+/// tag alone.
+#[inline(always)]
+fn empty(slot: &Out<'_>) -> bool {
+    match slot {
+        Out::Null => true,
+        Out::Map(_) | Out::List(_) => false,
+        other => other.is_null(),
+    }
+}
+
 /// Replaces a null slot's value. The common `Out::Null` owns nothing, so it is overwritten without
 /// the call to drop it (which the compiler keeps for `*slot = value`: a boxed `null` owns memory).
 #[inline(always)]
@@ -549,7 +583,7 @@ fn fill<'a>(slot: &mut Out<'a>, value: Out<'a>) {
 /// Puts `data` into a slot, shift style: an empty slot takes it, a list gets it appended, and
 /// anything else becomes a list of the two.
 fn put<'a>(slot: &mut Out<'a>, data: Out<'a>) {
-    if slot.is_null() {
+    if empty(slot) {
         fill(slot, data);
         return;
     }

@@ -28,6 +28,8 @@ static NULL: Value = Value::Null;
 #[derive(Debug)]
 pub struct Shift {
     root: Composite,
+    /// Some output path may read a match count (`[#n]`; any `#` on a right-hand side counts).
+    counts: bool,
 }
 
 #[derive(Debug)]
@@ -49,7 +51,8 @@ struct Composite {
 /// What a leaf writes: data it stands on, or text it makes (`$` keys, `#literal`s).
 enum Data<'a> {
     View(View<'a>),
-    Text(Value),
+    /// Borrowed from the input or the spec where it can be; copied once per write.
+    Text(Cow<'a, str>),
 }
 
 #[derive(Debug)]
@@ -85,7 +88,7 @@ impl Shift {
         let Value::Object(map) = spec else {
             return Err(SpecError::new(path, "a shift spec must be a JSON object"));
         };
-        Ok(Shift { root: Composite::compile(PathElement::Literal(ROOT.into()), map, path)? })
+        Ok(Shift { root: Composite::compile(PathElement::Literal(ROOT.into()), map, path)?, counts: rhs_has_hash(spec) })
     }
 
     pub fn apply(&self, input: &Value) -> Result<Value, TransformError> {
@@ -102,7 +105,7 @@ impl Shift {
     pub fn apply_view<'a>(&'a self, input: View<'a>) -> Result<Out<'a>, TransformError> {
         // Every output path starts with the hidden `root` key; this is its slot.
         let mut output = Out::Null;
-        let mut walked = WalkedPath::new();
+        let mut walked = if self.counts { WalkedPath::new() } else { WalkedPath::new().without_counts() };
         walked.push_node(input, Matched::new(Cow::Borrowed(ROOT)));
         self.root.apply(&Cow::Borrowed(ROOT), input, &mut walked, &mut output)?;
         Ok(output)
@@ -187,7 +190,7 @@ impl Composite {
             let Some(captures) = glob.captures(key) else {
                 return Ok(false);
             };
-            walked.push_node(input, Matched::with_captures(key.clone(), captures));
+            walked.push_captures(input, key.clone(), captures);
             return self.run_children(key, input, walked, out);
         }
         let Some(matched) = self.key.matches(key, walked)? else {
@@ -432,7 +435,7 @@ impl Leaf {
             if self.fixed_writers {
                 self.write_all(&Data::View(input), walked, out)?;
             } else {
-                walked.push_node(input, Matched::with_captures(key.clone(), captures));
+                walked.push_captures(input, key.clone(), captures);
                 let result = self.write_all(&Data::View(input), walked, out);
                 walked.pop();
                 result?;
@@ -445,7 +448,7 @@ impl Leaf {
         };
         let mut real_child = false;
         let data = match &self.key {
-            PathElement::Dollar(_) | PathElement::Hash(_) => Data::Text(Value::String(matched.key().to_owned())),
+            PathElement::Dollar(_) | PathElement::Hash(_) => Data::Text(matched.key_cow()),
             PathElement::At => Data::View(input),
             PathElement::Transpose(t) => match t.lookup(walked)? {
                 Some(found) => Data::View(found),
@@ -476,7 +479,13 @@ impl Leaf {
                 Data::View(View::Value(v)) => Out::Data(v),
                 // A map or list of an earlier document: referred to, not copied.
                 Data::View(View::Out(o)) => Out::Node(o),
-                Data::Text(v) => Out::Owned(Box::new(v.clone())),
+                Data::Text(text) => {
+                    // The box first, then its string: `Box::new(value)` copied a value built on
+                    // the stack, which stalled on store forwarding.
+                    let mut boxed = Box::new(Value::Null);
+                    *boxed = Value::String(text.as_ref().to_owned());
+                    Out::Owned(boxed)
+                }
             };
             writer.write(out, walked, value)?;
         }
@@ -490,6 +499,16 @@ impl Leaf {
 #[inline]
 fn simple_match(element: &PathElement) -> bool {
     matches!(element, PathElement::Literal(_) | PathElement::StarAll)
+}
+
+/// Whether any right-hand side of a shift spec (an output path, or a list of them) has a `#`.
+fn rhs_has_hash(spec: &Value) -> bool {
+    match spec {
+        Value::Object(map) => map.values().any(rhs_has_hash),
+        Value::Array(list) => list.iter().any(rhs_has_hash),
+        Value::String(s) => s.contains('#'),
+        _ => false,
+    }
 }
 
 /// Every output path is written below a hidden `root` key, so `""` means "the whole output".
