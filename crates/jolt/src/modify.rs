@@ -579,6 +579,37 @@ impl Evaluator {
                 let Some(function) = *function else {
                     return args.as_deref()?.first()?.evaluate(walked, context);
                 };
+                // The functions that only read their arguments get them borrowed (no copy of
+                // each argument into a `Value` of its own); the others, and arguments that are
+                // a document's maps or lists, take the general way below.
+                let borrowed = match args.as_deref() {
+                    None => match input {
+                        Some(View::Value(v)) => function.call_borrowed(&[v]),
+                        _ => None,
+                    },
+                    Some([one]) => match one.borrow(walked, context) {
+                        Some(Some(v)) => function.call_borrowed(&[v]),
+                        _ => None,
+                    },
+                    Some(many) if many.len() <= 4 => {
+                        let mut refs: smallvec::SmallVec<[&Value; 4]> = smallvec::SmallVec::new();
+                        for arg in many {
+                            match arg.borrow(walked, context) {
+                                Some(found) => refs.push(found.unwrap_or(&NULL)),
+                                None => break,
+                            }
+                        }
+                        if refs.len() == many.len() {
+                            function.call_borrowed(&refs)
+                        } else {
+                            None
+                        }
+                    }
+                    Some(_) => None,
+                };
+                if let Some(result) = borrowed {
+                    return result;
+                }
                 let values = match args.as_deref() {
                     None => input.map(|v| vec![v.to_value()]).unwrap_or_default(),
                     Some([one]) => one.evaluate(walked, context).map(|v| vec![v]).unwrap_or_default(),
@@ -651,6 +682,21 @@ impl Arg {
         } else {
             Value::String(arg.to_owned())
         }))
+    }
+
+    /// The argument's value, borrowed: `Some(None)` when it has none (missing), `None` when it
+    /// is not a JSON value (a map or list of the document: [`Arg::evaluate`] copies those).
+    fn borrow<'v>(&'v self, walked: &WalkedPath<'v>, context: &'v Value) -> Option<Option<&'v Value>> {
+        let found = match self {
+            Arg::Literal(v) => return Some(Some(v)),
+            Arg::Input(t) => t.lookup(walked).ok().flatten(),
+            Arg::Context(None) => return Some(Some(context)),
+            Arg::Context(Some(path)) => path.read(View::Value(context), walked).ok().flatten(),
+        };
+        match found {
+            None => Some(None),
+            Some(view) => view.value().map(Some),
+        }
     }
 
     fn evaluate<'a>(&'a self, walked: &WalkedPath<'a>, context: &Value) -> Option<Value> {

@@ -200,13 +200,54 @@ impl Function {
         })
     }
 
+    /// What a `SingleFunction` does to one value (`call` maps it over a list's elements).
+    fn of_one(self) -> Option<fn(&Value) -> Option<Value>> {
+        use Function::*;
+        Some(match self {
+            ToLower => strings::to_lower,
+            ToUpper => strings::to_upper,
+            Trim => strings::trim,
+            Abs => math::abs,
+            ToInteger => objects::to_integer,
+            ToDouble => objects::to_double,
+            ToLong => objects::to_long,
+            ToBoolean => objects::to_boolean,
+            ToString => |v| Some(Value::String(java_to_string(v))),
+            _ => return None,
+        })
+    }
+
+    /// [`Function::call`] on borrowed arguments, for the functions (and shapes of arguments)
+    /// that only read them: a single function on one value that is not a list, and concat of
+    /// two or more. `None` when there is no such form: then `call` it with owned arguments.
+    pub fn call_borrowed(self, args: &[&Value]) -> Option<Option<Value>> {
+        if let Some(f) = self.of_one() {
+            // `single` -> `base` with one argument: a list is mapped (not here), null gives
+            // nothing, anything else is converted.
+            return match args {
+                [Value::Array(_)] => None,
+                [Value::Null] => Some(None),
+                [one] => Some(f(one)),
+                _ => None,
+            };
+        }
+        match self {
+            // `list_fn` -> `base` with two or more arguments: the list form, on all of them.
+            Function::Concat if args.len() >= 2 => Some(strings::concat_of(args.iter().copied())),
+            _ => None,
+        }
+    }
+
     /// Calls the function with already evaluated arguments (an empty slice: called with none).
     pub fn call(self, args: Vec<Value>) -> Option<Value> {
         use Function::*;
+        if let Some(f) = self.of_one() {
+            return single(args, f);
+        }
         match self {
-            ToLower => single(args, strings::to_lower),
-            ToUpper => single(args, strings::to_upper),
-            Trim => single(args, strings::trim),
+            ToLower | ToUpper | Trim | Abs | ToInteger | ToDouble | ToLong | ToBoolean | ToString => {
+                unreachable!("single functions are called above")
+            }
             Concat => list_fn(args, strings::concat),
             Substring => list_fn(args, strings::substring),
             Join => arg_driven(args, as_string, |sep, rest| rest.and_then(|r| strings::join(&sep, r)), |_, _| None),
@@ -217,7 +258,6 @@ impl Function {
             RightPad => arg_driven(args, as_string, |src, rest| rest.and_then(|r| strings::pad(false, &src, r)), |_, _| None),
             Min => base(args, math::min, math::number_itself),
             Max => base(args, math::max, math::number_itself),
-            Abs => single(args, math::abs),
             Avg => list_fn(args, math::avg),
             IntSum => list_fn(args, math::int_sum),
             DoubleSum => list_fn(args, math::double_sum),
@@ -227,11 +267,6 @@ impl Function {
             LongSubtract => list_fn(args, math::long_subtract),
             Divide => list_fn(args, math::divide),
             DivideAndRound => arg_driven(args, as_int, |digits, rest| rest.and_then(|r| math::divide_and_round(digits, r)), |_, _| None),
-            ToInteger => single(args, objects::to_integer),
-            ToDouble => single(args, objects::to_double),
-            ToLong => single(args, objects::to_long),
-            ToBoolean => single(args, objects::to_boolean),
-            ToString => single(args, |v| Some(Value::String(java_to_string(v)))),
             Size => objects::size(args),
             SquashNulls => squash(args, objects::squash_nulls),
             RecursivelySquashNulls => squash(args, objects::recursively_squash_nulls),
@@ -357,6 +392,33 @@ mod tests {
         assert_eq!(call("toUpper", json!([["a", 1, "b"]])), Some(json!(["A", 1, "B"])));
         assert_eq!(call("toInteger", json!(["12"])), Some(json!(12)));
         assert_eq!(call("toDouble", json!([3])), Some(json!(3.0)));
+    }
+
+    /// The borrowed form, where it has one, gives what `call` gives on owned copies.
+    #[test]
+    fn borrowed_calls_agree_with_owned_calls() {
+        let values = [json!("MiXed "), json!(" 12 "), json!(-3), json!(2.5), json!(true), json!(null), json!(["a", 1]), json!({"k": "v"}), json!([])];
+        let names = ["toLower", "toUpper", "trim", "abs", "toInteger", "toDouble", "toLong", "toBoolean", "toString", "concat", "join", "size"];
+        let mut checked = 0;
+        for name in names {
+            let f = Function::by_name(name).unwrap();
+            for a in &values {
+                if let Some(borrowed) = f.call_borrowed(&[a]) {
+                    assert_eq!(borrowed, f.call(vec![a.clone()]), "{name}({a})");
+                    checked += 1;
+                }
+                for b in &values {
+                    for args in [vec![a, b], vec![a, &values[5], b]] {
+                        if let Some(borrowed) = f.call_borrowed(&args) {
+                            assert_eq!(borrowed, f.call(args.iter().map(|v| (*v).clone()).collect()), "{name}{args:?}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // Every single function on each non-list value, and concat on every pair and triple.
+        assert_eq!(checked, 9 * 7 + 2 * 81);
     }
 
     #[test]

@@ -17,11 +17,16 @@ pub fn trim(v: &Value) -> Option<Value> {
 }
 
 pub fn concat(args: Vec<Value>) -> Option<Value> {
+    concat_of(args.iter())
+}
+
+/// `concat` of borrowed arguments: nulls skipped, everything else as Java prints it.
+pub fn concat_of<'v>(args: impl Iterator<Item = &'v Value> + Clone) -> Option<Value> {
     // Sized for the string arguments up front (what concat mostly joins), so that the common
     // `concat(@(1,first),' ',@(1,last))` allocates once instead of growing twice.
-    let strings: usize = args.iter().map(|a| if let Value::String(s) = a { s.len() } else { 0 }).sum();
+    let strings: usize = args.clone().map(|a| if let Value::String(s) = a { s.len() } else { 0 }).sum();
     let mut out = String::with_capacity(strings);
-    for a in args.iter().filter(|a| !a.is_null()) {
+    for a in args.filter(|a| !a.is_null()) {
         out.push_str(&java_str(a));
     }
     Some(Value::String(out))
