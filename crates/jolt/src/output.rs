@@ -75,23 +75,29 @@ impl<'a> OutMap<'a> {
                 return &mut self.entries[i].1;
             }
             if self.entries.len() < INDEX_FROM {
-                // The entry is written field by field in place: `push` (and `extend`) built it
-                // on the stack in 8-byte stores and copied it with 16-byte loads, which stalled
-                // on store forwarding (over half of this function's time in member_to_crm).
-                self.entries.reserve(1);
                 let len = self.entries.len();
-                // SAFETY: `reserve(1)` made room for an entry at `len`; both of its fields are
-                // written before `set_len` makes it part of the vector.
-                unsafe {
-                    let end = self.entries.as_mut_ptr().add(len);
-                    std::ptr::addr_of_mut!((*end).0).write(Cow::Borrowed(key));
-                    std::ptr::addr_of_mut!((*end).1).write(Out::Null);
-                    self.entries.set_len(len + 1);
-                }
+                self.push_null(Cow::Borrowed(key));
                 return &mut self.entries[len].1;
             }
         }
         self.slot_with(key, || Cow::Borrowed(key))
+    }
+
+    /// Appends `key` with a `Null` value, written field by field in place: `Vec::push` (and
+    /// `extend`) built the entry on the stack in 8-byte stores and copied it with 16-byte loads,
+    /// which stalled on store forwarding (over half of `slot_str`'s time in member_to_crm).
+    #[inline(always)]
+    fn push_null(&mut self, key: Cow<'a, str>) {
+        self.entries.reserve(1);
+        let len = self.entries.len();
+        // SAFETY: `reserve(1)` made room for an entry at `len`; both of its fields are written
+        // before `set_len` makes it part of the vector.
+        unsafe {
+            let end = self.entries.as_mut_ptr().add(len);
+            std::ptr::addr_of_mut!((*end).0).write(key);
+            std::ptr::addr_of_mut!((*end).1).write(Out::Null);
+            self.entries.set_len(len + 1);
+        }
     }
 
     /// The slot for `key`, added (as `Null`, under the key `make_key` gives) when absent.
@@ -104,7 +110,7 @@ impl<'a> OutMap<'a> {
                 if let Some(index) = &mut self.index {
                     index.insert(key.clone(), i);
                 }
-                self.entries.push((key, Out::Null));
+                self.push_null(key);
                 if self.index.is_none() && self.entries.len() > INDEX_FROM {
                     self.index = Some(index_of(&self.entries));
                 }
@@ -411,8 +417,12 @@ impl WritePlan {
     /// the reference's `ShiftrTraversr` does: values colliding on one key become a list,
     /// a step into the wrong kind of container writes nothing, and a path with a step that has
     /// no value for this input writes nothing at all.
+    ///
+    /// `data` makes the value where it is stored: a value made by the caller and passed down
+    /// was copied through the stack in narrow stores and wide loads, which stalled on store
+    /// forwarding.
     #[inline]
-    pub fn write<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: Out<'a>) -> Result<(), TransformError> {
+    pub fn write<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: impl FnOnce() -> Out<'a>) -> Result<(), TransformError> {
         if self.fallible {
             self.write_fallible(slot, walked, data)
         } else {
@@ -422,7 +432,7 @@ impl WritePlan {
     }
 
     /// Finds the fallible steps' values first, then writes (or, when one has none, does not).
-    fn write_fallible<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: Out<'a>) -> Result<(), TransformError> {
+    fn write_fallible<'a>(&'a self, slot: &mut Out<'a>, walked: &WalkedPath<'a>, data: impl FnOnce() -> Out<'a>) -> Result<(), TransformError> {
         if let Some(at) = self.single_fallible {
             // The common case (`@type[]`, `Data[&1].x`): one value, held in place.
             let value = match &self.steps[at] {
@@ -476,11 +486,11 @@ impl WritePlan {
         &'a self,
         slot: &mut Out<'a>,
         walked: &WalkedPath<'a>,
-        data: Out<'a>,
+        data: impl FnOnce() -> Out<'a>,
         mut next_found: impl FnMut() -> Option<Found<'a>>,
     ) -> Result<(), TransformError> {
         let Some((last, path)) = self.steps.split_last() else {
-            put(slot, data);
+            put_with(slot, data);
             return Ok(());
         };
         if empty(slot) {
@@ -491,7 +501,7 @@ impl WritePlan {
             node.explode();
             let child = match (step, node) {
                 (PlanStep::Append, Out::List(list)) => {
-                    list.push(self.steps[i + 1].container());
+                    push_in_place(list, || self.steps[i + 1].container());
                     // Just pushed: a new container, not null.
                     node = list.last_mut().expect("just pushed");
                     continue;
@@ -514,7 +524,7 @@ impl WritePlan {
         node.explode();
         let slot = match (last, node) {
             (PlanStep::Append, Out::List(list)) => {
-                list.push(data);
+                push_in_place(list, data);
                 return Ok(());
             }
             (PlanStep::Index(n), Out::List(list)) => list_slot(list, *n),
@@ -527,7 +537,7 @@ impl WritePlan {
             }
             _ => return Ok(()),
         };
-        put(slot, data);
+        put_with(slot, data);
         Ok(())
     }
 }
@@ -580,6 +590,30 @@ fn fill<'a>(slot: &mut Out<'a>, value: Out<'a>) {
     }
 }
 
+/// Appends the value `make` makes, written in place (see [`WritePlan::write`]).
+#[inline(always)]
+fn push_in_place<'a>(list: &mut Vec<Out<'a>>, make: impl FnOnce() -> Out<'a>) {
+    list.reserve(1);
+    let len = list.len();
+    let value = make();
+    // SAFETY: `reserve(1)` made room for a value at `len`, written before `set_len` makes it
+    // part of the list.
+    unsafe {
+        list.as_mut_ptr().add(len).write(value);
+        list.set_len(len + 1);
+    }
+}
+
+/// [`put`] of the value `make` makes: an empty slot (nearly always) gets it in place.
+#[inline(always)]
+fn put_with<'a>(slot: &mut Out<'a>, make: impl FnOnce() -> Out<'a>) {
+    if matches!(slot, Out::Null) {
+        std::mem::forget(std::mem::replace(slot, make()));
+    } else {
+        put(slot, make());
+    }
+}
+
 /// Puts `data` into a slot, shift style: an empty slot takes it, a list gets it appended, and
 /// anything else becomes a list of the two.
 fn put<'a>(slot: &mut Out<'a>, data: Out<'a>) {
@@ -610,7 +644,7 @@ mod tests {
     fn write<'a>(out: &mut Out<'a>, path: &str, data: Out<'a>) {
         let plan = WritePlan::compile(&ReadPath::parse(&format!("root.{path}")).unwrap()).unwrap();
         let plan: &'static WritePlan = Box::leak(Box::new(plan));
-        plan.write(out, &WalkedPath::new(), data).unwrap();
+        plan.write(out, &WalkedPath::new(), || data).unwrap();
     }
 
     #[test]
@@ -646,10 +680,10 @@ mod tests {
         let mut walked = WalkedPath::new();
         walked.push(&root, crate::walked::Matched::new(Cow::Borrowed("root")));
         let plan = WritePlan::compile(&ReadPath::parse("root.a[&0].b").unwrap()).unwrap();
-        plan.write(&mut out, &walked, Out::Data(&one)).unwrap();
+        plan.write(&mut out, &walked, || Out::Data(&one)).unwrap();
         assert!(out.is_null());
         let plan = WritePlan::compile(&ReadPath::parse("root.a.&0").unwrap()).unwrap();
-        plan.write(&mut out, &walked, Out::Data(&one)).unwrap();
+        plan.write(&mut out, &walked, || Out::Data(&one)).unwrap();
         assert_eq!(out.into_value(), json!({"a": {"root": 1}}));
     }
 

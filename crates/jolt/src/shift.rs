@@ -475,7 +475,8 @@ impl Leaf {
 
     fn write_all<'a>(&'a self, data: &Data<'a>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         for writer in &self.writers {
-            let value = match data {
+            // Made where the write stores it (see `WritePlan::write`).
+            let value = || match data {
                 Data::View(View::Value(v)) => Out::Data(v),
                 // A map or list of an earlier document: referred to, not copied.
                 Data::View(View::Out(o)) => Out::Node(o),
