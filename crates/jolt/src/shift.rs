@@ -228,12 +228,17 @@ impl Composite {
     /// document an earlier operation of the chain built (the walk is the same).
     fn process<'a>(&'a self, input: View<'a>, walked: &mut WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
         match input {
-            View::Value(Value::Object(map)) => self.process_map(
-                |k| map_get(map, k).map(|(k, v)| (k.as_str(), View::Value(v))),
-                map.iter().map(|(k, v)| (k.as_str(), View::Value(v))),
-                walked,
-                out,
-            ),
+            View::Value(Value::Object(map)) => {
+                // Literal keys are looked up in the spec's order, which is usually the input's:
+                // each search starts where the last one found its key (and wraps around).
+                let mut cursor = map.iter();
+                self.process_map(
+                    |k| find_from(map, &mut cursor, k).map(|(k, v)| (k.as_str(), View::Value(v))),
+                    map.iter().map(|(k, v)| (k.as_str(), View::Value(v))),
+                    walked,
+                    out,
+                )
+            }
             View::Out(Out::Map(map)) => self.process_map(|k| map.get_entry(k), map.iter(), walked, out),
             View::Value(Value::Array(list)) => self.process_list(list.len(), |i| list.get(i).map(View::Value), walked, out),
             View::Out(Out::List(list)) => self.process_list(list.len(), |i| list.get(i).map(View::of), walked, out),
@@ -261,7 +266,7 @@ impl Composite {
 
     fn process_map<'a>(
         &'a self,
-        get: impl Fn(&str) -> Option<(&'a str, View<'a>)>,
+        mut get: impl FnMut(&str) -> Option<(&'a str, View<'a>)>,
         entries: impl Iterator<Item = (&'a str, View<'a>)>,
         walked: &mut WalkedPath<'a>,
         out: &mut Out<'a>,
@@ -494,6 +499,29 @@ impl Leaf {
     }
 }
 
+/// `map`'s entry for `key`, searched from `cursor` to the end and then from the start up to
+/// the cursor; a hit leaves the cursor just after it. A map's keys are distinct, so this finds
+/// what `map_get` finds; when lookups come in the map's order each takes one comparison.
+/// Wide maps are hashed as `map_get` does.
+fn find_from<'m>(
+    map: &'m Map<String, Value>,
+    cursor: &mut serde_json::map::Iter<'m>,
+    key: &str,
+) -> Option<(&'m String, &'m Value)> {
+    if map.len() > 32 {
+        return map_get(map, key);
+    }
+    let mut ahead = cursor.clone();
+    for (k, v) in ahead.by_ref() {
+        if same_key(k, key) {
+            *cursor = ahead;
+            return Some((k, v));
+        }
+    }
+    let before = map.len() - cursor.len();
+    map.iter().take(before).find(|(k, _)| same_key(k, key))
+}
+
 /// Whether a child's key takes the input key as it is, with no captures: a literal child is
 /// only ever reached through a lookup of its own key (literals are found, not tried), and `*`
 /// takes any key, so neither needs the general match.
@@ -562,6 +590,20 @@ mod tests {
         );
         // "y" matched `*` too, so it took index 1 although it wrote nothing.
         assert_eq!(out, json!({"people": [{"name": "a"}, null, {"name": "c"}]}));
+    }
+
+    #[test]
+    fn literal_lookups_find_every_key_in_any_order() {
+        let input = json!({"a": 1, "b": 2, "c": 3, "d": 4});
+        let Value::Object(map) = &input else { unreachable!() };
+        let mut cursor = map.iter();
+        // In order, out of order (wrapping around), missing, and again after a miss.
+        for (key, expected) in [("a", Some(1)), ("c", Some(3)), ("b", Some(2)), ("x", None), ("d", Some(4)), ("a", Some(1)), ("a", Some(1))] {
+            let found = find_from(map, &mut cursor, key).map(|(k, v)| (k.as_str(), v.as_i64()));
+            assert_eq!(found, expected.map(|n| (key, Some(n))), "{key}");
+        }
+        let out = shift(json!({"d": "w", "a": "x", "c": "y", "b": "z"}), input);
+        assert_eq!(out, json!({"w": 4, "x": 1, "y": 3, "z": 2}));
     }
 
     #[test]
