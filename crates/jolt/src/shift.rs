@@ -479,24 +479,37 @@ impl Leaf {
     }
 
     fn write_all<'a>(&'a self, data: &Data<'a>, walked: &WalkedPath<'a>, out: &mut Out<'a>) -> Result<(), TransformError> {
-        for writer in &self.writers {
-            // Made where the write stores it (see `WritePlan::write`).
-            let value = || match data {
-                Data::View(View::Value(v)) => Out::Data(v),
-                // A map or list of an earlier document: referred to, not copied.
-                Data::View(View::Out(o)) => Out::Node(o),
-                Data::Text(text) => {
-                    // The box first, then its string: `Box::new(value)` copied a value built on
-                    // the stack, which stalled on store forwarding.
-                    let mut boxed = Box::new(Value::Null);
-                    *boxed = Value::String(text.as_ref().to_owned());
-                    Out::Owned(boxed)
+        // The value is made where the write stores it (see `WritePlan::write`), by a maker
+        // small enough to be inlined there: one loop per kind of data.
+        match *data {
+            Data::View(View::Value(v)) => {
+                for writer in &self.writers {
+                    writer.write(out, walked, || Out::Data(v))?;
                 }
-            };
-            writer.write(out, walked, value)?;
+            }
+            // A map or list of an earlier document: referred to, not copied.
+            Data::View(View::Out(o)) => {
+                for writer in &self.writers {
+                    writer.write(out, walked, || Out::Node(o))?;
+                }
+            }
+            Data::Text(ref text) => {
+                for writer in &self.writers {
+                    writer.write(out, walked, || text_value(text))?;
+                }
+            }
         }
         Ok(())
     }
+}
+
+/// A `$` key's or `#literal`'s text as a value of the output.
+fn text_value<'a>(text: &str) -> Out<'a> {
+    // The box first, then its string: `Box::new(value)` copied a value built on the stack,
+    // which stalled on store forwarding.
+    let mut boxed = Box::new(Value::Null);
+    *boxed = Value::String(text.to_owned());
+    Out::Owned(boxed)
 }
 
 /// `map`'s entry for `key`, searched from `cursor` to the end and then from the start up to
