@@ -23,6 +23,7 @@ use crate::TransformError;
 const INDEX_FROM: usize = 24;
 
 #[derive(Debug)]
+#[repr(u8)]
 pub enum Out<'a> {
     Null,
     /// A value of the input, copied when the tree is finished.
