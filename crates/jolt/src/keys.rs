@@ -54,7 +54,14 @@ impl Ref {
     }
 
     /// The matched key (or one of its captures) this reference names.
+    #[inline]
     pub fn resolve<'w>(&self, walked: &'w WalkedPath<'_>) -> Result<&'w str, TransformError> {
+        // The whole key (`&`, `&1`: nearly every reference) without the capture machinery.
+        if self.group == 0 {
+            if let Some(matched) = walked.matched_up(self.up) {
+                return Ok(matched.key());
+            }
+        }
         self.resolve_with(walked, |matched| matched.capture(self.group))
     }
 
@@ -97,6 +104,11 @@ impl Ref {
 
 /// `Integer.parseInt`: an optional sign and decimal digits, within i32.
 pub fn parse_java_int(text: &str) -> Option<i64> {
+    // The common case, an array index as a key ("0", "17"): up to 9 digits fit an i32.
+    let bytes = text.as_bytes();
+    if !bytes.is_empty() && bytes.len() <= 9 && bytes.iter().all(u8::is_ascii_digit) {
+        return Some(bytes.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')));
+    }
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -919,6 +931,17 @@ mod tests {
                 assert!(!same_key(&a, std::str::from_utf8(&b).unwrap()), "{n} differing at {at}");
             }
             assert!(!same_key(&a, &format!("{a}x")));
+        }
+    }
+
+    #[test]
+    fn java_ints_parse_as_integer_parse_int_does() {
+        for (text, expected) in [
+            ("0", Some(0)), ("7", Some(7)), ("0123", Some(123)), ("999999999", Some(999_999_999)),
+            ("2147483647", Some(2_147_483_647)), ("2147483648", None), ("-2147483648", Some(-2_147_483_648)),
+            ("+5", Some(5)), ("-0", Some(0)), ("", None), ("-", None), ("1a", None), (" 1", None), ("١", None),
+        ] {
+            assert_eq!(parse_java_int(text), expected, "{text:?}");
         }
     }
 

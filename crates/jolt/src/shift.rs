@@ -448,6 +448,20 @@ impl Leaf {
             walked.count_match();
             return Ok(true);
         }
+        if let PathElement::At = self.key {
+            // `@`: the data this level stands on; it stands for its parent's match and is not
+            // counted as a matched child.
+            let data = Data::View(input);
+            if self.fixed_writers {
+                self.write_all(&data, walked, out)?;
+            } else {
+                walked.push_node(input, Matched::alias());
+                let result = self.write_all(&data, walked, out);
+                walked.pop();
+                result?;
+            }
+            return Ok(false);
+        }
         let Some(matched) = self.key.matches(key, walked)? else {
             return Ok(false);
         };
