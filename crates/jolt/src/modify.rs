@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use crate::functions::Function;
 use crate::keys::{computed_rank, parse_index, split_dot_notation, ArrayIndex, PathElement, ReadPath, Transpose};
 use crate::output::{Out, OutMap};
-use crate::walked::{Captures, Matched, View, WalkedPath};
+use crate::walked::{Captures, View, WalkedPath};
 use crate::{child_path, SpecError, TransformError};
 
 static NULL: Value = Value::Null;
@@ -198,6 +198,25 @@ fn resolve_mut<'v, 'a>(root: &'v mut Out<'a>, levels: &[Level<'_>]) -> Option<&'
     Some(node)
 }
 
+/// `levels.push(level)`, with room made before the level is: `push` built it on the stack
+/// around its call to grow and copied it with wide loads of narrow stores, which stalled on
+/// store forwarding.
+#[inline(always)]
+fn push_level<'s>(levels: &mut Vec<Level<'s>>, step: Option<Step>, key: Cow<'s, str>, captures: Captures, orig_size: Option<usize>) {
+    levels.reserve(1);
+    let len = levels.len();
+    // SAFETY: `reserve(1)` made room for a level at `len`; each of its fields is written before
+    // `set_len` makes it part of the vector.
+    unsafe {
+        let end = levels.as_mut_ptr().add(len);
+        std::ptr::addr_of_mut!((*end).step).write(step);
+        std::ptr::addr_of_mut!((*end).key).write(key);
+        std::ptr::addr_of_mut!((*end).captures).write(captures);
+        std::ptr::addr_of_mut!((*end).orig_size).write(orig_size);
+        levels.set_len(len + 1);
+    }
+}
+
 /// The read-only walked path the lookups evaluate against. `root` is the `{"root": input}`
 /// wrapper; its first level stands for the input itself, as the reference's does.
 fn walked_view<'v>(root: &'v Out<'_>, levels: &'v [Level<'_>]) -> WalkedPath<'v> {
@@ -206,10 +225,9 @@ fn walked_view<'v>(root: &'v Out<'_>, levels: &'v [Level<'_>]) -> WalkedPath<'v>
     for (i, level) in levels.iter().enumerate() {
         tree = tree.and_then(|t| child(t, level));
         let shown = if i == 0 { View::of(root).get("root") } else { tree };
-        walked.push_node(
-            shown.unwrap_or(View::Value(&NULL)),
-            Matched::with_captures(Cow::Borrowed(level.key.as_ref()), level.captures.clone()),
-        );
+        // (Most levels have no captures: nothing to copy.)
+        let captures = if level.captures.is_empty() { Captures::new() } else { Captures::from_slice(&level.captures) };
+        walked.push_captures(shown.unwrap_or(View::Value(&NULL)), Cow::Borrowed(level.key.as_ref()), captures);
     }
     walked
 }
@@ -409,7 +427,7 @@ impl Composite {
             }
             _ => None,
         };
-        levels.push(Level { step: Some(step), key, captures, orig_size });
+        push_level(levels, Some(step), key, captures, orig_size);
         let result = self.process(root, levels, context);
         levels.pop();
         result

@@ -220,6 +220,7 @@ impl Function {
     /// [`Function::call`] on borrowed arguments, for the functions (and shapes of arguments)
     /// that only read them: a single function on one value that is not a list, and concat of
     /// two or more. `None` when there is no such form: then `call` it with owned arguments.
+    #[inline]
     pub fn call_borrowed(self, args: &[&Value]) -> Option<Option<Value>> {
         if let Some(f) = self.of_one() {
             // `single` -> `base` with one argument: a list is mapped (not here), null gives
