@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use switchboard_core::event::{Envelope, EnvelopeError};
+use switchboard_core::event::{Envelope, EnvelopeError, EnvelopeView};
 
 use crate::cloudevents;
 use crate::reload::Reloader;
@@ -182,14 +182,14 @@ fn ce_attribute(field: &str) -> &str {
 
 /// Checks an envelope decoded from a request: every problem, not only the first. CloudEvents
 /// are not held to the seed's `eventType` pattern (any non-empty `type` is a CloudEvents type).
-pub fn check_envelope(value: &Value, cloudevent: bool) -> Result<Envelope, Vec<EnvelopeError>> {
-    let envelope = Envelope::from_value_ref(value).map_err(|e| vec![e])?;
+pub fn check_envelope(value: &Value, cloudevent: bool) -> Result<EnvelopeView<'_>, Vec<EnvelopeError>> {
+    let envelope = Envelope::view(value).map_err(|e| vec![e])?;
     match envelope.validate() {
         Ok(()) => Ok(envelope),
         Err(errors) => {
             let errors: Vec<EnvelopeError> = errors
                 .into_iter()
-                .filter(|e| !(cloudevent && e.field == "eventType" && envelope.event_type.as_deref().is_some_and(|t| !t.is_empty())))
+                .filter(|e| !(cloudevent && e.field == "eventType" && envelope.event_type.is_some_and(|t| !t.is_empty())))
                 .collect();
             if errors.is_empty() {
                 Ok(envelope)
@@ -231,8 +231,12 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Re
     let mut refused = 0;
     for (i, decoded) in events.into_iter().enumerate() {
         let index = batch.then_some(i);
-        let checked = decoded.and_then(|value| check_envelope(&value, cloudevents).map(|env| (value, env)));
-        let (value, envelope) = match checked {
+        // The message key is the event's subject.id.
+        let checked = decoded.and_then(|value| {
+            let key = check_envelope(&value, cloudevents)?.subject_id.map(|id| id.as_bytes().to_vec());
+            Ok((value, key))
+        });
+        let (value, key) = match checked {
             Ok(ok) => ok,
             Err(errors) => {
                 refused += 1;
@@ -257,7 +261,7 @@ async fn ingest(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Re
         }
         messages.push(OutMessage {
             topic: state.ingest_topic.clone(),
-            key: envelope.subject.as_ref().and_then(|s| s.id.clone()).map(String::into_bytes),
+            key,
             headers: hs,
             value: serde_json::to_vec(&value).unwrap_or_default().into(),
         });

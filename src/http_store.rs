@@ -259,7 +259,7 @@ async fn append(State(store): State<Store>, Path(id): Path<String>, headers: Hea
     };
     let mut events = Vec::with_capacity(body.events.len());
     for (i, value) in body.events.into_iter().enumerate() {
-        let env = match Envelope::from_value_ref(&value) {
+        let env = match Envelope::view(&value) {
             Ok(env) => env,
             Err(e) => return bad(&format!("events[{i}].{}", e.field), &e.message),
         };
@@ -267,12 +267,9 @@ async fn append(State(store): State<Store>, Path(id): Path<String>, headers: Hea
             return bad(&format!("events[{i}].{}", errors[0].field), &errors[0].message);
         }
         // validate() guarantees these three are present and eventTime parses.
-        events.push(NewEvent {
-            event_id: env.event_id.clone().unwrap_or_default(),
-            event_type: env.event_type.clone().unwrap_or_default(),
-            event_time: env.event_time_utc().unwrap_or_else(Utc::now),
-            payload: value,
-        });
+        let (event_id, event_type) = (env.event_id.unwrap_or_default().to_string(), env.event_type.unwrap_or_default().to_string());
+        let event_time = env.event_time_utc().unwrap_or_else(Utc::now);
+        events.push(NewEvent { event_id, event_type, event_time, payload: value });
     }
     if events.is_empty() {
         return bad("events", "no events to append");

@@ -11,7 +11,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use switchboard_core::event::Envelope;
+use switchboard_core::event::{Envelope, EnvelopeView};
 use switchboard_core::lang::{DeliveryKind, Payload, RuleSet};
 use switchboard_store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 
@@ -50,7 +50,8 @@ pub struct Input {
 /// A message's place in its source: topic, partition (0 on the local bus) and offset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputSource {
-    pub topic: String,
+    /// Shared by every message read from the topic (one allocation per topic, not per message).
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
 }
@@ -150,10 +151,10 @@ pub(crate) fn is_traceparent(s: &str) -> bool {
 
 /// The dedup key of an event: its eventId, or for a CloudEvent (marked by HTTP ingestion) its
 /// `source` and `id` (the pair CloudEvents makes unique), NUL-separated so no two pairs collide.
-fn dedup_key(input: &Input, envelope: &Envelope) -> String {
-    let id = envelope.event_id.clone().unwrap_or_default();
+fn dedup_key(input: &Input, envelope: &EnvelopeView<'_>) -> String {
+    let id = envelope.event_id.unwrap_or_default().to_string();
     if input.header(crate::http::CLOUDEVENT_HEADER).is_some() {
-        let source = envelope.producer.as_ref().and_then(|p| p.service.as_deref()).unwrap_or_default();
+        let source = envelope.producer_service.unwrap_or_default();
         format!("ce\u{0}{source}\u{0}{id}")
     } else {
         id
@@ -211,7 +212,7 @@ impl Pipeline {
         if let Value::Object(m) = &mut record {
             if let Some(src) = &input.source {
                 if let Some(Value::Object(ctx)) = m.get_mut("processingContext") {
-                    ctx.insert("source".into(), serde_json::json!({"topic": src.topic, "partition": src.partition, "offset": src.offset}));
+                    ctx.insert("source".into(), serde_json::json!({"topic": &*src.topic, "partition": src.partition, "offset": src.offset}));
                 }
             }
             // Bytes that are not UTF-8 are kept as text lossily in originalEvent; the exact
@@ -269,7 +270,7 @@ impl Pipeline {
                     continue;
                 }
             };
-            let envelope = match Envelope::from_value_ref(&value) {
+            let envelope = match Envelope::view(&value) {
                 Ok(env) => env,
                 Err(e) => {
                     self.metrics.processing_errors.with_label_values(&["invalid_envelope"]).inc();
@@ -284,7 +285,7 @@ impl Pipeline {
                 .err()
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|e| !(cloudevent && e.field == "eventType" && envelope.event_type.as_deref().is_some_and(|t| !t.is_empty())))
+                .filter(|e| !(cloudevent && e.field == "eventType" && envelope.event_type.is_some_and(|t| !t.is_empty())))
                 .collect();
             if !errors.is_empty() {
                 self.metrics.processing_errors.with_label_values(&["invalid_envelope"]).inc();
@@ -295,7 +296,7 @@ impl Pipeline {
             // validate() guarantees eventId and eventType are present. The dedup key is the
             // eventId, or source + id for a CloudEvent.
             let event_id = dedup_key(input, &envelope);
-            let event_type = envelope.event_type.clone().unwrap_or_default();
+            let event_type = envelope.event_type.unwrap_or_default();
             let replayed = input.header(REPLAY_HEADER).is_some();
             let duplicate = batch_ids.contains(&event_id)
                 || (!replayed
@@ -307,7 +308,7 @@ impl Pipeline {
             }
             batch_ids.insert(event_id.clone());
             plan.event_ids.push(event_id.clone());
-            self.route(&mut plan, snapshot, input, &value, &event_type, &event_id);
+            self.route(&mut plan, snapshot, input, &value, event_type, &event_id);
         }
         self.in_flight_ids.lock().unwrap_or_else(|p| p.into_inner()).extend(plan.event_ids.iter().cloned());
         if let Some(t) = plan.started {
@@ -524,7 +525,7 @@ mod tests {
 
     #[test]
     fn cloudevents_dedup_on_source_and_id() {
-        let env = |id: &str, source: &str| Envelope::from_value(serde_json::json!({"eventId": id, "producer": {"service": source}})).unwrap();
+        let env = |id: &'static str, source: &'static str| EnvelopeView { event_id: Some(id), event_type: None, event_time: None, producer_service: Some(source), subject_id: None };
         let ce = Input { value: Arc::from(&[][..]), headers: vec![(crate::http::CLOUDEVENT_HEADER.into(), b"1.0".to_vec())], ..Input::default() };
         let seed = Input { value: Arc::from(&[][..]), headers: vec![], ..Input::default() };
         assert_ne!(dedup_key(&ce, &env("1", "a")), dedup_key(&ce, &env("1", "b")));

@@ -9,6 +9,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::LocalBus;
@@ -78,6 +79,7 @@ pub async fn run_local(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut next = bus.committed(&group, &topic)?;
+    let source_topic: Arc<str> = Arc::from(topic.as_str());
     tracing::info!(topic = %topic, group = %group, from_offset = next, "local bus router started");
     // The same lag gauge as Kafka mode, `kafka_consumer_lag{topic, partition="0"}`: the topic's
     // message count minus the group's committed offset (a local bus topic has one partition).
@@ -108,7 +110,7 @@ pub async fn run_local(
             .map(|(offset, r)| Input {
                 value: r.value.into(),
                 headers: r.headers,
-                source: Some(crate::pipeline::InputSource { topic: topic.clone(), partition: 0, offset: offset as i64 }),
+                source: Some(crate::pipeline::InputSource { topic: source_topic.clone(), partition: 0, offset: offset as i64 }),
             })
             .collect();
         if !deliver_until_durable(&pipeline, Arc::new(inputs), &sink, &cancel).await {
@@ -234,29 +236,40 @@ fn message_headers(m: &BorrowedMessage<'_>) -> Vec<(String, Vec<u8>)> {
 /// or change an event's dedup key, so they are dropped.
 const INTERNAL_HEADERS: [&str; 2] = [crate::pipeline::REPLAY_HEADER, crate::http::CLOUDEVENT_HEADER];
 
-fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool) -> Input {
+/// The input of a message. `topics` keeps one shared name per topic read (a consumer reads a
+/// handful), so a message costs no allocation for its topic's name.
+fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool, topics: &mut Vec<Arc<str>>) -> Input {
     let mut headers = message_headers(m);
     if !trust_internal {
         headers.retain(|(k, _)| !INTERNAL_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)));
     }
+    let name = m.topic();
+    let topic = match topics.iter().find(|t| ***t == *name) {
+        Some(t) => t.clone(),
+        None => {
+            let t: Arc<str> = Arc::from(name);
+            topics.push(t.clone());
+            t
+        }
+    };
     Input {
         value: Arc::from(m.payload().unwrap_or_default()),
         headers,
-        source: Some(crate::pipeline::InputSource { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() }),
+        source: Some(crate::pipeline::InputSource { topic, partition: m.partition(), offset: m.offset() }),
     }
 }
 
 /// The offsets to store once a batch is durable: one past the highest offset per partition.
-fn next_offsets(batch: &[(String, i32, i64, Input)]) -> HashMap<(String, i32), i64> {
-    let mut next: HashMap<(String, i32), i64> = HashMap::new();
-    for (topic, partition, offset, _) in batch {
-        let e = next.entry((topic.clone(), *partition)).or_insert(*offset + 1);
-        *e = (*e).max(*offset + 1);
+fn next_offsets(batch: &[Input]) -> HashMap<(Arc<str>, i32), i64> {
+    let mut next: HashMap<(Arc<str>, i32), i64> = HashMap::new();
+    for source in batch.iter().filter_map(|i| i.source.as_ref()) {
+        let e = next.entry((source.topic.clone(), source.partition)).or_insert(source.offset + 1);
+        *e = (*e).max(source.offset + 1);
     }
     next
 }
 
-fn store_offsets(consumer: &GatewayConsumer, next: HashMap<(String, i32), i64>) {
+fn store_offsets(consumer: &GatewayConsumer, next: HashMap<(Arc<str>, i32), i64>) {
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), offset) in next {
         if let Err(e) = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset)) {
@@ -288,7 +301,11 @@ pub async fn run_kafka(
     ingest_topic: String,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut pending: VecDeque<(String, i32, i64, Input)> = VecDeque::new();
+    let mut pending: VecDeque<Input> = VecDeque::new();
+    let mut topics: Vec<Arc<str>> = Vec::new();
+    // One stream for the router's life: `recv()` would register and drop a waker slot (two
+    // lock round trips) per message.
+    let mut stream = consumer.stream();
     // When the oldest buffered message arrived (the batch linger runs from there).
     let mut oldest: Option<tokio::time::Instant> = None;
     // Back-pressure: the assignment is paused while `max_in_flight` messages are buffered. The
@@ -308,10 +325,10 @@ pub async fn run_kafka(
             && (pending.len() >= batch_size || oldest.is_some_and(|t| t.elapsed() >= batch_linger))
         {
             let take = pending.len().min(batch_size);
-            let batch: Vec<_> = pending.drain(..take).collect();
+            let batch: Vec<Input> = pending.drain(..take).collect();
             oldest = if pending.is_empty() { None } else { Some(tokio::time::Instant::now()) };
             let offsets = next_offsets(&batch);
-            let inputs: Arc<Vec<Input>> = Arc::new(batch.into_iter().map(|(_, _, _, i)| i).collect());
+            let inputs: Arc<Vec<Input>> = Arc::new(batch);
             in_flight.push_back(async move { (deliver_until_durable(p, inputs, s, c).await, offsets) });
         }
         // librdkafka's receive is not a tokio resource, so tokio's cooperative budget never
@@ -340,12 +357,30 @@ pub async fn run_kafka(
                 }
                 store_offsets(&consumer, offsets);
             }
-            m = consumer.recv() => match m {
+            m = stream.next() => match m.expect("Kafka streams never end") {
                 Ok(m) => {
                     // The gateway's own headers count only on the topic it writes to itself.
-                    let input = to_input(&m, m.topic() == ingest_topic);
-                    pending.push_back((m.topic().to_string(), m.partition(), m.offset(), input));
+                    pending.push_back(to_input(&m, m.topic() == ingest_topic, &mut topics));
+                    drop(m);
                     oldest.get_or_insert_with(tokio::time::Instant::now);
+                    // Take what librdkafka has fetched already without a turn of the loop per
+                    // message (each turn sets up every branch of the select, a timer among
+                    // them), up to a batch and never past the buffer's bound.
+                    let mut drained = 0;
+                    while drained < batch_size && pending.len() < max_in_flight {
+                        match stream.next().now_or_never() {
+                            Some(Some(Ok(m))) => {
+                                pending.push_back(to_input(&m, m.topic() == ingest_topic, &mut topics));
+                                drained += 1;
+                            }
+                            Some(Some(Err(e))) => {
+                                tracing::warn!(error = %e, "Kafka consume error");
+                                break;
+                            }
+                            // Nothing ready: the select waits for it.
+                            _ => break,
+                        }
+                    }
                     // Full: pause the whole assignment. A message while paused comes from what
                     // was fetched before, or from a partition assigned since: pause again.
                     if pending.len() >= max_in_flight {

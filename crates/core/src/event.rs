@@ -119,6 +119,24 @@ impl Envelope {
         Envelope::deserialize(value).map_err(|e| EnvelopeError::new("$", e.to_string()))
     }
 
+    /// The fields ingestion reads, borrowed from a parsed event: the same type checks as
+    /// [`Envelope::from_value_ref`] (the same errors, naming the field) without copying the
+    /// event into an `Envelope` (serde's `flatten` buffers every field, and `data` is cloned
+    /// whole). What the pipeline and HTTP ingestion use on every event.
+    pub fn view(value: &Value) -> Result<EnvelopeView<'_>, EnvelopeError> {
+        check_object(value)?;
+        fn str_at(v: Option<&Value>) -> Option<&str> {
+            v.and_then(Value::as_str)
+        }
+        Ok(EnvelopeView {
+            event_id: str_at(value.get("eventId")),
+            event_type: str_at(value.get("eventType")),
+            event_time: str_at(value.get("eventTime")),
+            producer_service: str_at(value.get("producer").and_then(|p| p.get("service"))),
+            subject_id: str_at(value.get("subject").and_then(|s| s.get("id"))),
+        })
+    }
+
     pub fn to_value(&self) -> Value {
         // Serializing plain data with string keys cannot fail (proven invariant of serde_json).
         serde_json::to_value(self).unwrap_or(Value::Null)
@@ -126,39 +144,69 @@ impl Envelope {
 
     /// Checks the envelope's required fields and formats. Reports every problem, not just the first.
     pub fn validate(&self) -> Result<(), Vec<EnvelopeError>> {
-        let mut errors = Vec::new();
-        match self.event_id.as_deref() {
-            None => errors.push(EnvelopeError::new("eventId", "is required")),
-            Some(id) if id.trim().is_empty() => errors.push(EnvelopeError::new("eventId", "must not be empty")),
-            Some(_) => {}
-        }
-        match self.event_type.as_deref() {
-            None => errors.push(EnvelopeError::new("eventType", "is required")),
-            Some(t) if !is_dotted_lower_case(t) => errors.push(EnvelopeError::new(
-                "eventType",
-                format!("{t:?} is not dotted lower case (like \"member.profile.updated\")"),
-            )),
-            Some(_) => {}
-        }
-        match self.event_time.as_deref() {
-            None => errors.push(EnvelopeError::new("eventTime", "is required")),
-            Some(t) => {
-                if let Err(e) = chrono::DateTime::parse_from_rfc3339(t) {
-                    errors.push(EnvelopeError::new("eventTime", format!("{t:?} is not an RFC 3339 timestamp ({e})")));
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        validate_fields(self.event_id.as_deref(), self.event_type.as_deref(), self.event_time.as_deref())
     }
 
     /// `eventTime` as a UTC timestamp, when present and valid.
     pub fn event_time_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         let t = self.event_time.as_deref()?;
         chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&chrono::Utc))
+    }
+}
+
+/// An event's envelope fields borrowed from its parsed value ([`Envelope::view`]): the ones the
+/// gateway needs on every event (validation, the dedup key, the `eventType` metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvelopeView<'a> {
+    pub event_id: Option<&'a str>,
+    pub event_type: Option<&'a str>,
+    pub event_time: Option<&'a str>,
+    /// `producer.service` (a CloudEvent's `source`).
+    pub producer_service: Option<&'a str>,
+    /// `subject.id` (HTTP ingestion's message key).
+    pub subject_id: Option<&'a str>,
+}
+
+impl EnvelopeView<'_> {
+    /// [`Envelope::validate`] of the same event: the same checks, the same errors.
+    pub fn validate(&self) -> Result<(), Vec<EnvelopeError>> {
+        validate_fields(self.event_id, self.event_type, self.event_time)
+    }
+
+    /// `eventTime` as a UTC timestamp, when present and valid.
+    pub fn event_time_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(self.event_time?).ok().map(|t| t.with_timezone(&chrono::Utc))
+    }
+}
+
+/// The envelope's required fields and formats. Reports every problem, not just the first.
+fn validate_fields(event_id: Option<&str>, event_type: Option<&str>, event_time: Option<&str>) -> Result<(), Vec<EnvelopeError>> {
+    let mut errors = Vec::new();
+    match event_id {
+        None => errors.push(EnvelopeError::new("eventId", "is required")),
+        Some(id) if id.trim().is_empty() => errors.push(EnvelopeError::new("eventId", "must not be empty")),
+        Some(_) => {}
+    }
+    match event_type {
+        None => errors.push(EnvelopeError::new("eventType", "is required")),
+        Some(t) if !is_dotted_lower_case(t) => errors.push(EnvelopeError::new(
+            "eventType",
+            format!("{t:?} is not dotted lower case (like \"member.profile.updated\")"),
+        )),
+        Some(_) => {}
+    }
+    match event_time {
+        None => errors.push(EnvelopeError::new("eventTime", "is required")),
+        Some(t) => {
+            if let Err(e) = chrono::DateTime::parse_from_rfc3339(t) {
+                errors.push(EnvelopeError::new("eventTime", format!("{t:?} is not an RFC 3339 timestamp ({e})")));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
     }
 }
 
@@ -377,6 +425,44 @@ mod tests {
         for (v, field) in cases {
             let err = Envelope::from_value(v).unwrap_err();
             assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    /// The borrowed view the pipeline uses decides exactly as the owned envelope: the same
+    /// fields, the same type errors, the same validation errors, on valid and broken events.
+    #[test]
+    fn the_view_agrees_with_the_envelope() {
+        let cases = [
+            seed_event(),
+            json!({"data": {}}),
+            json!([1]),
+            json!("text"),
+            json!({"eventId": null, "eventType": null, "eventTime": null, "producer": null}),
+            json!({"eventId": "e", "eventType": "Bad Type", "eventTime": "yesterday", "producer": {"service": "svc"}}),
+            json!({"eventId": "  ", "eventType": "a.b", "eventTime": "2024-01-20T15:30:45Z", "producer": {}, "subject": {"id": null}}),
+            json!({"eventId": 5}),
+            json!({"producer": "svc"}),
+            json!({"producer": {"service": 1}}),
+            json!({"subject": {"id": 12}}),
+            json!({"subject": {"alternateIds": []}}),
+            json!({"metadata": {"tags": "vip"}}),
+            json!({"metadata": {"tags": ["a", 3]}}),
+            json!({"eventVersion": 2}),
+        ];
+        for v in cases {
+            match (Envelope::from_value_ref(&v), Envelope::view(&v)) {
+                (Ok(env), Ok(view)) => {
+                    assert_eq!(view.event_id, env.event_id.as_deref(), "{v}");
+                    assert_eq!(view.event_type, env.event_type.as_deref(), "{v}");
+                    assert_eq!(view.event_time, env.event_time.as_deref(), "{v}");
+                    assert_eq!(view.producer_service, env.producer.as_ref().and_then(|p| p.service.as_deref()), "{v}");
+                    assert_eq!(view.subject_id, env.subject.as_ref().and_then(|s| s.id.as_deref()), "{v}");
+                    assert_eq!(view.validate(), env.validate(), "{v}");
+                    assert_eq!(view.event_time_utc(), env.event_time_utc(), "{v}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{v}"),
+                (a, b) => panic!("{v}: the envelope says {a:?}, the view {b:?}"),
+            }
         }
     }
 
