@@ -312,6 +312,46 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(60), "reported, not timed out");
     }
 
+    /// One partition whose idempotence window (five requests in flight) is full nearly all the
+    /// time: batches of one or two messages, no linger. The vendored librdkafka carries a patch
+    /// for exactly this state (vendor/rdkafka-sys/PATCHES.md: the broker thread no longer asks
+    /// for an immediate wake-up while the window is full, and waits for a response instead of
+    /// spinning on `poll(0)`): every message must still be delivered, once, in order.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_full_idempotence_window_still_delivers_everything_in_order() {
+        let props: BTreeMap<String, String> =
+            [("batch.size", "100"), ("linger.ms", "0")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let sink = TopicSink::kafka(&brokers(), &props, 1).expect("producer");
+        let topic = format!("sink-window-{}-{}", std::process::id(), rand::random::<u32>());
+        const N: usize = 4000;
+        let batch: Vec<OutMessage> = (0..N).map(|i| message(&topic, i)).collect();
+        let started = Instant::now();
+        sink.publish(batch).await.expect("every message is acknowledged");
+        let took = started.elapsed();
+
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .set("group.id", format!("{topic}-check"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[&topic]).expect("subscribe");
+        let mut seen = Vec::with_capacity(N);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.len() < N && Instant::now() < deadline {
+            if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+                let m = m.expect("a message");
+                let v: serde_json::Value = serde_json::from_slice(m.payload().expect("a value")).expect("JSON");
+                seen.push(v["i"].as_u64().expect("i") as usize);
+            }
+        }
+        assert_eq!(seen.len(), N, "every message is on the broker (published in {took:?})");
+        assert!(seen.iter().enumerate().all(|(i, v)| i == *v), "in order, each once");
+        let (_, high) = consumer.fetch_watermarks(&topic, 0, Duration::from_secs(10)).expect("watermarks");
+        assert_eq!(high, N as i64, "no message was written twice");
+    }
+
     /// A fatal error of the idempotent producer (raised with librdkafka's own test hook, as a
     /// broker that lost acknowledged data would) makes every later publish fail as `Fatal`, which
     /// the router turns into a stop instead of retrying for ever.
