@@ -1,6 +1,6 @@
 //! Sources: the loops that take events from the local bus or a Kafka consumer group, run them
 //! through the pipeline, and acknowledge them only once every planned delivery is durable.
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -236,19 +236,19 @@ fn message_headers(m: &BorrowedMessage<'_>) -> Vec<(String, Vec<u8>)> {
 /// or change an event's dedup key, so they are dropped.
 const INTERNAL_HEADERS: [&str; 2] = [crate::pipeline::REPLAY_HEADER, crate::http::CLOUDEVENT_HEADER];
 
-/// The input of a message. `topics` keeps one shared name per topic read (a consumer reads a
-/// handful), so a message costs no allocation for its topic's name.
-fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool, topics: &mut Vec<Arc<str>>) -> Input {
+/// The input of a message. `topics` keeps one shared name per topic read, so a message costs no
+/// allocation for its topic's name.
+fn to_input(m: &BorrowedMessage<'_>, trust_internal: bool, topics: &mut HashSet<Arc<str>>) -> Input {
     let mut headers = message_headers(m);
     if !trust_internal {
         headers.retain(|(k, _)| !INTERNAL_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)));
     }
     let name = m.topic();
-    let topic = match topics.iter().find(|t| ***t == *name) {
+    let topic = match topics.get(name) {
         Some(t) => t.clone(),
         None => {
             let t: Arc<str> = Arc::from(name);
-            topics.push(t.clone());
+            topics.insert(t.clone());
             t
         }
     };
@@ -302,7 +302,7 @@ pub async fn run_kafka(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut pending: VecDeque<Input> = VecDeque::new();
-    let mut topics: Vec<Arc<str>> = Vec::new();
+    let mut topics: HashSet<Arc<str>> = HashSet::new();
     // One stream for the router's life: `recv()` would register and drop a waker slot (two
     // lock round trips) per message.
     let mut stream = consumer.stream();
