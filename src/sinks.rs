@@ -312,11 +312,12 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(60), "reported, not timed out");
     }
 
-    /// One partition whose idempotence window (five requests in flight) is full nearly all the
-    /// time: batches of one or two messages, no linger. The vendored librdkafka carries a patch
-    /// for exactly this state (vendor/rdkafka-sys/PATCHES.md: the broker thread no longer asks
-    /// for an immediate wake-up while the window is full, and waits for a response instead of
-    /// spinning on `poll(0)`): every message must still be delivered, once, in order.
+    /// One partition whose idempotence window (librdkafka counts five messages in flight against
+    /// it) is full nearly all the time: batches of a few messages, no linger. The vendored
+    /// librdkafka carries a patch for exactly this state (vendor/rdkafka-sys/PATCHES.md: the
+    /// broker thread no longer asks for an immediate wake-up while the window is full, and waits
+    /// for a response instead of spinning on `poll(0)`): every message must still be delivered,
+    /// once, in order.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_full_idempotence_window_still_delivers_everything_in_order() {
         let props: BTreeMap<String, String> =

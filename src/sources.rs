@@ -316,7 +316,8 @@ pub async fn run_kafka(
     let (p, s, c) = (&pipeline, &sink, &cancel);
     let mut in_flight = FuturesOrdered::new();
     let batches_in_flight = batches_in_flight.max(1);
-    let mut turns = 0u64;
+    // Turns of the loop and messages taken since the router last yielded.
+    let mut since_yield = 0usize;
     tracing::info!(batch_size, batch_linger_ms = batch_linger.as_millis() as u64, batches_in_flight, "Kafka router started");
     let interrupted = loop {
         // Start every batch that is due: full, or its first message has lingered long enough.
@@ -334,8 +335,9 @@ pub async fn run_kafka(
         // librdkafka's receive is not a tokio resource, so tokio's cooperative budget never
         // makes this loop yield: do it by hand, so that on a one-core runtime the HTTP server
         // and the reloader keep their turn however busy the stream is.
-        turns += 1;
-        if turns.is_multiple_of(64) {
+        since_yield += 1;
+        if since_yield >= 64 {
+            since_yield = 0;
             tokio::task::yield_now().await;
         }
         if paused && pending.len() < max_in_flight / 2 {
@@ -372,9 +374,11 @@ pub async fn run_kafka(
                             Some(Some(Ok(m))) => {
                                 pending.push_back(to_input(&m, m.topic() == ingest_topic, &mut topics));
                                 drained += 1;
+                                since_yield += 1;
                             }
                             Some(Some(Err(e))) => {
                                 tracing::warn!(error = %e, "Kafka consume error");
+                                tokio::time::sleep(Duration::from_millis(200)).await;
                                 break;
                             }
                             // Nothing ready: the select waits for it.
