@@ -11,7 +11,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use switchboard_core::event::{Envelope, EnvelopeView};
+use switchboard_core::event::EnvelopeView;
 use switchboard_core::lang::{DeliveryKind, Payload, RuleSet};
 use switchboard_store::{EventStore, ExpectedVersion, NewEvent, StoreError};
 
@@ -270,29 +270,17 @@ impl Pipeline {
                     continue;
                 }
             };
-            let envelope = match Envelope::view(&value) {
+            // The checks of HTTP ingestion: a CloudEvent's `type` is any non-empty string.
+            let cloudevent = input.header(crate::http::CLOUDEVENT_HEADER).is_some();
+            let envelope = match crate::http::check_envelope(&value, cloudevent) {
                 Ok(env) => env,
-                Err(e) => {
+                Err(errors) => {
                     self.metrics.processing_errors.with_label_values(&["invalid_envelope"]).inc();
-                    self.dead_letter(&mut plan, DeadLetter::new("InvalidEnvelope", e.to_string(), "pipeline"), input);
+                    let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                    self.dead_letter(&mut plan, DeadLetter::new("InvalidEnvelope", message, "pipeline"), input);
                     continue;
                 }
             };
-            let cloudevent = input.header(crate::http::CLOUDEVENT_HEADER).is_some();
-            // A CloudEvent's `type` is any non-empty string (HTTP ingestion checked it).
-            let errors: Vec<_> = envelope
-                .validate()
-                .err()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| !(cloudevent && e.field == "eventType" && envelope.event_type.is_some_and(|t| !t.is_empty())))
-                .collect();
-            if !errors.is_empty() {
-                self.metrics.processing_errors.with_label_values(&["invalid_envelope"]).inc();
-                let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-                self.dead_letter(&mut plan, DeadLetter::new("InvalidEnvelope", message, "pipeline"), input);
-                continue;
-            }
             // validate() guarantees eventId and eventType are present. The dedup key is the
             // eventId, or source + id for a CloudEvent.
             let event_id = dedup_key(input, &envelope);

@@ -359,50 +359,48 @@ pub async fn run_kafka(
                 }
                 store_offsets(&consumer, offsets);
             }
-            m = stream.next() => match m.expect("Kafka streams never end") {
-                Ok(m) => {
-                    // The gateway's own headers count only on the topic it writes to itself.
-                    pending.push_back(to_input(&m, m.topic() == ingest_topic, &mut topics));
-                    drop(m);
+            m = stream.next() => {
+                // This message, then what librdkafka has fetched already, without a turn of the
+                // loop per message (each turn sets up every branch of the select, a timer among
+                // them): up to a batch more, never past the buffer's bound, until nothing is
+                // ready (the select waits for it) or an error.
+                let mut next = Some(m.expect("Kafka streams never end"));
+                let mut taken = 0;
+                while let Some(m) = next.take() {
+                    match m {
+                        Ok(m) => {
+                            // The gateway's own headers count only on the topic it writes to itself.
+                            pending.push_back(to_input(&m, m.topic() == ingest_topic, &mut topics));
+                            taken += 1;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "Kafka consume error");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                            break;
+                        }
+                    }
+                    if taken <= batch_size && pending.len() < max_in_flight {
+                        next = stream.next().now_or_never().flatten();
+                    }
+                }
+                if taken > 0 {
                     oldest.get_or_insert_with(tokio::time::Instant::now);
-                    // Take what librdkafka has fetched already without a turn of the loop per
-                    // message (each turn sets up every branch of the select, a timer among
-                    // them), up to a batch and never past the buffer's bound.
-                    let mut drained = 0;
-                    while drained < batch_size && pending.len() < max_in_flight {
-                        match stream.next().now_or_never() {
-                            Some(Some(Ok(m))) => {
-                                pending.push_back(to_input(&m, m.topic() == ingest_topic, &mut topics));
-                                drained += 1;
-                                since_yield += 1;
+                    // The messages beyond the first count toward the next yield, as turns do.
+                    since_yield += taken - 1;
+                }
+                // Full: pause the whole assignment. A message while paused comes from what was
+                // fetched before, or from a partition assigned since: pause again.
+                if pending.len() >= max_in_flight {
+                    if let Ok(assignment) = consumer.assignment() {
+                        if consumer.pause(&assignment).is_ok() {
+                            if !paused {
+                                tracing::debug!(buffered = pending.len(), "back-pressure: consumer paused");
                             }
-                            Some(Some(Err(e))) => {
-                                tracing::warn!(error = %e, "Kafka consume error");
-                                tokio::time::sleep(Duration::from_millis(200)).await;
-                                break;
-                            }
-                            // Nothing ready: the select waits for it.
-                            _ => break,
-                        }
-                    }
-                    // Full: pause the whole assignment. A message while paused comes from what
-                    // was fetched before, or from a partition assigned since: pause again.
-                    if pending.len() >= max_in_flight {
-                        if let Ok(assignment) = consumer.assignment() {
-                            if consumer.pause(&assignment).is_ok() {
-                                if !paused {
-                                    tracing::debug!(buffered = pending.len(), "back-pressure: consumer paused");
-                                }
-                                paused = true;
-                            }
+                            paused = true;
                         }
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "Kafka consume error");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            },
+            }
             _ = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)),
                 if linger_until.is_some() && in_flight.len() < batches_in_flight => {}
         }

@@ -149,8 +149,7 @@ impl Envelope {
 
     /// `eventTime` as a UTC timestamp, when present and valid.
     pub fn event_time_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        let t = self.event_time.as_deref()?;
-        chrono::DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&chrono::Utc))
+        event_time_utc(self.event_time.as_deref())
     }
 }
 
@@ -175,8 +174,12 @@ impl EnvelopeView<'_> {
 
     /// `eventTime` as a UTC timestamp, when present and valid.
     pub fn event_time_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        chrono::DateTime::parse_from_rfc3339(self.event_time?).ok().map(|t| t.with_timezone(&chrono::Utc))
+        event_time_utc(self.event_time)
     }
+}
+
+fn event_time_utc(event_time: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(event_time?).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// The envelope's required fields and formats. Reports every problem, not just the first.
